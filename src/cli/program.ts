@@ -1,0 +1,47 @@
+import { Command, CommanderError } from 'commander';
+import { OPTIONS } from '../config.ts';
+import { AppError, ConfigError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { registerFiles } from './files.ts';
+import { println, processIo, type CliIo } from './io.ts';
+import { registerServe } from './serve.ts';
+import { registerUser } from './user.ts';
+
+/** The `docsync` command line. Every command works on the data dir through the same services as the HTTP API. */
+export function buildProgram(io: CliIo = processIo()): Command {
+  const program = new Command('docsync')
+    .description('docsync: a document store whose instances sync through WebDAV or a shared folder')
+    .version(VERSION)
+    .option(`--${OPTIONS.dataDir.flag} <path>`, `${OPTIONS.dataDir.help} (env ${OPTIONS.dataDir.env}; default ./data)`)
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  registerServe(program, io);
+  registerUser(program, io);
+  registerFiles(program, io);
+  return program;
+}
+
+/** Runs the CLI and returns the exit code: 0 ok, 1 failed, 2 bad usage or configuration. */
+export async function runCli(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const program = buildProgram(io);
+  program.exitOverride();
+  for (const command of program.commands) exitOverrideAll(command);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof ConfigError) {
+      println(io.stderr, error.message);
+      return 2;
+    }
+    const message = error instanceof AppError || error instanceof Error ? error.message : String(error);
+    println(io.stderr, `error: ${message}`);
+    return 1;
+  }
+}
+
+function exitOverrideAll(command: Command): void {
+  command.exitOverride();
+  for (const sub of command.commands) exitOverrideAll(sub);
+}

@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { OPTIONS, type OptionName } from '../config.ts';
+import { openDocsync } from '../docsync.ts';
+import { startServer } from '../http/server.ts';
+import { addConfigOptions, configFrom } from './config-options.ts';
+import { println, type CliIo } from './io.ts';
+
+export function registerServe(program: Command, io: CliIo): void {
+  const names = (Object.keys(OPTIONS) as OptionName[]).filter((n) => n !== 'dataDir');
+  addConfigOptions(program.command('serve').description('start the HTTP server'), names).action(async (_opts, command: Command) => {
+    const config = configFrom(command, io);
+    const docsync = openDocsync(config);
+    const admin = await docsync.auth.ensureAdmin(config.adminPassword);
+    if (admin.generatedPassword) {
+      // Shown once, on the terminal only: the logger never sees it.
+      println(io.stderr, `Created user 'admin' with password: ${admin.generatedPassword}`);
+      println(io.stderr, "Change it with 'docsync user passwd admin'. It will not be shown again.");
+    } else if (admin.created) {
+      println(io.stderr, "Created user 'admin' with the password from DOCSYNC_ADMIN_PASSWORD.");
+    }
+    const server = await startServer(docsync, { handleSignals: true });
+    println(io.stderr, `docsync listening on ${server.url} (data in ${config.dataDir})`);
+  });
+}

@@ -1,0 +1,194 @@
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ConfigError } from './errors.ts';
+
+/** Where instances meet (SPEC §2). The sync engine that uses it arrives with the remote tier. */
+export type RemoteConfig =
+  | { kind: 'none' }
+  | { kind: 'folder'; path: string }
+  | { kind: 'webdav'; baseUrl: string; username: string | undefined; password: string | undefined; remoteRoot: string };
+
+export interface Config {
+  dataDir: string;
+  port: number;
+  host: string;
+  remote: RemoteConfig;
+  /** Password for the `admin` user made on first start; generated and printed once when absent. */
+  adminPassword: string | undefined;
+  syncIntervalSeconds: number;
+  transferWorkers: number;
+  lockTtlSeconds: number;
+  lockWaitSeconds: number;
+  maxDeletePercent: number;
+  maxUploadBytes: number;
+  sessionTtlHours: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** Raw values by option name, from CLI flags (which win over the environment). */
+export type ConfigFlags = Partial<Record<OptionName, string | undefined>>;
+
+interface OptionSpec {
+  env: string;
+  /** Long CLI flag of `docsync serve` (and the global flags of other commands). */
+  flag: string;
+  help: string;
+  default?: string;
+  secret?: boolean;
+}
+
+/** Every option docsync reads, in one table: the README's configuration table mirrors it. */
+export const OPTIONS = {
+  dataDir: { env: 'DOCSYNC_DATA_DIR', flag: 'data-dir', help: 'local database and blobs', default: './data' },
+  port: { env: 'PORT', flag: 'port', help: 'HTTP port', default: '8080' },
+  host: { env: 'HOST', flag: 'host', help: 'HTTP listen address', default: '127.0.0.1' },
+  remote: {
+    env: 'DOCSYNC_REMOTE',
+    flag: 'remote',
+    help: 'shared folder remote `file:///path`, or `none` (used when no WebDAV URL is set)',
+    default: 'none',
+  },
+  webdavBaseUrl: { env: 'WEBDAV_BASE_URL', flag: 'webdav-url', help: 'WebDAV server URL' },
+  webdavUsername: { env: 'WEBDAV_USERNAME', flag: 'webdav-username', help: 'WebDAV user' },
+  webdavPassword: { env: 'WEBDAV_PASSWORD', flag: 'webdav-password', help: 'WebDAV password', secret: true },
+  webdavRemoteRoot: { env: 'WEBDAV_REMOTE_ROOT', flag: 'webdav-root', help: 'folder on the WebDAV server', default: '/docsync' },
+  adminPassword: {
+    env: 'DOCSYNC_ADMIN_PASSWORD',
+    flag: 'admin-password',
+    help: 'password of the `admin` user made on first start (generated and printed once if unset)',
+    secret: true,
+  },
+  syncInterval: { env: 'DOCSYNC_SYNC_INTERVAL', flag: 'sync-interval', help: 'seconds between background syncs; 0 = off', default: '300' },
+  transferWorkers: { env: 'DOCSYNC_TRANSFER_WORKERS', flag: 'transfer-workers', help: 'parallel blob transfers', default: '4' },
+  lockTtl: { env: 'DOCSYNC_LOCK_TTL', flag: 'lock-ttl', help: 'remote lock expiry (seconds)', default: '60' },
+  lockWait: { env: 'DOCSYNC_LOCK_WAIT', flag: 'lock-wait', help: 'how long to wait for the remote lock (seconds)', default: '300' },
+  maxDeletePercent: {
+    env: 'DOCSYNC_MAX_DELETE_PERCENT',
+    flag: 'max-delete-percent',
+    help: 'mass-delete guard: a sync deleting more than this share of local files needs force',
+    default: '50',
+  },
+  maxUploadMb: { env: 'DOCSYNC_MAX_UPLOAD_MB', flag: 'max-upload-mb', help: 'larger uploads get 413', default: '200' },
+  sessionTtlHours: { env: 'DOCSYNC_SESSION_TTL_HOURS', flag: 'session-ttl-hours', help: 'login session lifetime (hours)', default: '168' },
+  logLevel: { env: 'DOCSYNC_LOG_LEVEL', flag: 'log-level', help: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * Parses and validates the configuration once. Every problem is collected, so a person fixing their
+ * environment sees all of them at once. Relative paths resolve against `cwd`.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  flags: ConfigFlags = {},
+  cwd: string = process.cwd(),
+): Config {
+  const problems: string[] = [];
+  const raw = (name: OptionName): string | undefined => {
+    const spec: OptionSpec = OPTIONS[name];
+    const fromFlag = flags[name];
+    if (fromFlag !== undefined) return fromFlag;
+    const fromEnv = env[spec.env];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    return spec.default;
+  };
+  const where = (name: OptionName): string => `${OPTIONS[name].env} (--${OPTIONS[name].flag})`;
+  const int = (name: OptionName, min: number, max: number): number => {
+    const value = raw(name) ?? '';
+    const n = /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      problems.push(`${where(name)} must be a whole number from ${min} to ${max}, got '${value}'`);
+      return min;
+    }
+    return n;
+  };
+
+  const dataDir = path.resolve(cwd, raw('dataDir') ?? './data');
+  const logLevel = raw('logLevel') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    problems.push(`${where('logLevel')} must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
+  }
+  const host = raw('host') ?? '127.0.0.1';
+  if (host.trim() === '') problems.push(`${where('host')} must not be empty`);
+
+  const config: Config = {
+    dataDir,
+    port: int('port', 0, 65535),
+    host,
+    remote: parseRemote(raw, where, problems, cwd),
+    adminPassword: raw('adminPassword'),
+    syncIntervalSeconds: int('syncInterval', 0, 7 * 24 * 3600),
+    transferWorkers: int('transferWorkers', 1, 64),
+    lockTtlSeconds: int('lockTtl', 5, 24 * 3600),
+    lockWaitSeconds: int('lockWait', 0, 24 * 3600),
+    maxDeletePercent: int('maxDeletePercent', 0, 100),
+    maxUploadBytes: int('maxUploadMb', 1, 1024 * 1024) * 1024 * 1024,
+    sessionTtlHours: int('sessionTtlHours', 1, 24 * 365),
+    logLevel: logLevel as Config['logLevel'],
+  };
+  if (config.adminPassword !== undefined && config.adminPassword.length < 8) {
+    problems.push(`${where('adminPassword')} must be at least 8 characters`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function parseRemote(
+  raw: (name: OptionName) => string | undefined,
+  where: (name: OptionName) => string,
+  problems: string[],
+  cwd: string,
+): RemoteConfig {
+  const baseUrl = raw('webdavBaseUrl');
+  if (baseUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(baseUrl);
+    } catch {
+      problems.push(`${where('webdavBaseUrl')} is not a URL: '${baseUrl}'`);
+    }
+    if (url && url.protocol !== 'http:' && url.protocol !== 'https:') {
+      problems.push(`${where('webdavBaseUrl')} must be an http:// or https:// URL, got '${url.protocol}'`);
+    }
+    if (url && (url.username !== '' || url.password !== '')) {
+      // A password inside the URL would end up in logs and status output.
+      problems.push(`${where('webdavBaseUrl')} must not contain credentials: use WEBDAV_USERNAME and WEBDAV_PASSWORD`);
+    }
+    const remoteRoot = raw('webdavRemoteRoot') ?? '/docsync';
+    if (!remoteRoot.startsWith('/')) problems.push(`${where('webdavRemoteRoot')} must start with '/', got '${remoteRoot}'`);
+    return {
+      kind: 'webdav',
+      baseUrl: baseUrl.replace(/\/+$/, ''),
+      username: raw('webdavUsername'),
+      password: raw('webdavPassword'),
+      remoteRoot,
+    };
+  }
+  const remote = raw('remote') ?? 'none';
+  if (remote === 'none') return { kind: 'none' };
+  if (remote.startsWith('file://')) {
+    try {
+      return { kind: 'folder', path: fileURLToPath(remote) };
+    } catch {
+      // `file://./remote` is not a valid file URL, but people write it: resolve it relative to cwd.
+      return { kind: 'folder', path: path.resolve(cwd, remote.slice('file://'.length)) };
+    }
+  }
+  problems.push(`${where('remote')} must be 'none' or a file:// URL, got '${remote}'`);
+  return { kind: 'none' };
+}
+
+/** A description of the remote that is safe to show: no password, ever. */
+export function describeRemote(remote: RemoteConfig): string {
+  switch (remote.kind) {
+    case 'none':
+      return 'none (standalone)';
+    case 'folder':
+      return pathToFileURL(remote.path).href;
+    case 'webdav':
+      return `${remote.baseUrl}${remote.remoteRoot}${remote.username ? ` (user ${remote.username})` : ''}`;
+  }
+}

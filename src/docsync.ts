@@ -1,0 +1,64 @@
+import path from 'node:path';
+import type { Config } from './config.ts';
+import { systemClock, type Clock } from './domain/clock.ts';
+import { cryptoIdSource, type IdSource } from './domain/ids.ts';
+import { AuthService } from './services/auth-service.ts';
+import { FileService } from './services/file-service.ts';
+import { SqliteAuthRepository } from './store/auth-repository.ts';
+import { BlobStore } from './store/blob-store.ts';
+import { openDatabase, type Db } from './store/database.ts';
+import { SqliteFileRepository } from './store/file-repository.ts';
+import { SyncStateStore } from './store/sync-state.ts';
+import { SYNC_STATE_KEYS, SyncService } from './sync/sync-service.ts';
+
+/** Everything one instance is made of, wired once and shared by the HTTP server and the CLI. */
+export interface Docsync {
+  config: Config;
+  clock: Clock;
+  ids: IdSource;
+  db: Db;
+  instanceId: string;
+  files: FileService;
+  fileRepository: SqliteFileRepository;
+  auth: AuthService;
+  sync: SyncService;
+  syncState: SyncStateStore;
+  close(): void;
+}
+
+export interface DocsyncOptions {
+  clock?: Clock;
+  ids?: IdSource;
+}
+
+/** Layout of a data dir: one database, blobs by content address, temp files beside them. */
+export function dataPaths(dataDir: string): { database: string; blobs: string; tmp: string } {
+  return {
+    database: path.join(dataDir, 'docsync.db'),
+    blobs: path.join(dataDir, 'blobs'),
+    tmp: path.join(dataDir, 'tmp'),
+  };
+}
+
+export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsync {
+  const clock = options.clock ?? systemClock;
+  const ids = options.ids ?? cryptoIdSource;
+  const paths = dataPaths(config.dataDir);
+  const db = openDatabase(paths.database);
+  const fileRepository = new SqliteFileRepository(db);
+  const syncState = new SyncStateStore(db);
+  const blobs = new BlobStore(paths.blobs, paths.tmp, ids);
+  return {
+    config,
+    clock,
+    ids,
+    db,
+    instanceId: syncState.getOrCreate(SYNC_STATE_KEYS.instanceId, () => ids.uuid()),
+    files: new FileService({ files: fileRepository, blobs, clock, ids, maxUploadBytes: config.maxUploadBytes }),
+    fileRepository,
+    auth: new AuthService(new SqliteAuthRepository(db), clock, ids, config.sessionTtlHours * 3600 * 1000),
+    sync: new SyncService(config, fileRepository, syncState),
+    syncState,
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,116 @@
+import type { StableId } from './ids.ts';
+
+export const SYNC_STATUSES = ['synced', 'modified', 'pending_delete', 'conflict'] as const;
+export type SyncStatus = (typeof SYNC_STATUSES)[number];
+
+/** A file row (SPEC §1). JSON columns are parsed. */
+export interface FileRecord {
+  stable_id: StableId;
+  hash: string;
+  filename: string;
+  file_type: string;
+  mime_type: string;
+  size: number;
+  doc_id: string | null;
+  collections: string[];
+  labels: string[];
+  metadata: Record<string, unknown>;
+  deleted: boolean;
+  created_at: string;
+  updated_at: string;
+  local_modified_at: string;
+  sync_status: SyncStatus;
+  /** Content hash at the last successful sync; `hash === sync_hash` means "content unchanged". */
+  sync_hash: string | null;
+  /** Remote version of this row at the last sync: the three-way merge base. */
+  remote_version: number | null;
+}
+
+/** The fields a person may change without touching content. */
+export interface MetadataPatch {
+  filename?: string;
+  collections?: string[];
+  labels?: string[];
+  metadata?: Record<string, unknown>;
+  doc_id?: string | null;
+}
+
+/** Extensions made of two parts that name a document class of their own. */
+const COMPOUND_TYPES = ['tei.xml', 'tar.gz'];
+
+/**
+ * The extension class of a filename: `pdf`, `tei.xml`, `xml`, `txt`, … or `bin` when the name has
+ * no usable extension. It also forms the blob's file extension, so it is restricted to [a-z0-9.].
+ */
+export function fileTypeOf(filename: string): string {
+  const lower = filename.toLowerCase();
+  for (const compound of COMPOUND_TYPES) if (lower.endsWith(`.${compound}`)) return compound;
+  const match = /\.([a-z0-9]{1,16})$/.exec(lower);
+  return match?.[1] ?? 'bin';
+}
+
+/** Sync status after a local change: a conflict stays a conflict until it is resolved. */
+export function statusAfterLocalChange(current: SyncStatus): SyncStatus {
+  return current === 'conflict' ? 'conflict' : 'modified';
+}
+
+/** Sync status after a local delete: the tombstone is pushed, unless the row is in conflict. */
+export function statusAfterLocalDelete(current: SyncStatus): SyncStatus {
+  return current === 'conflict' ? 'conflict' : 'pending_delete';
+}
+
+/** Trims, drops empties and duplicates, keeps first-seen order. */
+export function normalizeTags(tags: readonly string[]): string[] {
+  const seen = new Set<string>();
+  for (const tag of tags) {
+    const t = tag.trim();
+    if (t !== '') seen.add(t);
+  }
+  return [...seen];
+}
+
+/** Limits on what a person can store as metadata; enforced for the HTTP API and the CLI alike. */
+export const LIMITS = {
+  filenameLength: 255,
+  tagLength: 200,
+  tagCount: 100,
+  docIdLength: 200,
+  metadataBytes: 64 * 1024,
+} as const;
+
+// Control characters (NUL included) are never part of a name; everything else is data, `/` and `..` too.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+/** Problems with a filename, as a message naming the field, or undefined when it is acceptable. */
+export function filenameProblem(filename: string): string | undefined {
+  if (filename.trim() === '') return 'filename must not be empty';
+  if ([...filename].length > LIMITS.filenameLength) return `filename must be at most ${LIMITS.filenameLength} characters`;
+  if (CONTROL_CHARS.test(filename)) return 'filename must not contain control characters (NUL, newline, …)';
+  return undefined;
+}
+
+export function tagsProblem(field: 'collections' | 'labels', tags: readonly string[]): string | undefined {
+  if (tags.length > LIMITS.tagCount) return `${field} must have at most ${LIMITS.tagCount} entries`;
+  for (const tag of tags) {
+    if (typeof tag !== 'string') return `${field} must be an array of strings`;
+    if ([...tag].length > LIMITS.tagLength) return `${field} entries must be at most ${LIMITS.tagLength} characters`;
+    if (CONTROL_CHARS.test(tag)) return `${field} entries must not contain control characters`;
+  }
+  return undefined;
+}
+
+export function docIdProblem(docId: string | null): string | undefined {
+  if (docId === null) return undefined;
+  if (docId.trim() === '' || docId.length > LIMITS.docIdLength) return `doc_id must be 1-${LIMITS.docIdLength} characters`;
+  if (CONTROL_CHARS.test(docId)) return 'doc_id must not contain control characters';
+  return undefined;
+}
+
+export function metadataProblem(metadata: unknown): string | undefined {
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) return 'metadata must be a JSON object';
+  if (Buffer.byteLength(JSON.stringify(metadata)) > LIMITS.metadataBytes) {
+    return `metadata must be at most ${LIMITS.metadataBytes} bytes as JSON`;
+  }
+  return undefined;
+}

@@ -1,0 +1,64 @@
+/**
+ * One error family for the whole app. Adapters translate transport and storage errors at the
+ * boundary; the HTTP layer maps `status`; 5xx messages are never shown to clients.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    readonly retryable = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class BadRequestError extends AppError {
+  constructor(message: string) {
+    super('bad_request', message, 400);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message: string) {
+    super('not_found', message, 404);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(message = 'Authentication required') {
+    super('unauthorized', message, 401);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(code: string, message: string) {
+    super(code, message, 409);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(limitBytes: number) {
+    super('payload_too_large', `Upload exceeds the limit of ${formatBytes(limitBytes)}`, 413);
+  }
+}
+
+/** Content read back does not match its address. Never used silently. */
+export class HashMismatchError extends AppError {
+  constructor(expected: string, actual: string) {
+    super('hash_mismatch', `Content hash mismatch: expected ${expected}, got ${actual}`, 502);
+  }
+}
+
+export class ConfigError extends AppError {
+  constructor(readonly problems: string[]) {
+    super('config', `Invalid configuration:\n  - ${problems.join('\n  - ')}`, 500);
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MB`;
+  return `${bytes} bytes`;
+}

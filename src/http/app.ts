@@ -1,0 +1,118 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifyMultipart from '@fastify/multipart';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
+import type { Docsync } from '../docsync.ts';
+import { VERSION } from '../version.ts';
+import { authenticate } from './auth.ts';
+import { installErrorHandler } from './errors.ts';
+import { authRoutes } from './routes/auth.ts';
+import { fileRoutes } from './routes/files.ts';
+import { healthRoutes } from './routes/health.ts';
+import { syncRoutes } from './routes/sync.ts';
+
+export const API_PREFIX = '/api/v1';
+
+export interface AppOptions {
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** A route as registered, for tests that walk the whole table (e.g. "every route needs a session"). */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  public: boolean;
+}
+
+/** Log options that keep credentials out of the log whatever a serializer later decides to print. */
+export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+  return {
+    level,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-session-id"]', 'res.headers["set-cookie"]'],
+      censor: '[redacted]',
+    },
+  };
+}
+
+/**
+ * Bodies are validated strictly (no type coercion: `"5"` is not a number); query strings and params
+ * arrive as text, so they are coerced.
+ */
+function validatorCompiler() {
+  const strict = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
+  const coercing = new Ajv({ allErrors: false, coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false });
+  addFormats.default(strict);
+  addFormats.default(coercing);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema);
+}
+
+/** `body/resolution must be equal to one of the allowed values: local_wins, remote_wins, keep_both`. */
+function formatValidationErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const text = errors
+    .map((e) => {
+      const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues;
+      const field = `${dataVar}${e.instancePath}`;
+      return `${field} ${e.message ?? 'is not valid'}${allowed ? `: ${allowed.join(', ')}` : ''}`;
+    })
+    .join('; ');
+  return new Error(text);
+}
+
+export async function buildApp(docsync: Docsync, options: AppOptions = {}): Promise<FastifyInstance & { routeTable: RouteEntry[] }> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    schemaErrorFormatter: formatValidationErrors,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const routeTable: RouteEntry[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      routeTable.push({ method, url: route.url, public: route.config?.public === true });
+    }
+  });
+
+  app.setValidatorCompiler(validatorCompiler());
+  installErrorHandler(app);
+  await app.register(fastifyCookie);
+  await app.register(fastifyMultipart, {
+    limits: { fileSize: docsync.config.maxUploadBytes, files: 1, fields: 10, fieldSize: 128 * 1024, parts: 12 },
+  });
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'docsync', description: 'Document store with WebDAV sync', version: VERSION },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'header', name: 'X-Session-Id' },
+          cookie: { type: 'apiKey', in: 'cookie', name: 'sessionId' },
+          token: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ session: [] }, { cookie: [] }, { token: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  // The web page arrives later; until then the front door leads to the API documentation.
+  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
+
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', authenticate(docsync.auth));
+      await api.register(healthRoutes);
+      await api.register(authRoutes, { docsync });
+      await api.register(fileRoutes, { docsync });
+      await api.register(syncRoutes, { docsync });
+    },
+    { prefix: API_PREFIX },
+  );
+  await app.ready();
+  return Object.assign(app, { routeTable });
+}

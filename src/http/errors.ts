@@ -1,0 +1,41 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { AppError } from '../errors.ts';
+
+/**
+ * One error handler: AppErrors keep their status and message, validation and other client errors
+ * become 4xx with Fastify's message (which names the field), and anything else is a 500 whose
+ * details go to the log, never to the client.
+ */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    let status: number;
+    let code: string;
+    let message: string;
+    if (error instanceof AppError) {
+      status = error.status;
+      code = error.code;
+      message = error.message;
+    } else if ('validation' in error && error.validation) {
+      status = 400;
+      code = 'bad_request';
+      message = error.message;
+    } else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      status = error.statusCode;
+      code = error.code ?? 'bad_request';
+      message = error.message;
+    } else {
+      status = 500;
+      code = 'internal';
+      message = 'Internal server error';
+    }
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    void reply.status(status).send({ error: code, message, statusCode: status });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({
+      error: 'not_found',
+      message: `Route ${request.method} ${request.url.split('?')[0]} not found`,
+      statusCode: 404,
+    });
+  });
+}

@@ -1,0 +1,120 @@
+import { Type } from 'typebox';
+import { LIMITS } from '../domain/file.ts';
+import { STABLE_ID_ALPHABET } from '../domain/ids.ts';
+
+/** Route schemas: they validate input (400 naming the field) and shape output (unknown fields are dropped). */
+
+export const ErrorSchema = Type.Object(
+  { error: Type.String(), message: Type.String(), statusCode: Type.Integer() },
+  { $id: 'Error', description: 'Every error answer: a code, a message for people, the HTTP status' },
+);
+
+export const errorResponses = (...codes: number[]): Record<number, typeof ErrorSchema> =>
+  Object.fromEntries(codes.map((code) => [code, ErrorSchema]));
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+const Tags = Type.Array(Type.String({ maxLength: LIMITS.tagLength }), { maxItems: LIMITS.tagCount });
+const FreeObject = Type.Record(Type.String(), Type.Unknown());
+
+export const FileSchema = Type.Object(
+  {
+    stable_id: Type.String(),
+    hash: Type.String({ description: 'sha256 of the content' }),
+    filename: Type.String(),
+    file_type: Type.String(),
+    mime_type: Type.String(),
+    size: Type.Integer(),
+    doc_id: Nullable(Type.String()),
+    collections: Type.Array(Type.String()),
+    labels: Type.Array(Type.String()),
+    metadata: FreeObject,
+    deleted: Type.Boolean(),
+    created_at: Type.String(),
+    updated_at: Type.String(),
+    local_modified_at: Type.String(),
+    sync_status: Type.Enum(['synced', 'modified', 'pending_delete', 'conflict']),
+    sync_hash: Nullable(Type.String()),
+    remote_version: Nullable(Type.Integer()),
+  },
+  { $id: 'File' },
+);
+
+export const FileIdParams = Type.Object({
+  id: Type.String({
+    pattern: `^[${STABLE_ID_ALPHABET}]{10,32}$`,
+    description: 'the file stable_id',
+  }),
+});
+
+export const FileListQuery = Type.Object(
+  {
+    collection: Type.Optional(Type.String({ maxLength: LIMITS.tagLength })),
+    label: Type.Optional(Type.String({ maxLength: LIMITS.tagLength })),
+    doc_id: Type.Optional(Type.String({ maxLength: LIMITS.docIdLength })),
+    q: Type.Optional(Type.String({ maxLength: 200, description: 'case-insensitive part of the filename' })),
+    include_deleted: Type.Optional(Type.Boolean({ default: false })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+
+export const FileListResponse = Type.Object({
+  files: Type.Array(FileSchema),
+  total: Type.Integer(),
+  next_cursor: Nullable(Type.String()),
+});
+
+export const MetadataPatchBody = Type.Object(
+  {
+    filename: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.filenameLength * 4 })),
+    collections: Type.Optional(Tags),
+    labels: Type.Optional(Tags),
+    metadata: Type.Optional(FreeObject),
+    doc_id: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: LIMITS.docIdLength }))),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const LoginBody = Type.Object(
+  { username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
+  { additionalProperties: false },
+);
+
+export const SyncStatusResponse = Type.Object({
+  needs_sync: Type.Boolean(),
+  local_version: Nullable(Type.Integer()),
+  remote_version: Nullable(Type.Integer()),
+  unsynced_count: Type.Integer(),
+  last_sync_time: Nullable(Type.String()),
+  sync_in_progress: Type.Boolean(),
+  remote_configured: Type.Boolean(),
+  remote: Type.String({ description: 'where the remote is, without credentials' }),
+});
+
+export const SyncBody = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+
+export const ConflictListResponse = Type.Object({
+  conflicts: Type.Array(
+    Type.Object({
+      file_id: Type.String(),
+      stable_id: Type.String(),
+      filename: Type.String(),
+      doc_id: Nullable(Type.String()),
+      conflict_type: Type.String(),
+      local_modified_at: Type.String(),
+      local_hash: Type.String(),
+      remote_modified_at: Nullable(Type.String()),
+      remote_hash: Nullable(Type.String()),
+    }),
+  ),
+  total: Type.Integer(),
+});
+
+export const ResolveConflictBody = Type.Object(
+  {
+    file_id: Type.String({ minLength: 1, maxLength: 64 }),
+    resolution: Type.Enum(['local_wins', 'remote_wins', 'keep_both']),
+  },
+  { additionalProperties: false },
+);

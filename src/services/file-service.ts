@@ -1,0 +1,244 @@
+import type { Readable } from 'node:stream';
+import mime from 'mime-types';
+import { isoUtc, type Clock } from '../domain/clock.ts';
+import {
+  docIdProblem,
+  filenameProblem,
+  fileTypeOf,
+  metadataProblem,
+  normalizeTags,
+  statusAfterLocalChange,
+  statusAfterLocalDelete,
+  tagsProblem,
+  type FileRecord,
+  type MetadataPatch,
+} from '../domain/file.ts';
+import { newStableId, type IdSource } from '../domain/ids.ts';
+import { BadRequestError, NotFoundError } from '../errors.ts';
+import type { BlobStore, GarbageReport, StagedBlob } from '../store/blob-store.ts';
+import type { FileFilter, FilePage, SqliteFileRepository } from '../store/file-repository.ts';
+
+export interface NewFileInput {
+  filename: string;
+  /** Type sent by the client; used only when the filename's extension says nothing. */
+  mimeType?: string;
+  docId?: string | null;
+  collections?: string[];
+  labels?: string[];
+  metadata?: Record<string, unknown>;
+}
+
+export interface FileServiceDeps {
+  files: SqliteFileRepository;
+  blobs: BlobStore;
+  clock: Clock;
+  ids: IdSource;
+  maxUploadBytes: number;
+}
+
+/**
+ * The local document store: every change a person makes goes through here, from the HTTP API and
+ * the CLI alike, and leaves the `sync_status` the sync relies on (SPEC §1):
+ * new → `modified`; content replaced → `modified` with a new `hash`; metadata only → `modified` with
+ * `hash` unchanged (so it still equals `sync_hash`); delete → tombstone, `pending_delete`.
+ */
+export class FileService {
+  constructor(private readonly deps: FileServiceDeps) {}
+
+  /** Receives content into a temp file (hashing, size-limited). Follow with a `…FromStaged` call or `discard`. */
+  stage(source: Readable): Promise<StagedBlob> {
+    return this.deps.blobs.stage(source, this.deps.maxUploadBytes);
+  }
+
+  discard(staged: StagedBlob): Promise<void> {
+    return this.deps.blobs.discard(staged);
+  }
+
+  async create(source: Readable, input: NewFileInput): Promise<FileRecord> {
+    validateNewFile(input);
+    return this.createFromStaged(await this.stage(source), input);
+  }
+
+  /** Stores a new file. The blob becomes visible before the row that names it, never after. */
+  async createFromStaged(staged: StagedBlob, input: NewFileInput): Promise<FileRecord> {
+    try {
+      validateNewFile(input);
+    } catch (error) {
+      await this.discard(staged);
+      throw error;
+    }
+    const fileType = fileTypeOf(input.filename);
+    await this.deps.blobs.commit(staged, fileType);
+    const now = this.nowIso();
+    const file: FileRecord = {
+      stable_id: newStableId(this.deps.ids),
+      hash: staged.hash,
+      filename: input.filename,
+      file_type: fileType,
+      mime_type: mimeTypeOf(input.filename, input.mimeType),
+      size: staged.size,
+      doc_id: input.docId ?? null,
+      collections: normalizeTags(input.collections ?? []),
+      labels: normalizeTags(input.labels ?? []),
+      metadata: input.metadata ?? {},
+      deleted: false,
+      created_at: now,
+      updated_at: now,
+      local_modified_at: now,
+      sync_status: 'modified',
+      sync_hash: null,
+      remote_version: null,
+    };
+    this.deps.files.insert(file);
+    return file;
+  }
+
+  async replaceContent(id: string, source: Readable): Promise<FileRecord> {
+    this.getLive(id);
+    return this.replaceContentFromStaged(id, await this.stage(source));
+  }
+
+  /** New content, same stable_id. Identical content changes nothing. */
+  async replaceContentFromStaged(id: string, staged: StagedBlob): Promise<FileRecord> {
+    let before: FileRecord;
+    try {
+      before = this.getLive(id);
+    } catch (error) {
+      await this.discard(staged);
+      throw error;
+    }
+    if (staged.hash === before.hash) {
+      await this.discard(staged);
+      return before;
+    }
+    await this.deps.blobs.commit(staged, before.file_type);
+    // Read again after the await: another request may have changed the row meanwhile.
+    const current = this.getLive(id);
+    const now = this.nowIso();
+    const after: FileRecord = {
+      ...current,
+      hash: staged.hash,
+      size: staged.size,
+      updated_at: now,
+      local_modified_at: now,
+      sync_status: statusAfterLocalChange(current.sync_status),
+    };
+    this.deps.files.update(after);
+    this.releaseBlob(current.hash, current.file_type);
+    return after;
+  }
+
+  /** A metadata-only change: `hash` is untouched, so the sync moves it without any blob transfer. */
+  updateMetadata(id: string, patch: MetadataPatch): FileRecord {
+    validatePatch(patch);
+    const current = this.getLive(id);
+    const next: FileRecord = {
+      ...current,
+      ...(patch.filename !== undefined && { filename: patch.filename }),
+      ...(patch.collections !== undefined && { collections: normalizeTags(patch.collections) }),
+      ...(patch.labels !== undefined && { labels: normalizeTags(patch.labels) }),
+      ...(patch.metadata !== undefined && { metadata: patch.metadata }),
+      ...(patch.doc_id !== undefined && { doc_id: patch.doc_id }),
+    };
+    if (sameMetadata(current, next)) return current;
+    const now = this.nowIso();
+    const after: FileRecord = {
+      ...next,
+      updated_at: now,
+      local_modified_at: now,
+      sync_status: statusAfterLocalChange(current.sync_status),
+    };
+    this.deps.files.update(after);
+    return after;
+  }
+
+  /** Soft delete: the row stays as a tombstone that the sync propagates. */
+  delete(id: string): FileRecord {
+    const current = this.getLive(id);
+    const now = this.nowIso();
+    const after: FileRecord = {
+      ...current,
+      deleted: true,
+      updated_at: now,
+      local_modified_at: now,
+      sync_status: statusAfterLocalDelete(current.sync_status),
+    };
+    this.deps.files.update(after);
+    return after;
+  }
+
+  /** A file by id; tombstones only when asked for. */
+  get(id: string, includeDeleted = false): FileRecord {
+    const file = this.deps.files.get(id);
+    if (!file || (file.deleted && !includeDeleted)) throw new NotFoundError(`No file with id '${id}'`);
+    return file;
+  }
+
+  list(filter: FileFilter): FilePage {
+    return this.deps.files.list(filter);
+  }
+
+  /** The content of a live file, optionally a byte range (inclusive end). */
+  openContent(file: FileRecord, range?: { start: number; end: number }): Readable {
+    return this.deps.blobs.createReadStream(file.hash, file.file_type, range);
+  }
+
+  unsyncedCount(): number {
+    return this.deps.files.unsyncedCount();
+  }
+
+  collectGarbage(): Promise<GarbageReport> {
+    return this.deps.blobs.collectGarbage(this.isReferenced, this.deps.clock.now());
+  }
+
+  private readonly isReferenced = (hash: string, ext: string): boolean => this.deps.files.isBlobReferenced(hash, ext);
+
+  private releaseBlob(hash: string, fileType: string): void {
+    this.deps.blobs.removeIfUnreferenced(hash, fileType, this.isReferenced);
+  }
+
+  private getLive(id: string): FileRecord {
+    return this.get(id, false);
+  }
+
+  private nowIso(): string {
+    return isoUtc(this.deps.clock.now());
+  }
+}
+
+function mimeTypeOf(filename: string, declared: string | undefined): string {
+  const byName = mime.lookup(filename);
+  if (byName) return byName;
+  if (declared && /^[\w.+-]+\/[\w.+-]+$/.test(declared)) return declared;
+  return 'application/octet-stream';
+}
+
+function sameMetadata(a: FileRecord, b: FileRecord): boolean {
+  return (
+    a.filename === b.filename &&
+    a.doc_id === b.doc_id &&
+    JSON.stringify(a.collections) === JSON.stringify(b.collections) &&
+    JSON.stringify(a.labels) === JSON.stringify(b.labels) &&
+    JSON.stringify(a.metadata) === JSON.stringify(b.metadata)
+  );
+}
+
+function throwIf(problem: string | undefined): void {
+  if (problem !== undefined) throw new BadRequestError(problem);
+}
+
+function validateNewFile(input: NewFileInput): void {
+  throwIf(filenameProblem(input.filename));
+  if (input.collections) throwIf(tagsProblem('collections', input.collections));
+  if (input.labels) throwIf(tagsProblem('labels', input.labels));
+  if (input.docId !== undefined) throwIf(docIdProblem(input.docId));
+  if (input.metadata !== undefined) throwIf(metadataProblem(input.metadata));
+}
+
+function validatePatch(patch: MetadataPatch): void {
+  if (patch.filename !== undefined) throwIf(filenameProblem(patch.filename));
+  if (patch.collections !== undefined) throwIf(tagsProblem('collections', patch.collections));
+  if (patch.labels !== undefined) throwIf(tagsProblem('labels', patch.labels));
+  if (patch.doc_id !== undefined) throwIf(docIdProblem(patch.doc_id));
+  if (patch.metadata !== undefined) throwIf(metadataProblem(patch.metadata));
+}

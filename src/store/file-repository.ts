@@ -1,0 +1,208 @@
+import type { Statement } from 'better-sqlite3';
+import type { FileRecord, SyncStatus } from '../domain/file.ts';
+import type { StableId } from '../domain/ids.ts';
+import { BadRequestError } from '../errors.ts';
+import type { Db } from './database.ts';
+
+export interface FileFilter {
+  collection?: string;
+  label?: string;
+  docId?: string;
+  /** Case-insensitive substring of the filename. */
+  q?: string;
+  includeDeleted?: boolean;
+  /** Only rows with this sync status (served by the partial index for unsynced states). */
+  status?: SyncStatus;
+  limit: number;
+  cursor?: string;
+}
+
+export interface FilePage {
+  files: FileRecord[];
+  total: number;
+  nextCursor: string | null;
+}
+
+interface FileRow {
+  rowid: number;
+  stable_id: string;
+  hash: string;
+  filename: string;
+  file_type: string;
+  mime_type: string;
+  size: number;
+  doc_id: string | null;
+  collections: string;
+  labels: string;
+  metadata: string;
+  deleted: number;
+  created_at: string;
+  updated_at: string;
+  local_modified_at: string;
+  sync_status: SyncStatus;
+  sync_hash: string | null;
+  remote_version: number | null;
+}
+
+const COLUMNS = `rowid, stable_id, hash, filename, file_type, mime_type, size, doc_id, collections, labels,
+  metadata, deleted, created_at, updated_at, local_modified_at, sync_status, sync_hash, remote_version`;
+
+/** The local `files` table (SPEC §1). Rows are keyed by `stable_id`; content lives in the blob store. */
+export class SqliteFileRepository {
+  private readonly insertStmt: Statement;
+  private readonly updateStmt: Statement;
+  private readonly getStmt: Statement<[string], FileRow>;
+  private readonly countStmt: Statement<[string], { n: number }>;
+  private readonly blobRefStmt: Statement<[string, string], { one: number }>;
+
+  constructor(private readonly db: Db) {
+    this.insertStmt = db.prepare(`INSERT INTO files (stable_id, hash, filename, file_type, mime_type, size, doc_id,
+      collections, labels, metadata, deleted, created_at, updated_at, local_modified_at, sync_status, sync_hash,
+      remote_version) VALUES (@stable_id, @hash, @filename, @file_type, @mime_type, @size, @doc_id, @collections,
+      @labels, @metadata, @deleted, @created_at, @updated_at, @local_modified_at, @sync_status, @sync_hash,
+      @remote_version)`);
+    this.updateStmt = db.prepare(`UPDATE files SET hash = @hash, filename = @filename, file_type = @file_type,
+      mime_type = @mime_type, size = @size, doc_id = @doc_id, collections = @collections, labels = @labels,
+      metadata = @metadata, deleted = @deleted, created_at = @created_at, updated_at = @updated_at,
+      local_modified_at = @local_modified_at, sync_status = @sync_status, sync_hash = @sync_hash,
+      remote_version = @remote_version WHERE stable_id = @stable_id`);
+    this.getStmt = db.prepare(`SELECT ${COLUMNS} FROM files WHERE stable_id = ?`);
+    this.countStmt = db.prepare('SELECT n FROM file_counts WHERE key = ?');
+    // A tombstone keeps its blob until its deletion has been synced: until then it can be undone.
+    this.blobRefStmt = db.prepare(`SELECT 1 AS one FROM files WHERE hash = ? AND file_type = ?
+      AND (deleted = 0 OR sync_status != 'synced') LIMIT 1`);
+  }
+
+  insert(file: FileRecord): void {
+    this.insertStmt.run(toRow(file));
+  }
+
+  /** Inserts many rows in one transaction (imports, benchmarks). */
+  insertMany(files: Iterable<FileRecord>): void {
+    this.db.transaction(() => {
+      for (const file of files) this.insertStmt.run(toRow(file));
+    })();
+  }
+
+  get(id: StableId | string): FileRecord | undefined {
+    const row = this.getStmt.get(id);
+    return row && fromRow(row);
+  }
+
+  /** Replaces the stored row with `file` (same stable_id). */
+  update(file: FileRecord): void {
+    const result = this.updateStmt.run(toRow(file));
+    if (result.changes !== 1) throw new Error(`update of missing file ${file.stable_id}`);
+  }
+
+  list(filter: FileFilter): FilePage {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (!filter.includeDeleted) where.push('deleted = 0');
+    if (filter.collection !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM json_each(files.collections) WHERE value = ?)');
+      params.push(filter.collection);
+    }
+    if (filter.label !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM json_each(files.labels) WHERE value = ?)');
+      params.push(filter.label);
+    }
+    if (filter.status !== undefined) {
+      where.push('sync_status = ?');
+      params.push(filter.status);
+    }
+    if (filter.docId !== undefined) {
+      where.push('doc_id = ?');
+      params.push(filter.docId);
+    }
+    if (filter.q !== undefined && filter.q !== '') {
+      where.push(`filename LIKE ? ESCAPE '\\'`);
+      params.push(`%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
+    const total = this.countMatching(where, params, filter);
+    const pageWhere = [...where];
+    const pageParams = [...params];
+    if (filter.cursor !== undefined) {
+      pageWhere.push('rowid < ?');
+      pageParams.push(decodeCursor(filter.cursor));
+    }
+    const sql = `SELECT ${COLUMNS} FROM files ${whereClause(pageWhere)} ORDER BY rowid DESC LIMIT ?`;
+    const rows = this.db.prepare<unknown[], FileRow>(sql).all(...pageParams, filter.limit + 1);
+    const more = rows.length > filter.limit;
+    const page = more ? rows.slice(0, filter.limit) : rows;
+    const last = page[page.length - 1];
+    return { files: page.map(fromRow), total, nextCursor: more && last ? encodeCursor(last.rowid) : null };
+  }
+
+  /** Rows with `sync_status != 'synced'`: one read of the trigger-maintained counters. */
+  unsyncedCount(): number {
+    return this.count('status:modified') + this.count('status:pending_delete') + this.count('status:conflict');
+  }
+
+  countByStatus(status: SyncStatus): number {
+    return this.count(`status:${status}`);
+  }
+
+  liveCount(): number {
+    return this.count('live');
+  }
+
+  /** Whether any row still needs the blob `(hash, file_type)`. */
+  isBlobReferenced(hash: string, fileType: string): boolean {
+    return this.blobRefStmt.get(hash, fileType) !== undefined;
+  }
+
+  private count(key: string): number {
+    return this.countStmt.get(key)?.n ?? 0;
+  }
+
+  private countMatching(where: string[], params: unknown[], filter: FileFilter): number {
+    if (where.length === 0) return this.totalCount();
+    if (where.length === 1 && !filter.includeDeleted) return this.liveCount();
+    const sql = `SELECT COUNT(*) AS n FROM files ${whereClause(where)}`;
+    return this.db.prepare<unknown[], { n: number }>(sql).get(...params)?.n ?? 0;
+  }
+
+  /** Every row, tombstones included: each row has exactly one status. */
+  private totalCount(): number {
+    return this.countByStatus('synced') + this.unsyncedCount();
+  }
+}
+
+function whereClause(conditions: string[]): string {
+  return conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+}
+
+/** Cursors are opaque to clients: a base64url rowid. */
+function encodeCursor(rowid: number): string {
+  return Buffer.from(String(rowid)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const decoded = Buffer.from(cursor, 'base64url').toString();
+  const n = Number(decoded);
+  if (!/^\d+$/.test(decoded) || !Number.isSafeInteger(n)) throw new BadRequestError(`cursor is not valid: '${cursor}'`);
+  return n;
+}
+
+function toRow(file: FileRecord): Omit<FileRow, 'rowid'> {
+  return {
+    ...file,
+    collections: JSON.stringify(file.collections),
+    labels: JSON.stringify(file.labels),
+    metadata: JSON.stringify(file.metadata),
+    deleted: file.deleted ? 1 : 0,
+  };
+}
+
+function fromRow(row: FileRow): FileRecord {
+  const { rowid: _rowid, ...rest } = row;
+  return {
+    ...rest,
+    stable_id: row.stable_id as StableId,
+    collections: JSON.parse(row.collections) as string[],
+    labels: JSON.parse(row.labels) as string[],
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    deleted: row.deleted === 1,
+  };
+}

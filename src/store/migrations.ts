@@ -1,0 +1,78 @@
+/**
+ * Schema migrations, applied in order; migration N brings the schema to `user_version = N`.
+ * Never edit a released migration: append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  /* 1: files, counters, sync state, users, sessions, API tokens */ `
+  CREATE TABLE files (
+    stable_id         TEXT PRIMARY KEY,
+    hash              TEXT NOT NULL,
+    filename          TEXT NOT NULL,
+    file_type         TEXT NOT NULL,
+    mime_type         TEXT NOT NULL,
+    size              INTEGER NOT NULL,
+    doc_id            TEXT,
+    collections       TEXT NOT NULL DEFAULT '[]',
+    labels            TEXT NOT NULL DEFAULT '[]',
+    metadata          TEXT NOT NULL DEFAULT '{}',
+    deleted           INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    local_modified_at TEXT NOT NULL,
+    sync_status       TEXT NOT NULL CHECK (sync_status IN ('synced', 'modified', 'pending_delete', 'conflict')),
+    sync_hash         TEXT,
+    remote_version    INTEGER
+  );
+  CREATE INDEX files_hash ON files (hash);
+  CREATE INDEX files_doc_id ON files (doc_id) WHERE doc_id IS NOT NULL;
+  -- The sync reads only the rows that changed locally.
+  CREATE INDEX files_unsynced ON files (sync_status) WHERE sync_status != 'synced';
+
+  -- Row counts kept by triggers, so "how many unsynced / live files" is one primary-key read
+  -- whatever the table size (SPEC §1: the unsynced count must be O(1)).
+  CREATE TABLE file_counts (key TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TRIGGER files_count_insert AFTER INSERT ON files BEGIN
+    INSERT INTO file_counts (key, n) VALUES ('status:' || NEW.sync_status, 1), ('live', NEW.deleted = 0)
+      ON CONFLICT (key) DO UPDATE SET n = n + excluded.n;
+  END;
+  CREATE TRIGGER files_count_delete AFTER DELETE ON files BEGIN
+    INSERT INTO file_counts (key, n) VALUES ('status:' || OLD.sync_status, -1), ('live', -(OLD.deleted = 0))
+      ON CONFLICT (key) DO UPDATE SET n = n + excluded.n;
+  END;
+  CREATE TRIGGER files_count_update AFTER UPDATE OF sync_status, deleted ON files
+    WHEN OLD.sync_status != NEW.sync_status OR OLD.deleted != NEW.deleted BEGIN
+    INSERT INTO file_counts (key, n) VALUES
+      ('status:' || OLD.sync_status, -1),
+      ('live', (NEW.deleted = 0) - (OLD.deleted = 0))
+      ON CONFLICT (key) DO UPDATE SET n = n + excluded.n;
+    INSERT INTO file_counts (key, n) VALUES ('status:' || NEW.sync_status, 1)
+      ON CONFLICT (key) DO UPDATE SET n = n + excluded.n;
+  END;
+
+  CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+  CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+  );
+  -- Session ids and API tokens are stored as SHA-256 digests: a copy of the database grants no access.
+  CREATE TABLE sessions (
+    id_hash    TEXT PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX sessions_expires_at ON sessions (expires_at);
+  CREATE TABLE api_tokens (
+    id           INTEGER PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    token_hash   TEXT NOT NULL UNIQUE,
+    created_at   TEXT NOT NULL,
+    last_used_at TEXT
+  );
+  `,
+];
