@@ -84,6 +84,8 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
   installErrorHandler(app);
   await app.register(fastifyCookie);
   await app.register(fastifyMultipart, {
+    // Filenames are data: keep `../../etc/passwd` as sent (it never becomes a path here).
+    preservePath: true,
     limits: { fileSize: docsync.config.maxUploadBytes, files: 1, fields: 10, fieldSize: 128 * 1024, parts: 12 },
   });
   await app.register(fastifySwagger, {

@@ -21,6 +21,7 @@ export default class SummaryReporter implements Reporter {
       if (cases === 0 && module.state() === 'failed') failed++;
     }
     const tail = skipped > 0 ? `, ${skipped} skipped` : '';
-    process.stdout.write(`\n${passed} passed, ${failed} failed${tail}\n`);
+    // Printed at exit so it comes after vitest's own summary: CI reads the last line.
+    process.once('exit', () => process.stdout.write(`\n${passed} passed, ${failed} failed${tail}\n`));
   }
 }

@@ -122,12 +122,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
     async (request, reply) => {
       const file = files.get(request.params.id);
       const etag = `"${file.hash}"`;
-      void reply
-        .header('ETag', etag)
-        .header('Accept-Ranges', 'bytes')
-        .header('Cache-Control', 'private, no-cache')
-        .header('Content-Type', file.mime_type)
-        .header('Content-Disposition', contentDisposition(file.filename, { type: 'inline' }));
+      void reply.header('ETag', etag).header('Accept-Ranges', 'bytes').header('Cache-Control', 'private, no-cache');
       if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send(null as never);
       const range = requestedRange(request, file.size, etag);
       if (range === 'unsatisfiable') {
@@ -137,6 +132,9 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
           statusCode: 416,
         });
       }
+      void reply
+        .header('Content-Type', file.mime_type)
+        .header('Content-Disposition', contentDisposition(file.filename, { type: 'inline' }));
       if (range) {
         void reply
           .code(206)
