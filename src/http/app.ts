@@ -34,7 +34,16 @@ export function loggerOptions(level: string): FastifyServerOptions['logger'] {
   return {
     level,
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-session-id"]', 'res.headers["set-cookie"]'],
+      // `*.headers` too: plugins log request headers under their own keys (multipart's busboyOptions at trace).
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'req.headers["x-session-id"]',
+        '*.headers.authorization',
+        '*.headers.cookie',
+        '*.headers["x-session-id"]',
+        '*.headers["set-cookie"]',
+      ],
       censor: '[redacted]',
     },
   };

@@ -29,6 +29,8 @@ export function installErrorHandler(app: FastifyInstance): void {
       message = 'Internal server error';
     }
     if (status >= 500) request.log.error({ err: error }, 'request failed');
+    // Stop a client that is still streaming a body we refused, instead of reading it to the end.
+    if (status === 413) void reply.header('Connection', 'close');
     void reply.status(status).send({ error: code, message, statusCode: status });
   });
   app.setNotFoundHandler((request, reply) => {
