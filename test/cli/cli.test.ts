@@ -1,0 +1,114 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/program.ts';
+import type { CliIo } from '../../src/cli/io.ts';
+import { loadConfig } from '../../src/config.ts';
+import { openDocsync } from '../../src/docsync.ts';
+import { tempDir } from '../support/instance.ts';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('docsync CLI', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.remove());
+
+  /** Runs the CLI in-process against the temp data dir, with `stdin` as piped input. */
+  async function cli(args: string[], stdin = ''): Promise<Run> {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
+    out.on('data', (c: Buffer) => chunks.out.push(c));
+    err.on('data', (c: Buffer) => chunks.err.push(c));
+    const io: CliIo = {
+      stdout: out,
+      stderr: err,
+      stdin: Readable.from([Buffer.from(stdin)]),
+      env: { DOCSYNC_DATA_DIR: path.join(tmp.dir, 'data') },
+      cwd: tmp.dir,
+    };
+    const code = await runCli(args, io);
+    return { code, stdout: Buffer.concat(chunks.out).toString(), stderr: Buffer.concat(chunks.err).toString() };
+  }
+  const idOf = (line: string) => line.split(/\s+/)[0]!;
+
+  it('has --help on every command', async () => {
+    for (const args of [[], ['serve'], ['user'], ['user', 'add'], ['user', 'passwd'], ['user', 'list'], ['user', 'token'],
+      ['files'], ['files', 'ls'], ['files', 'put'], ['files', 'get'], ['files', 'rm'], ['files', 'tag']]) {
+      const run = await cli([...args, '--help']);
+      expect(run.code, args.join(' ')).toBe(0);
+      expect(run.stdout).toMatch(/^Usage: docsync/);
+    }
+    expect((await cli(['serve', '--help'])).stdout).toMatch(/--port <value>.*env PORT; default 8080/);
+  });
+
+  it('adds users with a password from stdin, lists them, and they can log in', async () => {
+    expect(await cli(['user', 'add', 'ada'], 'analytical engine\n')).toMatchObject({ code: 0, stdout: "Created user 'ada'\n" });
+    expect((await cli(['user', 'add', 'ada'], 'analytical engine\n')).stderr).toMatch(/already exists/);
+    expect((await cli(['user', 'add', 'bob'], 'short\n')).code).toBe(1);
+    expect((await cli(['user', 'list'])).stdout).toMatch(/^ada\t2\d{3}-/);
+    expect((await cli(['user', 'passwd', 'ada'], 'difference engine\n')).code).toBe(0);
+    const docsync = openDocsync(loadConfig({ DOCSYNC_DATA_DIR: path.join(tmp.dir, 'data') }));
+    try {
+      await expect(docsync.auth.login('ada', 'difference engine')).resolves.toMatchObject({ username: 'ada' });
+      const token = (await cli(['user', 'token', 'ada', '--name', 'backup'])).stdout.trim();
+      expect(docsync.auth.authenticateToken(token)).toMatchObject({ username: 'ada' });
+    } finally {
+      docsync.close();
+    }
+  });
+
+  it('puts, lists, tags, gets and removes files through the same services as the API', async () => {
+    fs.writeFileSync(path.join(tmp.dir, 'paper.pdf'), '%PDF paper');
+    fs.writeFileSync(path.join(tmp.dir, 'notes.txt'), 'some notes');
+    const put = await cli(['files', 'put', 'paper.pdf', 'notes.txt', '--collection', 'phd', '--collection', 'y1', '--label', 'draft']);
+    expect(put.code, put.stderr).toBe(0);
+    const [paperLine, notesLine] = put.stdout.trim().split('\n');
+    expect(paperLine).toMatch(/modified .* "paper\.pdf"\s+collections=phd,y1\s+labels=draft/);
+    const paperId = idOf(paperLine!);
+    const notesId = idOf(notesLine!);
+
+    const tagged = await cli(['files', 'tag', paperId, '--add-label', 'final', '--remove-label', 'draft', '--remove-collection', 'y1']);
+    expect(tagged.stdout).toMatch(/collections=phd\s+labels=final/);
+
+    const ls = await cli(['files', 'ls', '--label', 'final']);
+    expect(ls.stdout.trim().split('\n').map(idOf)).toEqual([paperId]);
+    const json = JSON.parse((await cli(['files', 'ls', '--json'])).stdout) as { total: number };
+    expect(json.total).toBe(2);
+
+    expect(await cli(['files', 'get', paperId, '-o', 'copy.pdf'])).toMatchObject({ code: 0 });
+    expect(fs.readFileSync(path.join(tmp.dir, 'copy.pdf'), 'utf8')).toBe('%PDF paper');
+    expect((await cli(['files', 'get', notesId])).stdout).toBe('some notes');
+
+    expect((await cli(['files', 'rm', notesId])).stdout).toBe(`deleted ${notesId}\n`);
+    expect((await cli(['files', 'ls'])).stdout.trim().split('\n').map(idOf)).toEqual([paperId]);
+    expect((await cli(['files', 'ls', '--include-deleted'])).stdout).toMatch(/deleted .* "notes\.txt"/);
+  });
+
+  it('reports errors with a message and a non-zero exit code', async () => {
+    expect(await cli(['files', 'get', 'zzzzzzzzzzzz'])).toMatchObject({ code: 1, stderr: "error: No file with id 'zzzzzzzzzzzz'\n" });
+    expect((await cli(['files', 'put', 'missing.pdf'])).stderr).toMatch(/error: ENOENT/);
+    expect((await cli(['files', 'ls', '--limit', 'lots'])).stderr).toMatch(/--limit must be a positive whole number/);
+    expect((await cli(['files', 'frobnicate'])).code).toBe(2);
+    const badConfig = await cli(['serve', '--port', 'http']);
+    expect(badConfig.code).toBe(2);
+    expect(badConfig.stderr).toMatch(/PORT \(--port\) must be a whole number/);
+  });
+
+  it('takes --data-dir before or after the command', async () => {
+    fs.writeFileSync(path.join(tmp.dir, 'a.txt'), 'a');
+    const other = path.join(tmp.dir, 'other');
+    expect((await cli(['--data-dir', other, 'files', 'put', 'a.txt'])).code).toBe(0);
+    expect((await cli(['files', 'ls', '--data-dir', other])).stdout).toMatch(/"a\.txt"/);
+    expect((await cli(['files', 'ls'])).stdout).toBe('');
+    expect(fs.existsSync(path.join(other, 'docsync.db'))).toBe(true);
+  });
+});
