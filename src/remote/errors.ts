@@ -1,0 +1,43 @@
+import { AppError } from '../errors.ts';
+
+/** Base of every remote failure. The sync core sees these, never HTTP status codes. */
+export class RemoteError extends AppError {
+  constructor(message: string, options: { status?: number; retryable?: boolean; cause?: unknown; code?: string } = {}) {
+    super(options.code ?? 'remote_error', message, 502, options.retryable ?? false, { cause: options.cause });
+    this.remoteStatus = options.status;
+  }
+  /** The remote's own status code, when it answered with one. */
+  readonly remoteStatus: number | undefined;
+}
+
+/** 423, 429, 5xx, resets, timeouts: try again later. Never read as "absent". */
+export class RemoteUnavailableError extends RemoteError {
+  constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
+    super(message, { ...options, retryable: true, code: 'remote_unavailable' });
+  }
+}
+
+/** A conditional request (`If-Match` / `If-None-Match`) failed: 412. */
+export class PreconditionFailedError extends RemoteError {
+  constructor(path: string) {
+    super(`Precondition failed for ${path}`, { status: 412, code: 'precondition_failed' });
+  }
+}
+
+/** 401 / 403: the credentials are wrong or lack rights. Retrying does not help. */
+export class RemoteAuthError extends RemoteError {
+  constructor(message: string, status: number) {
+    super(message, { status, code: 'remote_auth' });
+  }
+}
+
+/** Something on the remote is not what docsync wrote there (garbage version.txt, bad snapshot). */
+export class RemoteCorruptError extends RemoteError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: 'remote_corrupt' });
+  }
+}
+
+export function isRetryable(error: unknown): boolean {
+  return error instanceof RemoteError && error.retryable;
+}

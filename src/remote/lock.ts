@@ -1,0 +1,239 @@
+import os from 'node:os';
+import type { Clock } from '../domain/clock.ts';
+import { isoUtc } from '../domain/clock.ts';
+import { newStableId, type IdSource } from '../domain/ids.ts';
+import { AppError } from '../errors.ts';
+import { remotePaths } from './paths.ts';
+import type { Remote } from './remote.ts';
+import type { Sleep } from './retrying-remote.ts';
+
+/** What the owner file inside `version.txt.lock/` says. Times are the server's, never a local clock. */
+export interface LockOwner {
+  owner: string;
+  host: string;
+  nonce: string;
+  acquired_at: string;
+  expires_at: string;
+}
+
+export interface LockOptions {
+  /** Instance id of the caller. */
+  ownerId: string;
+  ttlMs: number;
+  /** How long `acquire` waits for a held lock before giving up. */
+  waitMs: number;
+  /** Whether the server's MKCOL has exactly one winner (from the capability probe). */
+  exclusiveMkcol: boolean;
+  /** First pause between attempts; doubles up to 5 s. */
+  pollMs?: number;
+  host?: string;
+  /** Added to an expiry before calling a lock stale: covers the `Date` header's one-second steps. */
+  graceMs?: number;
+}
+
+/** The lock stayed held by someone else for the whole wait. */
+export class LockHeldError extends AppError {
+  constructor(readonly holder: LockOwner | undefined) {
+    super(
+      'lock_held',
+      holder
+        ? `The remote is locked by ${holder.owner} on ${holder.host} until ${holder.expires_at}; try again later`
+        : 'The remote is locked by another instance; try again later',
+      409,
+      true,
+    );
+  }
+}
+
+/** The lock was taken over (it had expired) or removed while we believed we held it. */
+export class LockLostError extends AppError {
+  constructor() {
+    super('lock_lost', 'The remote lock was lost during the sync; nothing more was written', 409, true);
+  }
+}
+
+type Attempt =
+  | { acquired: true; owner: LockOwner }
+  | { acquired: false; holder: LockOwner | undefined; retryNow?: boolean };
+
+/** Where MKCOL is not exclusive, a second read-back after this pause catches most racing writers. */
+const SETTLE_MS = 150;
+
+export class RemoteLock {
+  private readonly graceMs: number;
+  private readonly host: string;
+
+  constructor(
+    private readonly remote: Remote,
+    private readonly clock: Clock,
+    private readonly ids: IdSource,
+    private readonly sleep: Sleep,
+    private readonly options: LockOptions,
+  ) {
+    this.graceMs = options.graceMs ?? 2000;
+    this.host = options.host ?? os.hostname();
+  }
+
+  /** True where two instances can never both hold the lock. */
+  get atomic(): boolean {
+    return this.options.exclusiveMkcol;
+  }
+
+  async acquire(): Promise<LockHandle> {
+    const deadline = this.clock.now() + this.options.waitMs;
+    let pause = this.options.pollMs ?? 250;
+    for (;;) {
+      const attempt = await this.tryAcquire();
+      if (attempt.acquired) return new LockHandle(this.remote, this.options.ttlMs, attempt.owner);
+      if (attempt.retryNow) continue;
+      const left = deadline - this.clock.now();
+      if (left <= 0) throw new LockHeldError(attempt.holder);
+      await this.sleep(Math.min(pause, left));
+      pause = Math.min(pause * 2, 5000);
+    }
+  }
+
+  /** One attempt: create the lock, or take over an expired one, or report its holder. */
+  async tryAcquire(): Promise<Attempt> {
+    await this.remote.mkdir('');
+    const made = await this.remote.mkdir(remotePaths.lockDir);
+    if (made === 'exists' || !this.options.exclusiveMkcol) {
+      const holder = await readOwner(this.remote);
+      const stale = await this.staleNonce(holder);
+      if (stale === undefined) {
+        // Where MKCOL is not exclusive every racer sees 'created': a live owner file decides.
+        if (made === 'exists' || holder) return { acquired: false, holder };
+      } else {
+        return { acquired: false, holder, retryNow: await this.takeOver(stale) };
+      }
+    }
+    const serverNow = await this.remote.serverTime();
+    const owner: LockOwner = {
+      owner: this.options.ownerId,
+      host: this.host,
+      nonce: newStableId(this.ids),
+      acquired_at: isoUtc(serverNow),
+      expires_at: isoUtc(serverNow + this.options.ttlMs),
+    };
+    await writeOwner(this.remote, owner);
+    let readBack = await readOwner(this.remote);
+    if (readBack?.nonce === owner.nonce && !this.options.exclusiveMkcol) {
+      await this.sleep(SETTLE_MS);
+      readBack = await readOwner(this.remote);
+    }
+    if (readBack?.nonce !== owner.nonce) return { acquired: false, holder: readBack };
+    return { acquired: true, owner };
+  }
+
+  /**
+   * The nonce to claim when the lock is stale, or undefined while it is live. A lock dir without a
+   * readable owner file is live while young (its creator is about to write it) and stale once older
+   * than the TTL (its creator crashed).
+   */
+  private async staleNonce(holder: LockOwner | undefined): Promise<string | undefined> {
+    const serverNow = await this.remote.serverTime();
+    if (holder) return serverNow > Date.parse(holder.expires_at) + this.graceMs ? holder.nonce : undefined;
+    const dir = await this.remote.stat(remotePaths.lockDir);
+    if (!dir) return undefined;
+    const bornAt = dir.modifiedAt ?? serverNow;
+    return serverNow > bornAt + this.options.ttlMs + this.graceMs ? `ownerless-${Math.floor(bornAt / 1000)}` : undefined;
+  }
+
+  /**
+   * Removes a stale lock so that the next MKCOL can take it; true when it did. Only one taker gets
+   * past the claim, and it re-checks that the lock is still the stale one before deleting it.
+   */
+  private async takeOver(staleNonce: string): Promise<boolean> {
+    const claim = remotePaths.lockClaim(staleNonce);
+    if ((await this.remote.mkdir(claim)) !== 'created' && this.options.exclusiveMkcol) return false;
+    try {
+      if (!(await this.stillStale(staleNonce))) return false;
+      await this.remote.delete(remotePaths.lockDir);
+      return true;
+    } finally {
+      await this.remote.delete(claim);
+    }
+  }
+
+  /** Whether the lock is still the one judged stale (not a fresh lock made by a faster taker). */
+  private async stillStale(staleNonce: string): Promise<boolean> {
+    const current = await readOwner(this.remote);
+    if (current) return current.nonce === staleNonce;
+    if (!staleNonce.startsWith('ownerless-')) return false;
+    // An ownerless lock is identified by its age: a fresh lock dir has a new modification time.
+    const dir = await this.remote.stat(remotePaths.lockDir);
+    return dir !== undefined && `ownerless-${Math.floor((dir.modifiedAt ?? 0) / 1000)}` === staleNonce;
+  }
+}
+
+/** A held lock: renew it during long syncs, release it at the end. */
+export class LockHandle {
+  private renewTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly remote: Remote,
+    private readonly ttlMs: number,
+    private current: LockOwner,
+  ) {}
+
+  get owner(): LockOwner {
+    return this.current;
+  }
+
+  /** Whether the owner file still carries our nonce. */
+  async verify(): Promise<boolean> {
+    return (await readOwner(this.remote))?.nonce === this.current.nonce;
+  }
+
+  /** Pushes the expiry forward; `LockLostError` if the lock is no longer ours. */
+  async renew(): Promise<void> {
+    if (!(await this.verify())) throw new LockLostError();
+    const serverNow = await this.remote.serverTime();
+    this.current = { ...this.current, expires_at: isoUtc(serverNow + this.ttlMs) };
+    await writeOwner(this.remote, this.current);
+  }
+
+  /** Renews every third of the TTL until released; `onLost` hears of a failed renewal. */
+  startAutoRenew(onLost: (error: unknown) => void): void {
+    this.renewTimer = setInterval(() => {
+      this.renew().catch((error: unknown) => {
+        this.stopAutoRenew();
+        onLost(error);
+      });
+    }, Math.max(1000, this.ttlMs / 3));
+    this.renewTimer.unref();
+  }
+
+  stopAutoRenew(): void {
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+  }
+
+  /** Deletes the lock if it is still ours; `false` (and nothing deleted) when it is not. */
+  async release(): Promise<boolean> {
+    this.stopAutoRenew();
+    if (!(await this.verify())) return false;
+    return this.remote.delete(remotePaths.lockDir);
+  }
+}
+
+async function readOwner(remote: Remote): Promise<LockOwner | undefined> {
+  const bytes = await remote.getBytes(remotePaths.lockOwner);
+  if (!bytes) return undefined;
+  try {
+    const parsed = JSON.parse(bytes.toString('utf8')) as Partial<LockOwner>;
+    const valid =
+      typeof parsed.nonce === 'string' &&
+      typeof parsed.owner === 'string' &&
+      typeof parsed.expires_at === 'string' &&
+      !Number.isNaN(Date.parse(parsed.expires_at));
+    // A garbage owner file counts as no owner: it is judged by the lock dir's age instead.
+    return valid ? (parsed as LockOwner) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeOwner(remote: Remote, owner: LockOwner): Promise<void> {
+  await remote.put(remotePaths.lockOwner, Buffer.from(`${JSON.stringify(owner)}\n`), { contentType: 'application/json' });
+}

@@ -1,0 +1,56 @@
+/**
+ * The only place remote paths are built (SPEC §2). Relative to the remote root, `/`-separated.
+ */
+const HASH = /^[0-9a-f]{64}$/;
+const EXT = /^[a-z0-9]+(\.[a-z0-9]+)*$/;
+
+export const remotePaths = {
+  versionFile: 'version.txt',
+  metadataDir: 'metadata',
+  lockDir: 'version.txt.lock',
+  lockOwner: 'version.txt.lock/owner.json',
+  /**
+   * Takeover claim on a stale lock: only one taker can create it. A sibling of the lock, not a child,
+   * so a late claim can never land inside (and change) a fresh lock.
+   */
+  lockClaim: (staleNonce: string) => `version.txt.lock.takeover-${safeToken(staleNonce)}`,
+  probeDir: '.docsync-probe',
+  probe: (name: string) => `.docsync-probe/${safeToken(name)}`,
+
+  /** `metadata/000042-<commit>.db` — zero-padded so names sort by version. */
+  snapshot: (version: number, commit: string) => `metadata/${String(version).padStart(6, '0')}-${safeToken(commit)}.db`,
+
+  /** The shard folder of a blob: the first two hex characters of its hash. */
+  blobDir: (hash: string) => checkHash(hash).slice(0, 2),
+  blob: (hash: string, ext: string) => {
+    if (!EXT.test(ext)) throw new Error(`not a blob extension: ${ext}`);
+    return `${checkHash(hash).slice(0, 2)}/${hash}.${ext}`;
+  },
+};
+
+/** Parses `metadata/000042-<commit>.db` back into its parts, or undefined for other names. */
+export function parseSnapshotName(name: string): { version: number; commit: string } | undefined {
+  const match = /^(?:metadata\/)?(\d{6,})-([A-Za-z0-9_-]+)\.db$/.exec(name);
+  return match ? { version: Number(match[1]), commit: match[2]! } : undefined;
+}
+
+/** Joins a parent and a child path. */
+export function joinPath(parent: string, child: string): string {
+  return parent === '' ? child : `${parent}/${child}`;
+}
+
+/** The parent folder of a path (`''` for the root). */
+export function parentPath(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
+function checkHash(hash: string): string {
+  if (!HASH.test(hash)) throw new Error(`not a sha256 hex digest: ${hash}`);
+  return hash;
+}
+
+function safeToken(token: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(token)) throw new Error(`not a safe path token: ${token}`);
+  return token;
+}

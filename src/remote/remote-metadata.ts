@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { newStableId, type IdSource } from '../domain/ids.ts';
+import { AppError } from '../errors.ts';
+import { RemoteCorruptError } from './errors.ts';
+import { parseSnapshotName, remotePaths } from './paths.ts';
+import type { Remote } from './remote.ts';
+import { RemoteSnapshot } from './remote-snapshot.ts';
+import { formatVersionFile, parseVersionFile, type VersionHead } from './version-file.ts';
+
+/** The remote's version moved under us (another instance committed): sync again from the new state. */
+export class RemoteMovedError extends AppError {
+  constructor(message = 'The remote changed while this sync was running') {
+    super('remote_moved', message, 409, true);
+  }
+}
+
+/** How many snapshots to keep on the remote: restore points, and room for slow readers. */
+export const KEEP_SNAPSHOTS = 5;
+
+/**
+ * The shared metadata on the remote (SPEC §2): `version.txt` names an immutable snapshot
+ * `metadata/<version>-<commit>.db` and its sha256. A commit uploads a new snapshot under a new name and
+ * only then switches `version.txt` to it, so the current snapshot is never missing or half-written.
+ * `version.txt` is always read for its content: an unchanged ETag proves nothing (Nextcloud keeps
+ * ETags across same-second rewrites).
+ */
+export class RemoteMetadataStore {
+  constructor(
+    private readonly remote: Remote,
+    private readonly tmpDir: string,
+    private readonly ids: IdSource,
+    private readonly keep = KEEP_SNAPSHOTS,
+  ) {}
+
+  /** The current head, or `undefined` when there is no `version.txt` (only a 404 says so). */
+  async readHead(): Promise<VersionHead | undefined> {
+    const bytes = await this.remote.getBytes(remotePaths.versionFile);
+    return bytes && parseVersionFile(bytes.toString('utf8'));
+  }
+
+  /** Downloads and verifies the snapshot `head` names; the caller closes it with `discard`. */
+  async download(head: VersionHead): Promise<RemoteSnapshot> {
+    for (let attempt = 1; ; attempt++) {
+      const file = this.tempPath();
+      const actual = await this.fetchTo(head.snapshot, file);
+      if (actual === head.sha256) return RemoteSnapshot.open(file);
+      await fsp.rm(file, { force: true });
+      // A torn read (rclone during an overwrite) or a commit in between: look again before judging.
+      const now = await this.readHead();
+      if (!now || now.commit !== head.commit) throw new RemoteMovedError();
+      if (attempt >= 2) {
+        throw new RemoteCorruptError(
+          actual === undefined
+            ? `version.txt names ${head.snapshot}, which is missing on the remote`
+            : `${head.snapshot} does not match the sha256 in version.txt`,
+        );
+      }
+    }
+  }
+
+  /** An empty snapshot for a remote being initialised (nothing is written until `commit`). */
+  async initialize(repoId: string): Promise<RemoteSnapshot> {
+    await this.remote.mkdir('');
+    return RemoteSnapshot.create(this.tempPath(), repoId);
+  }
+
+  /**
+   * Publishes `snapshot` as the version after `base` (`undefined` for a new remote). Refuses with
+   * `RemoteMovedError` if `version.txt` no longer says `base`. Closes the snapshot.
+   */
+  async commit(snapshot: RemoteSnapshot, base: VersionHead | undefined): Promise<VersionHead> {
+    const current = await this.readHead();
+    if (current?.commit !== base?.commit) throw new RemoteMovedError();
+    const version = (base?.version ?? 0) + 1;
+    const commit = newStableId(this.ids);
+    snapshot.stamp(version, commit);
+    snapshot.close();
+    const file = snapshot.path;
+    const head: VersionHead = {
+      version,
+      commit,
+      snapshot: remotePaths.snapshot(version, commit),
+      sha256: await sha256File(file),
+    };
+    await this.remote.mkdir(remotePaths.metadataDir);
+    const size = (await fsp.stat(file)).size;
+    await this.remote.put(head.snapshot, { size, open: () => fs.createReadStream(file) });
+    await this.remote.put(remotePaths.versionFile, Buffer.from(formatVersionFile(head)), { contentType: 'text/plain' });
+    const written = await this.readHead();
+    if (written?.commit !== commit) throw new RemoteMovedError('Another instance switched version.txt at the same moment');
+    await this.prune(head).catch(() => undefined);
+    return head;
+  }
+
+  /** Closes a snapshot and removes its local file. */
+  async discard(snapshot: RemoteSnapshot): Promise<void> {
+    snapshot.close();
+    await fsp.rm(snapshot.path, { force: true });
+  }
+
+  /** Deletes snapshots older than the last `keep` versions; never the current one or newer ones. */
+  async prune(current: VersionHead): Promise<number> {
+    const entries = (await this.remote.list(remotePaths.metadataDir)) ?? [];
+    let removed = 0;
+    for (const entry of entries) {
+      const parsed = parseSnapshotName(entry.name);
+      if (parsed && parsed.version <= current.version - this.keep) {
+        if (await this.remote.delete(`${remotePaths.metadataDir}/${entry.name}`)) removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Streams a remote file into `file`, returning its sha256, or undefined when it is absent. */
+  private async fetchTo(remotePath: string, file: string): Promise<string | undefined> {
+    const stream = await this.remote.get(remotePath);
+    if (!stream) return undefined;
+    const hash = createHash('sha256');
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    await pipeline(stream, tap, fs.createWriteStream(file));
+    return hash.digest('hex');
+  }
+
+  private tempPath(): string {
+    fs.mkdirSync(this.tmpDir, { recursive: true });
+    return path.join(this.tmpDir, `snapshot-${this.ids.bytes(8).toString('hex')}.db`);
+  }
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(fs.createReadStream(file), hash);
+  return hash.digest('hex');
+}
