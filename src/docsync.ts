@@ -2,6 +2,9 @@ import path from 'node:path';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { cryptoIdSource, type IdSource } from './domain/ids.ts';
+import { openRemote } from './remote/open-remote.ts';
+import type { Remote } from './remote/remote.ts';
+import { RemoteMetadataStore } from './remote/remote-metadata.ts';
 import { AuthService } from './services/auth-service.ts';
 import { FileService } from './services/file-service.ts';
 import { SqliteAuthRepository } from './store/auth-repository.ts';
@@ -21,6 +24,8 @@ export interface Docsync {
   files: FileService;
   fileRepository: SqliteFileRepository;
   auth: AuthService;
+  /** The configured remote, with the retry policy; undefined when standalone. */
+  remote: Remote | undefined;
   sync: SyncService;
   syncState: SyncStateStore;
   close(): void;
@@ -48,6 +53,7 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
   const fileRepository = new SqliteFileRepository(db);
   const syncState = new SyncStateStore(db);
   const blobs = new BlobStore(paths.blobs, paths.tmp, ids);
+  const remote = openRemote(config.remote, ids);
   return {
     config,
     clock,
@@ -57,7 +63,16 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
     files: new FileService({ files: fileRepository, blobs, clock, ids, maxUploadBytes: config.maxUploadBytes }),
     fileRepository,
     auth: new AuthService(new SqliteAuthRepository(db), clock, ids, config.sessionTtlHours * 3600 * 1000),
-    sync: new SyncService(config, fileRepository, syncState),
+    remote,
+    sync: new SyncService({
+      config,
+      files: fileRepository,
+      state: syncState,
+      remote,
+      metadata: remote && new RemoteMetadataStore(remote, paths.tmp, ids),
+      clock,
+      ids,
+    }),
     syncState,
     close: () => db.close(),
   };

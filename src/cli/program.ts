@@ -5,6 +5,7 @@ import { VERSION } from '../version.ts';
 import { registerFiles } from './files.ts';
 import { println, processIo, type CliIo } from './io.ts';
 import { registerServe } from './serve.ts';
+import { registerStatus } from './status.ts';
 import { registerUser } from './user.ts';
 
 /** The `docsync` command line. Every command works on the data dir through the same services as the HTTP API. */
@@ -18,6 +19,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   registerServe(program, io);
   registerUser(program, io);
   registerFiles(program, io);
+  registerStatus(program, io);
   return program;
 }
 

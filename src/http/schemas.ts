@@ -90,6 +90,17 @@ export const SyncStatusResponse = Type.Object({
   sync_in_progress: Type.Boolean(),
   remote_configured: Type.Boolean(),
   remote: Type.String({ description: 'where the remote is, without credentials' }),
+  remote_error: Nullable(Type.String({ description: 'why the remote could not be read' })),
+  remote_capabilities: Nullable(
+    Type.Object({
+      conditionalPut: Type.Boolean(),
+      ifMatch: Type.Boolean(),
+      exclusiveMkcol: Type.Boolean(),
+      etagChangesOnWrite: Type.Boolean(),
+      probed_at: Type.String(),
+    }),
+  ),
+  lock_atomic: Nullable(Type.Boolean({ description: 'whether the sync lock gives mutual exclusion on this server' })),
 });
 
 export const SyncBody = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false });

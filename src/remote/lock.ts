@@ -82,10 +82,12 @@ export class RemoteLock {
   async acquire(): Promise<LockHandle> {
     const deadline = this.clock.now() + this.options.waitMs;
     let pause = this.options.pollMs ?? 250;
+    let takeovers = 0;
     for (;;) {
       const attempt = await this.tryAcquire();
       if (attempt.acquired) return new LockHandle(this.remote, this.options.ttlMs, attempt.owner);
-      if (attempt.retryNow) continue;
+      // Right after removing a stale lock, try at once (but never loop on takeovers).
+      if (attempt.retryNow && takeovers++ < 3) continue;
       const left = deadline - this.clock.now();
       if (left <= 0) throw new LockHeldError(attempt.holder);
       await this.sleep(Math.min(pause, left));
@@ -98,12 +100,11 @@ export class RemoteLock {
     await this.remote.mkdir('');
     const made = await this.remote.mkdir(remotePaths.lockDir);
     if (made === 'exists' || !this.options.exclusiveMkcol) {
+      // Where MKCOL is not exclusive every racer sees 'created': an owner file already there decides.
       const holder = await readOwner(this.remote);
-      const stale = await this.staleNonce(holder);
-      if (stale === undefined) {
-        // Where MKCOL is not exclusive every racer sees 'created': a live owner file decides.
-        if (made === 'exists' || holder) return { acquired: false, holder };
-      } else {
+      if (made === 'exists' || holder) {
+        const stale = await this.staleNonce(holder);
+        if (stale === undefined) return { acquired: false, holder };
         return { acquired: false, holder, retryNow: await this.takeOver(stale) };
       }
     }

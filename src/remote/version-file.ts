@@ -20,7 +20,7 @@ export function parseVersionFile(text: string): VersionHead {
   if (!/^\d{1,15}$/.test(first)) throw new RemoteCorruptError(`version.txt does not start with a version number: '${first.slice(0, 40)}'`);
   const fields = new Map<string, string>();
   for (const line of lines.slice(1)) {
-    const match = /^([a-z_]+)\s+(\S+)$/.exec(line);
+    const match = /^([a-z0-9_]+)\s+(\S+)$/.exec(line);
     if (match) fields.set(match[1]!, match[2]!);
   }
   const snapshot = fields.get('snapshot');

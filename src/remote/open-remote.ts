@@ -1,0 +1,29 @@
+import type { RemoteConfig } from '../config.ts';
+import type { IdSource } from '../domain/ids.ts';
+import { FolderRemote } from './folder-remote.ts';
+import type { Remote } from './remote.ts';
+import { RetryingRemote, type RetryPolicy } from './retrying-remote.ts';
+import { WebDavRemote } from './webdav-remote.ts';
+
+/** Status checks should fail fast when the server is down; four tries take under two seconds. */
+export const REMOTE_RETRY_POLICY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 4000 };
+
+/** The configured remote, wrapped in the retry policy; `undefined` when the instance runs standalone. */
+export function openRemote(config: RemoteConfig, ids: IdSource): Remote | undefined {
+  switch (config.kind) {
+    case 'none':
+      return undefined;
+    case 'folder':
+      return new RetryingRemote(new FolderRemote(config.path, ids), REMOTE_RETRY_POLICY);
+    case 'webdav':
+      return new RetryingRemote(
+        new WebDavRemote({
+          baseUrl: config.baseUrl,
+          username: config.username,
+          password: config.password,
+          remoteRoot: config.remoteRoot,
+        }),
+        REMOTE_RETRY_POLICY,
+      );
+  }
+}
