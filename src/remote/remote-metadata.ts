@@ -48,7 +48,7 @@ export class RemoteMetadataStore {
     for (let attempt = 1; ; attempt++) {
       const file = this.tempPath();
       const actual = await this.fetchTo(head.snapshot, file);
-      if (actual === head.sha256) return RemoteSnapshot.open(file);
+      if (actual === head.sha256) return openOrRemove(file);
       await fsp.rm(file, { force: true });
       // A torn read (rclone during an overwrite) or a commit in between: look again before judging.
       const now = await this.readHead();
@@ -141,4 +141,14 @@ async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(fs.createReadStream(file), hash);
   return hash.digest('hex');
+}
+
+/** Opens a downloaded snapshot; a refused one (corrupt, too new) leaves no temp file behind. */
+async function openOrRemove(file: string): Promise<RemoteSnapshot> {
+  try {
+    return RemoteSnapshot.open(file);
+  } catch (error) {
+    await fsp.rm(file, { force: true });
+    throw error;
+  }
 }
