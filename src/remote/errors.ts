@@ -26,8 +26,8 @@ export class PreconditionFailedError extends RemoteError {
 
 /** 401 / 403: the credentials are wrong or lack rights. Retrying does not help. */
 export class RemoteAuthError extends RemoteError {
-  constructor(message: string, status: number) {
-    super(message, { status, code: 'remote_auth' });
+  constructor(message: string, status: number, options: { cause?: unknown } = {}) {
+    super(message, { status, code: 'remote_auth', cause: options.cause });
   }
 }
 

@@ -6,7 +6,7 @@ import { RetryingRemote, type RetryPolicy } from './retrying-remote.ts';
 import { WebDavRemote } from './webdav-remote.ts';
 
 /** Status checks should fail fast when the server is down; four tries take under two seconds. */
-export const REMOTE_RETRY_POLICY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 4000 };
+export const REMOTE_RETRY_POLICY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 4000, jitter: true };
 
 /** The configured remote, wrapped in the retry policy; `undefined` when the instance runs standalone. */
 export function openRemote(config: RemoteConfig, ids: IdSource): Remote | undefined {

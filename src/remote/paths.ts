@@ -54,3 +54,20 @@ function safeToken(token: string): string {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(token)) throw new Error(`not a safe path token: ${token}`);
   return token;
 }
+
+/**
+ * The segments of a remote path (`''` is the root). Throws on anything that is not a plain relative
+ * `/`-separated path — absolute, `.` or `..` segments, empty segments, backslashes, NUL — so no
+ * path can point outside the remote root.
+ */
+export function remotePathSegments(relPath: string): string[] {
+  if (relPath === '') return [];
+  const segments = relPath.split('/');
+  const problem = relPath.includes('\0') ? 'contains NUL'
+    : relPath.includes('\\') ? 'contains a backslash'
+    : relPath.startsWith('/') || /^[A-Za-z]:/.test(relPath) ? 'is absolute'
+    : segments.some((s) => s === '' || s === '.' || s === '..') ? 'has an empty, "." or ".." segment'
+    : undefined;
+  if (problem) throw new Error(`invalid remote path ${JSON.stringify(relPath)}: ${problem}`);
+  return segments;
+}

@@ -7,6 +7,11 @@ export interface RetryPolicy {
   attempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * Spread each delay over [50%, 100%] of its value, so instances that failed together (two
+   * clients meeting Nextcloud's 423) do not retry in lockstep.
+   */
+  jitter?: boolean;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { attempts: 6, baseDelayMs: 200, maxDelayMs: 10_000 };
@@ -19,6 +24,10 @@ export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(reso
  * exponential backoff — the one place docsync retries remote calls. Everything else, a 404 answer
  * (`undefined`) included, passes straight through. A stream returned by `get` is not retried once
  * it is being read: the caller verifies its hash and starts over.
+ *
+ * A retried write whose first answer was lost sees its own effect: `mkdir` says `'exists'`, a
+ * conditional create gets 412, `delete` says `false`. Callers that depend on those answers (the lock)
+ * read the state back instead of trusting them.
  */
 export class RetryingRemote implements Remote {
   constructor(
@@ -26,6 +35,7 @@ export class RetryingRemote implements Remote {
     private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     private readonly sleep: Sleep = realSleep,
     private readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void,
+    private readonly random: () => number = Math.random,
   ) {}
 
   get description(): string {
@@ -63,7 +73,8 @@ export class RetryingRemote implements Remote {
         return await operation();
       } catch (error) {
         if (!isRetryable(error) || attempt >= this.policy.attempts) throw error;
-        const delay = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (attempt - 1));
+        const backoff = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (attempt - 1));
+        const delay = this.policy.jitter ? Math.round(backoff * (0.5 + this.random() / 2)) : backoff;
         this.onRetry?.(error, attempt, delay);
         await this.sleep(delay);
       }

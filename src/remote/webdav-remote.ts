@@ -132,7 +132,11 @@ export class WebDavRemote implements Remote {
     return result;
   }
 
-  /** MKCOL with a trailing slash (nginx requires it): 201 created, 405 already there. */
+  /**
+   * MKCOL with a trailing slash (nginx requires it): 201 created, 405 already there. Apache answers
+   * 403 to the loser of two simultaneous MKCOLs (its mkdir fails with EEXIST after the existence
+   * check passed): a 403 on a folder that exists afterwards is "exists", not a permission problem.
+   */
   private async mkcol(url: string): Promise<'created' | 'exists'> {
     const target = url.endsWith('/') ? url : `${url}/`;
     try {
@@ -141,9 +145,15 @@ export class WebDavRemote implements Remote {
     } catch (error) {
       const status = statusOf(error);
       if (status === 405) return 'exists';
+      if (status === 403 && (await this.existsAsFolder(target))) return 'exists';
       if (status === 409) throw new RemoteError(`Cannot create ${target}: its parent folder does not exist`, { status });
       throw translate(error, target);
     }
+  }
+
+  private async existsAsFolder(url: string): Promise<boolean> {
+    const relative = decodeURIComponent(url.slice(this.description.length)).replace(/^\/+|\/+$/g, '');
+    return (await this.stat(relative))?.isDirectory === true;
   }
 
   /** One request; `undefined` for a 404, typed errors for everything else that failed. */

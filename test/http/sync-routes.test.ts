@@ -25,6 +25,9 @@ describe('sync routes before a sync engine exists', () => {
       sync_in_progress: false,
       remote_configured: false,
       remote: 'none (standalone)',
+      remote_error: null,
+      remote_capabilities: null,
+      lock_atomic: null,
     });
   });
 
