@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx: `npm link` or `npx docsync` work without a build step.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli/main.ts');
+// The compiled CLI (`npm run build`, run by `npm ci` through `prepare`).
+import '../dist/cli/main.js';

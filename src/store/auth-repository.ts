@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.ts';
 
 export interface UserRow {
@@ -15,44 +16,53 @@ export interface Principal {
 
 /** Users, login sessions and API tokens. Secrets arrive here already digested. */
 export class SqliteAuthRepository {
+  /** Statements are prepared once: `findSession` runs on every authenticated request. */
+  private readonly statements = new Map<string, Statement>();
+
   constructor(private readonly db: Db) {}
 
+  private prepare<P extends unknown[], R = unknown>(sql: string): Statement<P, R> {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement as unknown as Statement<P, R>;
+  }
+
   userCount(): number {
-    return this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM users').get()?.n ?? 0;
+    return this.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM users').get()?.n ?? 0;
   }
 
   findUser(username: string): UserRow | undefined {
-    return this.db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?').get(username);
+    return this.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?').get(username);
   }
 
   listUsers(): UserRow[] {
-    return this.db.prepare<[], UserRow>('SELECT * FROM users ORDER BY username').all();
+    return this.prepare<[], UserRow>('SELECT * FROM users ORDER BY username').all();
   }
 
   insertUser(username: string, passwordHash: string, now: string): void {
-    this.db
-      .prepare('INSERT INTO users (username, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?)')
+    this.prepare('INSERT INTO users (username, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?)')
       .run(username, passwordHash, now, now);
   }
 
   /** Sets a new password and ends every session of that user, in one transaction. */
   updatePassword(userId: number, passwordHash: string, now: string): void {
     this.db.transaction(() => {
-      this.db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?').run(passwordHash, now, userId);
-      this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId);
+      this.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?').run(passwordHash, now, userId);
+      this.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId);
     })();
   }
 
   insertSession(idHash: string, userId: number, now: string, expiresAtMs: number): void {
-    this.db
-      .prepare('INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
+    this.prepare('INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
       .run(idHash, userId, now, expiresAtMs);
   }
 
   /** The session's user, if the session exists and has not expired at `nowMs`. */
   findSession(idHash: string, nowMs: number): Principal | undefined {
-    return this.db
-      .prepare<[string, number], Principal>(
+    return this.prepare<[string, number], Principal>(
         `SELECT users.id AS userId, users.username AS username FROM sessions JOIN users ON users.id = sessions.user_id
          WHERE sessions.id_hash = ? AND sessions.expires_at > ?`,
       )
@@ -60,22 +70,20 @@ export class SqliteAuthRepository {
   }
 
   deleteSession(idHash: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(idHash);
+    this.prepare('DELETE FROM sessions WHERE id_hash = ?').run(idHash);
   }
 
   deleteExpiredSessions(nowMs: number): number {
-    return this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(nowMs).changes;
+    return this.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(nowMs).changes;
   }
 
   insertToken(userId: number, name: string, tokenHash: string, now: string): void {
-    this.db
-      .prepare('INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)')
+    this.prepare('INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)')
       .run(userId, name, tokenHash, now);
   }
 
   findToken(tokenHash: string): Principal | undefined {
-    return this.db
-      .prepare<[string], Principal>(
+    return this.prepare<[string], Principal>(
         `SELECT users.id AS userId, users.username AS username FROM api_tokens
          JOIN users ON users.id = api_tokens.user_id WHERE api_tokens.token_hash = ?`,
       )
@@ -83,6 +91,6 @@ export class SqliteAuthRepository {
   }
 
   touchToken(tokenHash: string, now: string): void {
-    this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?').run(now, tokenHash);
+    this.prepare('UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?').run(now, tokenHash);
   }
 }

@@ -1,0 +1,107 @@
+/**
+ * `npm run bench [-- --only status,insert,transfer] [--sizes 10000,100000,1000000] [--insert-rows 100000]
+ *  [--transfer-mb 1024] [--iterations 2000]`: the performance targets of the issue, one table per section.
+ * Defaults are the full targets. Progress goes to stderr, tables to stdout.
+ */
+import { parseArgs } from 'node:util';
+import { installCleanupOnExit } from './cleanup.ts';
+import { benchInsert } from './insert.ts';
+import { benchLocalStatus } from './local-status.ts';
+import { renderTable, type Table } from './table.ts';
+import { benchTransfer } from './transfer.ts';
+
+const SECTIONS = ['status', 'insert', 'transfer'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const USAGE = `usage: npm run bench -- [options]
+  --only <list>         sections, comma-separated: ${SECTIONS.join(', ')} (default: all)
+  --sizes <list>        row counts for status (default: 10000,100000,1000000)
+  --iterations <n>      timed calls per status measurement (default: 2000)
+  --insert-rows <n>     rows for the bulk insert (default: 100000)
+  --transfer-mb <n>     upload/download size in MiB (default: 1024)`;
+
+interface Options {
+  sections: Section[];
+  sizes: number[];
+  iterations: number;
+  insertRows: number;
+  transferMib: number;
+}
+
+class UsageError extends Error {}
+
+function positiveInt(name: string, text: string): number {
+  const n = Number(text.replace(/_/g, ''));
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive whole number, got '${text}'`);
+  return n;
+}
+
+function parseOptions(argv: string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      only: { type: 'string' },
+      sizes: { type: 'string' },
+      iterations: { type: 'string' },
+      'insert-rows': { type: 'string' },
+      'transfer-mb': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return 'help';
+  const sections = (values.only ?? SECTIONS.join(',')).split(',').map((s) => s.trim());
+  const unknown = sections.filter((s) => !(SECTIONS as readonly string[]).includes(s));
+  if (unknown.length > 0) throw new UsageError(`unknown section(s) ${unknown.join(', ')}; choose from ${SECTIONS.join(', ')}`);
+  return {
+    sections: sections as Section[],
+    sizes: (values.sizes ?? '10000,100000,1000000').split(',').map((s) => positiveInt('sizes', s.trim())),
+    iterations: positiveInt('iterations', values.iterations ?? '2000'),
+    insertRows: positiveInt('insert-rows', values['insert-rows'] ?? '100000'),
+    transferMib: positiveInt('transfer-mb', values['transfer-mb'] ?? '1024'),
+  };
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+};
+
+async function runSection(section: Section, options: Options): Promise<Table> {
+  switch (section) {
+    case 'status':
+      return benchLocalStatus({ sizes: options.sizes, iterations: options.iterations }, log);
+    case 'insert':
+      return benchInsert({ rows: options.insertRows }, log);
+    case 'transfer':
+      return benchTransfer({ mib: options.transferMib }, log);
+  }
+}
+
+async function main(): Promise<number> {
+  let options: Options | 'help';
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  installCleanupOnExit();
+  const started = performance.now();
+  const missed: string[] = [];
+  for (const section of options.sections) {
+    const table = await runSection(section, options);
+    process.stdout.write(`\n${renderTable(table)}\n`);
+    for (const row of table.rows) if (row.ok === false) missed.push(`${table.title}: ${row.cells[0]}`);
+  }
+  const minutes = ((performance.now() - started) / 60_000).toFixed(1);
+  const verdict = missed.length === 0 ? 'All targets met.' : `Targets missed:\n  ${missed.join('\n  ')}`;
+  process.stdout.write(`\n${verdict}\nBench took ${minutes} min.\n`);
+  return 0;
+}
+
+process.exitCode = await main();
