@@ -12,7 +12,8 @@ import { BlobStore } from './store/blob-store.ts';
 import { openDatabase, type Db } from './store/database.ts';
 import { SqliteFileRepository } from './store/file-repository.ts';
 import { SyncStateStore } from './store/sync-state.ts';
-import { SYNC_STATE_KEYS, SyncService } from './sync/sync-service.ts';
+import { ConflictRepository } from './store/conflict-repository.ts';
+import { SYNC_STATE_KEYS, SyncService, type SyncServiceDeps } from './sync/sync-service.ts';
 
 /** Everything one instance is made of, wired once and shared by the HTTP server and the CLI. */
 export interface Docsync {
@@ -34,6 +35,10 @@ export interface Docsync {
 export interface DocsyncOptions {
   clock?: Clock;
   ids?: IdSource;
+  /** Test hooks for the sync: sleep, crash points. */
+  sync?: Pick<SyncServiceDeps, 'sleep' | 'checkpoint'>;
+  /** A remote to use instead of the configured one (tests, the simulation). */
+  remote?: Remote;
 }
 
 /** Layout of a data dir: one database, blobs by content address, temp files beside them. */
@@ -53,27 +58,36 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
   const fileRepository = new SqliteFileRepository(db);
   const syncState = new SyncStateStore(db);
   const blobs = new BlobStore(paths.blobs, paths.tmp, ids);
-  const remote = openRemote(config.remote, ids);
+  const remote = options.remote ?? openRemote(config.remote, ids);
+  const instanceId = syncState.getOrCreate(SYNC_STATE_KEYS.instanceId, () => ids.uuid());
+  const sync = new SyncService({
+    config,
+    files: fileRepository,
+    blobs,
+    state: syncState,
+    conflicts: new ConflictRepository(db),
+    remote,
+    metadata: remote && new RemoteMetadataStore(remote, paths.tmp, ids),
+    clock,
+    ids,
+    instanceId,
+    ...options.sync,
+  });
   return {
     config,
     clock,
     ids,
     db,
-    instanceId: syncState.getOrCreate(SYNC_STATE_KEYS.instanceId, () => ids.uuid()),
+    instanceId,
     files: new FileService({ files: fileRepository, blobs, clock, ids, maxUploadBytes: config.maxUploadBytes }),
     fileRepository,
     auth: new AuthService(new SqliteAuthRepository(db), clock, ids, config.sessionTtlHours * 3600 * 1000),
     remote,
-    sync: new SyncService({
-      config,
-      files: fileRepository,
-      state: syncState,
-      remote,
-      metadata: remote && new RemoteMetadataStore(remote, paths.tmp, ids),
-      clock,
-      ids,
-    }),
+    sync,
     syncState,
-    close: () => db.close(),
+    close: () => {
+      sync.stopPeriodic();
+      db.close();
+    },
   };
 }

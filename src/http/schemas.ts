@@ -103,7 +103,29 @@ export const SyncStatusResponse = Type.Object({
   lock_atomic: Nullable(Type.Boolean({ description: 'whether the sync lock gives mutual exclusion on this server' })),
 });
 
-export const SyncBody = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export const SyncBody = Type.Object(
+  {
+    force: Type.Optional(Type.Boolean({ description: 'skip the quick check and pass the mass-delete guard' })),
+    dry_run: Type.Optional(Type.Boolean({ description: 'plan and report, change nothing' })),
+  },
+  { additionalProperties: false },
+);
+
+export const SyncSummarySchema = Type.Object({
+  skipped: Type.Boolean(),
+  uploaded: Type.Integer(),
+  downloaded: Type.Integer(),
+  deleted_local: Type.Integer(),
+  deleted_remote: Type.Integer(),
+  metadata_synced: Type.Integer(),
+  conflicts: Type.Integer(),
+  errors: Type.Integer(),
+  new_version: Nullable(Type.Integer()),
+  duration_ms: Type.Integer(),
+  message: Type.String(),
+  bytes_uploaded: Type.Integer(),
+  bytes_downloaded: Type.Integer(),
+});
 
 export const ConflictListResponse = Type.Object({
   conflicts: Type.Array(
@@ -112,14 +134,23 @@ export const ConflictListResponse = Type.Object({
       stable_id: Type.String(),
       filename: Type.String(),
       doc_id: Nullable(Type.String()),
-      conflict_type: Type.String(),
+      conflict_type: Type.Enum(['modified_both', 'deleted_remote', 'deleted_local']),
       local_modified_at: Type.String(),
       local_hash: Type.String(),
+      local_deleted: Type.Boolean(),
       remote_modified_at: Nullable(Type.String()),
       remote_hash: Nullable(Type.String()),
+      remote_deleted: Type.Boolean(),
     }),
   ),
   total: Type.Integer(),
+});
+
+export const ResolutionResponse = Type.Object({
+  stable_id: Type.String(),
+  resolution: Type.String(),
+  copy_id: Nullable(Type.String({ description: 'keep_both: the new file holding the local version' })),
+  message: Type.String(),
 });
 
 export const ResolveConflictBody = Type.Object(

@@ -29,6 +29,11 @@ export interface LockOptions {
   host?: string;
   /** Added to an expiry before calling a lock stale: covers the `Date` header's one-second steps. */
   graceMs?: number;
+  /**
+   * Treat a lock held under our own `ownerId` as stale: left by a crashed sync of this very instance.
+   * Only safe when the caller holds a local lock that no other process of the instance can hold.
+   */
+  reclaimOwn?: boolean;
 }
 
 /** The lock stayed held by someone else for the whole wait. */
@@ -132,6 +137,7 @@ export class RemoteLock {
    * than the TTL (its creator crashed).
    */
   private async staleNonce(holder: LockOwner | undefined): Promise<string | undefined> {
+    if (holder && this.options.reclaimOwn && holder.owner === this.options.ownerId) return holder.nonce;
     const serverNow = await this.remote.serverTime();
     if (holder) return serverNow > Date.parse(holder.expires_at) + this.graceMs ? holder.nonce : undefined;
     const dir = await this.remote.stat(remotePaths.lockDir);

@@ -48,7 +48,7 @@ export class RemoteMetadataStore {
     for (let attempt = 1; ; attempt++) {
       const file = this.tempPath();
       const actual = await this.fetchTo(head.snapshot, file);
-      if (actual === head.sha256) return openOrRemove(file);
+      if (actual === head.sha256) return openOrRemove(file, head);
       await fsp.rm(file, { force: true });
       // A torn read (rclone during an overwrite) or a commit in between: look again before judging.
       const now = await this.readHead();
@@ -73,23 +73,30 @@ export class RemoteMetadataStore {
    * Publishes `snapshot` as the version after `base` (`undefined` for a new remote). Refuses with
    * `RemoteMovedError` if `version.txt` no longer says `base`. Closes the snapshot.
    */
-  async commit(snapshot: RemoteSnapshot, base: VersionHead | undefined): Promise<VersionHead> {
+  async commit(
+    snapshot: RemoteSnapshot,
+    base: VersionHead | undefined,
+    hooks: { beforeSwitch?: () => unknown } = {},
+  ): Promise<VersionHead> {
     const current = await this.readHead();
     if (current?.commit !== base?.commit) throw new RemoteMovedError();
     const version = (base?.version ?? 0) + 1;
     const commit = newStableId(this.ids);
     snapshot.stamp(version, commit);
+    const repo = snapshot.repoId;
     snapshot.close();
     const file = snapshot.path;
     const head: VersionHead = {
       version,
       commit,
+      repo,
       snapshot: remotePaths.snapshot(version, commit),
       sha256: await sha256File(file),
     };
     await this.remote.mkdir(remotePaths.metadataDir);
     const size = (await fsp.stat(file)).size;
     await this.remote.put(head.snapshot, { size, open: () => fs.createReadStream(file) });
+    await hooks.beforeSwitch?.();
     await this.remote.put(remotePaths.versionFile, Buffer.from(formatVersionFile(head)), { contentType: 'text/plain' });
     const written = await this.readHead();
     if (written?.commit !== commit) throw new RemoteMovedError('Another instance switched version.txt at the same moment');
@@ -144,9 +151,14 @@ async function sha256File(file: string): Promise<string> {
 }
 
 /** Opens a downloaded snapshot; a refused one (corrupt, too new) leaves no temp file behind. */
-async function openOrRemove(file: string): Promise<RemoteSnapshot> {
+async function openOrRemove(file: string, head: VersionHead): Promise<RemoteSnapshot> {
   try {
-    return RemoteSnapshot.open(file);
+    const snapshot = RemoteSnapshot.open(file);
+    if (snapshot.repoId !== head.repo) {
+      snapshot.close();
+      throw new RemoteCorruptError(`${head.snapshot} belongs to repository ${snapshot.repoId}, not ${head.repo} as version.txt says`);
+    }
+    return snapshot;
   } catch (error) {
     await fsp.rm(file, { force: true });
     throw error;

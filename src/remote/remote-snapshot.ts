@@ -54,6 +54,7 @@ const SCHEMA = `
     version     INTEGER NOT NULL
   );
   CREATE INDEX files_version ON files (version);
+  CREATE INDEX files_hash ON files (hash);
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
@@ -126,6 +127,11 @@ export class RemoteSnapshot {
   /** Rows that changed after `version` (what another instance has not seen yet). */
   changedSince(version: number): RemoteFileRow[] {
     return this.db.prepare<[number], StoredRow>('SELECT * FROM files WHERE version > ?').all(version).map(fromStored);
+  }
+
+  /** Whether some row names the blob `(hash, fileType)`: then the remote has it, no upload needed. */
+  hasBlob(hash: string, fileType: string): boolean {
+    return this.db.prepare('SELECT 1 FROM files WHERE hash = ? AND file_type = ? LIMIT 1').get(hash, fileType) !== undefined;
   }
 
   get(stableId: string): RemoteFileRow | undefined {

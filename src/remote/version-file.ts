@@ -8,6 +8,8 @@ export interface VersionHead {
   snapshot: string;
   sha256: string;
   commit: string;
+  /** The repository id: tells a replaced remote from ours without downloading anything. */
+  repo: string;
 }
 
 /**
@@ -26,8 +28,9 @@ export function parseVersionFile(text: string): VersionHead {
   const snapshot = fields.get('snapshot');
   const sha256 = fields.get('sha256');
   const commit = fields.get('commit');
-  if (!snapshot || !sha256 || !commit) {
-    throw new RemoteCorruptError('version.txt lacks its snapshot, sha256 or commit line');
+  const repo = fields.get('repo');
+  if (!snapshot || !sha256 || !commit || !repo) {
+    throw new RemoteCorruptError('version.txt lacks its snapshot, sha256, commit or repo line');
   }
   const parsed = parseSnapshotName(snapshot);
   if (!parsed || !snapshot.startsWith('metadata/')) throw new RemoteCorruptError(`version.txt names an invalid snapshot: '${snapshot}'`);
@@ -36,9 +39,9 @@ export function parseVersionFile(text: string): VersionHead {
   if (parsed.version !== version || parsed.commit !== commit) {
     throw new RemoteCorruptError(`version.txt is inconsistent: version ${version} / commit ${commit} but snapshot ${snapshot}`);
   }
-  return { version, snapshot, sha256, commit };
+  return { version, snapshot, sha256, commit, repo };
 }
 
 export function formatVersionFile(head: VersionHead): string {
-  return `${head.version}\nsnapshot ${head.snapshot}\nsha256 ${head.sha256}\ncommit ${head.commit}\n`;
+  return `${head.version}\nsnapshot ${head.snapshot}\nsha256 ${head.sha256}\ncommit ${head.commit}\nrepo ${head.repo}\n`;
 }

@@ -54,6 +54,7 @@ export class SqliteFileRepository {
   private readonly getStmt: Statement<[string], FileRow>;
   private readonly countStmt: Statement<[string], { n: number }>;
   private readonly blobRefStmt: Statement<[string, string], { one: number }>;
+  private readonly pendingStmt: Statement<[], FileRow>;
 
   constructor(private readonly db: Db) {
     this.insertStmt = db.prepare(`INSERT INTO files (stable_id, hash, filename, file_type, mime_type, size, doc_id,
@@ -68,6 +69,9 @@ export class SqliteFileRepository {
       remote_version = @remote_version WHERE stable_id = @stable_id`);
     this.getStmt = db.prepare(`SELECT ${COLUMNS} FROM files WHERE stable_id = ?`);
     this.countStmt = db.prepare('SELECT n FROM file_counts WHERE key = ?');
+    this.pendingStmt = db.prepare(
+      `SELECT ${COLUMNS} FROM files WHERE sync_status != 'synced' AND sync_status != 'conflict' ORDER BY rowid`,
+    );
     // A tombstone keeps its blob until its deletion has been synced: until then it can be undone.
     this.blobRefStmt = db.prepare(`SELECT 1 AS one FROM files WHERE hash = ? AND file_type = ?
       AND (deleted = 0 OR sync_status != 'synced') LIMIT 1`);
@@ -132,6 +136,19 @@ export class SqliteFileRepository {
     const page = more ? rows.slice(0, filter.limit) : rows;
     const last = page[page.length - 1];
     return { files: page.map(fromRow), total, nextCursor: more && last ? encodeCursor(last.rowid) : null };
+  }
+
+  /**
+   * Rows the next sync must push: `modified` and `pending_delete` (not `conflict`). Served by the
+   * partial index, whose condition the query repeats word for word so SQLite can use it.
+   */
+  pendingChanges(): FileRecord[] {
+    return this.pendingStmt.all().map(fromRow);
+  }
+
+  /** How many rows the next sync must push (conflicts wait for a person, not for a sync). */
+  pendingCount(): number {
+    return this.count('status:modified') + this.count('status:pending_delete');
   }
 
   /** Rows with `sync_status != 'synced'`: one read of the trigger-maintained counters. */

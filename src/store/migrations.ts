@@ -75,4 +75,15 @@ export const MIGRATIONS: readonly string[] = [
     last_used_at TEXT
   );
   `,
+  /* 2: what the sync engine keeps: conflicts awaiting a person, and the rows of our last commit */ `
+  -- A file in conflict keeps its local content; the remote side it conflicts with is kept here.
+  CREATE TABLE conflicts (
+    stable_id     TEXT PRIMARY KEY REFERENCES files (stable_id) ON DELETE CASCADE,
+    conflict_type TEXT NOT NULL CHECK (conflict_type IN ('modified_both', 'deleted_remote', 'deleted_local')),
+    remote_row    TEXT NOT NULL,
+    detected_at   TEXT NOT NULL
+  ) WITHOUT ROWID;
+  -- The ids pushed by this instance's last commit: re-queued if that commit is found lost (SPEC §3).
+  CREATE TABLE last_commit_rows (stable_id TEXT PRIMARY KEY) WITHOUT ROWID;
+  `,
 ];

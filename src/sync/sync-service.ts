@@ -1,16 +1,24 @@
-import type { Config } from '../config.ts';
-import { describeRemote } from '../config.ts';
+import { describeRemote, type Config } from '../config.ts';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { IdSource, StableId } from '../domain/ids.ts';
+import { AppError, ConflictError } from '../errors.ts';
 import { probeCapabilities, type RemoteCapabilities } from '../remote/capabilities.ts';
-import type { RemoteMetadataStore } from '../remote/remote-metadata.ts';
+import { RemoteLock } from '../remote/lock.ts';
 import type { Remote } from '../remote/remote.ts';
-import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
+import type { RemoteMetadataStore } from '../remote/remote-metadata.ts';
+import { realSleep, type Sleep } from '../remote/retrying-remote.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
-import type { SyncStateStore } from '../store/sync-state.ts';
+import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
+import { ConflictResolver, type ResolutionResult } from './conflict-resolver.ts';
+import { SyncEngine, type SyncCheckpoint, type SyncOptions } from './engine.ts';
+import type { SyncEvent, SyncSummary } from './events.ts';
+import { acquireLocalSyncLock } from './local-sync-lock.ts';
+import type { ConflictType } from './planner.ts';
 
-export const RESOLUTIONS = ['local_wins', 'remote_wins', 'keep_both'] as const;
-export type Resolution = (typeof RESOLUTIONS)[number];
+export { SYNC_STATE_KEYS };
+export { RESOLUTIONS, type Resolution } from './conflict-resolver.ts';
 
 export interface SyncStatusReport {
   needs_sync: boolean;
@@ -35,41 +43,55 @@ export interface ConflictInfo {
   stable_id: StableId;
   filename: string;
   doc_id: string | null;
-  conflict_type: string;
+  conflict_type: ConflictType;
   local_modified_at: string;
   local_hash: string;
+  local_deleted: boolean;
   remote_modified_at: string | null;
   remote_hash: string | null;
+  remote_deleted: boolean;
 }
-
-/** Keys of the per-instance sync state (SPEC §1). */
-export const SYNC_STATE_KEYS = {
-  instanceId: 'instance_id',
-  lastRemoteVersion: 'last_remote_version',
-  lastSyncTime: 'last_sync_time',
-  /** JSON `{remote, capabilities}`: re-probed when the remote's address changes. */
-  capabilities: 'remote_capabilities',
-} as const;
 
 export interface SyncServiceDeps {
   config: Config;
   files: SqliteFileRepository;
+  blobs: BlobStore;
   state: SyncStateStore;
+  conflicts: ConflictRepository;
   remote: Remote | undefined;
   metadata: RemoteMetadataStore | undefined;
   clock: Clock;
   ids: IdSource;
+  instanceId: string;
+  sleep?: Sleep;
+  /** Tests: simulate a crash at a named point of the sync. */
+  checkpoint?: (point: SyncCheckpoint) => void | Promise<void>;
 }
 
 /**
- * The sync routes' service. The sync engine itself arrives with issue 4: until then a sync request
- * says plainly why it cannot run, while status, conflicts and resolution work.
+ * Syncs this instance with its remote: one sync at a time (a second request joins the running one;
+ * another process on the same data dir gets 409), status without scanning, conflicts and their
+ * resolution, periodic syncs, and events for SSE.
  */
 export class SyncService {
+  private running: Promise<SyncSummary> | undefined;
+  private readonly listeners = new Set<(event: SyncEvent) => void>();
+  private timer: NodeJS.Timeout | undefined;
+
   constructor(private readonly deps: SyncServiceDeps) {}
 
   get remoteConfigured(): boolean {
     return this.deps.remote !== undefined;
+  }
+
+  get inProgress(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Subscribes to sync events; returns the unsubscribe function. */
+  subscribe(listener: (event: SyncEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /**
@@ -78,16 +100,14 @@ export class SyncService {
    */
   async status(): Promise<SyncStatusReport> {
     const { files, state, config } = this.deps;
-    const unsynced = files.unsyncedCount();
-    const lastVersion = state.get(SYNC_STATE_KEYS.lastRemoteVersion);
-    const localVersion = lastVersion === undefined ? null : Number(lastVersion);
+    const lastVersion = state.lastSeenVersion();
     const report: SyncStatusReport = {
       needs_sync: false,
-      local_version: localVersion,
+      local_version: lastVersion ?? null,
       remote_version: null,
-      unsynced_count: unsynced,
+      unsynced_count: files.unsyncedCount(),
       last_sync_time: state.get(SYNC_STATE_KEYS.lastSyncTime) ?? null,
-      sync_in_progress: false,
+      sync_in_progress: this.inProgress,
       remote_configured: this.remoteConfigured,
       remote: describeRemote(config.remote),
       remote_error: null,
@@ -98,19 +118,26 @@ export class SyncService {
     try {
       const head = await this.deps.metadata.readHead();
       report.remote_version = head?.version ?? 0;
+      const knownRepo = state.get(SYNC_STATE_KEYS.repoId);
+      if (knownRepo && head?.repo !== knownRepo) {
+        report.remote_error = head
+          ? `The remote holds repository ${head.repo}, not ${knownRepo} that this instance synced with`
+          : `The remote has no version.txt, but this instance synced with repository ${knownRepo} there`;
+      }
       report.remote_capabilities = await this.capabilities();
       report.lock_atomic = report.remote_capabilities.exclusiveMkcol;
     } catch (error) {
       report.remote_error = error instanceof Error ? error.message : String(error);
     }
-    report.needs_sync = unsynced > 0 || (report.remote_version !== null && report.remote_version !== (localVersion ?? 0));
+    const remoteMoved = report.remote_version !== null && report.remote_version !== (lastVersion ?? 0);
+    report.needs_sync = files.pendingCount() > 0 || remoteMoved;
     return report;
   }
 
   /** The remembered capabilities of the configured remote, probing it the first time. */
   async capabilities(): Promise<RemoteCapabilities> {
     const { state, remote, config, clock, ids } = this.deps;
-    if (!remote) throw new ConflictError('no_remote', 'No remote is configured');
+    if (!remote) throw noRemote();
     const where = describeRemote(config.remote);
     const cached = state.get(SYNC_STATE_KEYS.capabilities);
     if (cached) {
@@ -122,43 +149,126 @@ export class SyncService {
     return capabilities;
   }
 
-  sync(): never {
-    const { config } = this.deps;
-    if (!this.remoteConfigured) {
-      throw new ConflictError(
-        'no_remote',
-        'No remote is configured, so there is nothing to sync with: this instance runs standalone. ' +
-          'Set WEBDAV_BASE_URL (a WebDAV server) or DOCSYNC_REMOTE=file:///path (a shared folder).',
-      );
+  /** Runs a sync, or joins the one already running in this process. `origin`: the asking session. */
+  sync(options: SyncOptions = {}, origin?: string): Promise<SyncSummary> {
+    if (!this.deps.remote || !this.deps.metadata) return Promise.reject(noRemote());
+    this.running ??= this.runExclusive(options, origin).finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async runExclusive(options: SyncOptions, origin: string | undefined): Promise<SyncSummary> {
+    const { config, remote, metadata, clock, ids } = this.deps;
+    try {
+      const release = acquireLocalSyncLock(config.dataDir);
+      try {
+        const capabilities = await this.capabilities();
+        const lock = new RemoteLock(remote!, clock, ids, this.deps.sleep ?? realSleep, {
+          ownerId: this.deps.instanceId,
+          ttlMs: config.lockTtlSeconds * 1000,
+          waitMs: config.lockWaitSeconds * 1000,
+          exclusiveMkcol: capabilities.exclusiveMkcol,
+          reclaimOwn: true,
+        });
+        const engine = new SyncEngine({
+          files: this.deps.files,
+          blobs: this.deps.blobs,
+          state: this.deps.state,
+          conflicts: this.deps.conflicts,
+          remote: remote!,
+          metadata: metadata!,
+          lock,
+          clock,
+          ids,
+          transferWorkers: config.transferWorkers,
+          maxDeletePercent: config.maxDeletePercent,
+          ...(this.deps.checkpoint && { checkpoint: this.deps.checkpoint }),
+          listener: {
+            progress: (data) => this.emit({ type: 'syncProgress', origin, data }),
+            message: (message) => this.emit({ type: 'syncMessage', origin, data: { message } }),
+            conflict: (data) => this.emit({ type: 'conflict', origin, data }),
+          },
+        });
+        const summary = await engine.run(options);
+        this.emit({ type: 'syncComplete', origin, data: summary });
+        if (summary.local_changed) {
+          this.emit({ type: 'fileDataChanged', origin: undefined, data: { reason: 'sync', new_version: summary.new_version } });
+        }
+        return summary;
+      } finally {
+        release();
+      }
+    } catch (error) {
+      const code = error instanceof AppError ? error.code : 'internal';
+      this.emit({ type: 'syncError', origin, data: { code, message: error instanceof Error ? error.message : String(error) } });
+      throw error;
     }
-    throw new ConflictError(
-      'sync_unavailable',
-      `A remote is configured (${describeRemote(config.remote)}), but this build of docsync has no sync engine yet.`,
-    );
+  }
+
+  /** Background syncs every `seconds` (0 = off); a failed one waits for the next tick. */
+  startPeriodic(seconds: number, onError: (error: unknown) => void = () => undefined): void {
+    this.stopPeriodic();
+    if (seconds <= 0 || !this.remoteConfigured) return;
+    this.timer = setInterval(() => {
+      this.sync().catch(onError);
+    }, seconds * 1000);
+    this.timer.unref();
+  }
+
+  stopPeriodic(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Waits for a running sync to end (shutdown). */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
   }
 
   conflicts(): ConflictInfo[] {
-    return this.deps.files
-      .list({ includeDeleted: true, limit: 10_000, status: 'conflict' })
-      .files.map((file) => ({
-        file_id: file.stable_id,
-        stable_id: file.stable_id,
-        filename: file.filename,
-        doc_id: file.doc_id,
-        conflict_type: 'modified_both',
-        local_modified_at: file.local_modified_at,
-        local_hash: file.hash,
-        remote_modified_at: null,
-        remote_hash: null,
-      }));
+    const { files, conflicts } = this.deps;
+    return conflicts.list().flatMap((conflict) => {
+      const local = files.get(conflict.stable_id);
+      if (!local) return [];
+      return [
+        {
+          file_id: local.stable_id,
+          stable_id: local.stable_id,
+          filename: local.filename,
+          doc_id: local.doc_id,
+          conflict_type: conflict.conflict_type,
+          local_modified_at: local.local_modified_at,
+          local_hash: local.hash,
+          local_deleted: local.deleted,
+          remote_modified_at: conflict.remote.updated_at,
+          remote_hash: conflict.remote.hash,
+          remote_deleted: conflict.remote.deleted,
+        },
+      ];
+    });
   }
 
-  resolveConflict(fileId: string, resolution: string): never {
-    if (!(RESOLUTIONS as readonly string[]).includes(resolution)) {
-      throw new BadRequestError(`resolution must be one of ${RESOLUTIONS.join(', ')}, got '${resolution}'`);
-    }
-    const file = this.deps.files.get(fileId);
-    if (!file) throw new NotFoundError(`No file with id '${fileId}'`);
-    throw new ConflictError('not_in_conflict', `File '${fileId}' is not in conflict (sync status: ${file.sync_status})`);
+  resolveConflict(fileId: string, resolution: string): Promise<ResolutionResult> {
+    return new ConflictResolver({
+      files: this.deps.files,
+      blobs: this.deps.blobs,
+      conflicts: this.deps.conflicts,
+      remote: this.deps.remote,
+      clock: this.deps.clock,
+      ids: this.deps.ids,
+    }).resolve(fileId, resolution);
   }
+
+  private emit(event: SyncEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+}
+
+function noRemote(): ConflictError {
+  return new ConflictError(
+    'no_remote',
+    'No remote is configured, so there is nothing to sync with: this instance runs standalone. ' +
+      'Set WEBDAV_BASE_URL (a WebDAV server) or DOCSYNC_REMOTE=file:///path (a shared folder).',
+  );
 }

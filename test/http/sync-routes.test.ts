@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { API_PREFIX } from '../../src/http/app.ts';
+import { ConflictRepository } from '../../src/store/conflict-repository.ts';
 import { createHttpInstance, type HttpInstance } from '../support/instance.ts';
 
-describe('sync routes before a sync engine exists', () => {
+describe('sync routes', () => {
   let h: HttpInstance;
   afterEach(() => h.close());
 
@@ -42,7 +43,7 @@ describe('sync routes before a sync engine exists', () => {
     expect((await call('POST', '/sync', { force: 'yes' })).statusCode).toBe(400);
   });
 
-  it('with a remote configured, status says so without leaking the password', async () => {
+  it('with an unreachable remote: status and sync say so, without leaking the password', async () => {
     h = await createHttpInstance({
       WEBDAV_BASE_URL: 'http://127.0.0.1:1/dav',
       WEBDAV_USERNAME: 'ada',
@@ -50,21 +51,37 @@ describe('sync routes before a sync engine exists', () => {
     });
     const status = await call('GET', '/sync/status');
     expect(status.json()).toMatchObject({ remote_configured: true, remote: 'http://127.0.0.1:1/dav/docsync (user ada)' });
+    expect(status.json().remote_error).toMatch(/unreachable/);
     expect(status.body).not.toContain('hunter2');
     const sync = await call('POST', '/sync');
-    expect(sync.statusCode).toBe(409);
-    expect(sync.json().error).toBe('sync_unavailable');
+    expect(sync.statusCode).toBe(502);
+    expect(sync.json().error).toBe('remote_unavailable');
     expect(sync.body).not.toContain('hunter2');
   });
 
-  it('conflicts are listed from the local database; resolving checks its input', async () => {
+  it('lists stored conflicts; resolving checks its input', async () => {
     h = await createHttpInstance();
     const file = await h.docsync.files.create(Readable.from([Buffer.from('a')]), { filename: 'a.txt' });
     expect((await call('GET', '/sync/conflicts')).json()).toEqual({ conflicts: [], total: 0 });
     h.docsync.fileRepository.update({ ...file, sync_status: 'conflict' });
+    new ConflictRepository(h.docsync.db).upsert(file.stable_id, 'deleted_remote', {
+      ...file, deleted: true, version: 4, updated_at: '2026-02-02T00:00:00.000Z',
+    }, '2026-02-03T00:00:00.000Z');
     const listed = (await call('GET', '/sync/conflicts')).json();
     expect(listed.total).toBe(1);
-    expect(listed.conflicts[0]).toMatchObject({ file_id: file.stable_id, filename: 'a.txt', local_hash: file.hash });
+    expect(listed.conflicts[0]).toEqual({
+      file_id: file.stable_id,
+      stable_id: file.stable_id,
+      filename: 'a.txt',
+      doc_id: null,
+      conflict_type: 'deleted_remote',
+      local_modified_at: file.local_modified_at,
+      local_hash: file.hash,
+      local_deleted: false,
+      remote_modified_at: '2026-02-02T00:00:00.000Z',
+      remote_hash: file.hash,
+      remote_deleted: true,
+    });
 
     const resolve = (payload: object) => call('POST', '/sync/resolve-conflict', payload);
     const bad = await resolve({ file_id: file.stable_id, resolution: 'coin_flip' });
@@ -74,9 +91,12 @@ describe('sync routes before a sync engine exists', () => {
     );
     expect((await resolve({ file_id: 'zzzzzzzzzzzz', resolution: 'local_wins' })).statusCode).toBe(404);
     expect((await resolve({ resolution: 'local_wins' })).statusCode).toBe(400);
-    h.docsync.fileRepository.update({ ...file, sync_status: 'synced' });
-    const notInConflict = await resolve({ file_id: file.stable_id, resolution: 'local_wins' });
-    expect(notInConflict.statusCode).toBe(409);
-    expect(notInConflict.json().message).toMatch(/is not in conflict/);
+    const ok = await resolve({ file_id: file.stable_id, resolution: 'local_wins' });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ stable_id: file.stable_id, resolution: 'local_wins', copy_id: null });
+    expect(h.docsync.files.get(file.stable_id)).toMatchObject({ sync_status: 'modified', remote_version: 4 });
+    const again = await resolve({ file_id: file.stable_id, resolution: 'local_wins' });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().message).toMatch(/is not in conflict/);
   });
 });

@@ -5,7 +5,6 @@ import { ManualClock } from '../../src/domain/clock.ts';
 import { seededIdSource } from '../../src/domain/ids.ts';
 import { MemoryRemote } from '../../src/remote/memory-remote.ts';
 import { RemoteMetadataStore } from '../../src/remote/remote-metadata.ts';
-import { SyncService } from '../../src/sync/sync-service.ts';
 import { createInstance, tempDir, type TestInstance } from '../support/instance.ts';
 import { startWebDavServer, webDavKindsForTests, type WebDavTestServer } from '../support/webdav-servers.ts';
 import { PassThrough } from 'node:stream';
@@ -14,20 +13,13 @@ describe('sync status with a remote', () => {
   let t: TestInstance;
   afterEach(() => t.cleanup());
 
-  /** The instance's sync service, rewired onto a memory remote whose requests we can count. */
-  const withMemoryRemote = (remote: MemoryRemote) =>
-    new SyncService({
-      config: t.config,
-      files: t.docsync.fileRepository,
-      state: t.docsync.syncState,
-      remote,
-      metadata: new RemoteMetadataStore(remote, `${t.dataDir}/tmp`, seededIdSource(3)),
-      clock: t.clock,
-      ids: seededIdSource(4),
-    });
+  /** An instance on a memory remote whose requests we can count. */
+  const withMemoryRemote = (remote: MemoryRemote) => {
+    t = createInstance({ DOCSYNC_REMOTE: 'file:///unused' }, 1, { remote });
+    return t.docsync.sync;
+  };
 
   it('probes the server once, then answers with one small request', async () => {
-    t = createInstance({ DOCSYNC_REMOTE: 'file:///unused' });
     const remote = new MemoryRemote({ clock: new ManualClock() });
     const sync = withMemoryRemote(remote);
     const first = await sync.status();
@@ -46,7 +38,6 @@ describe('sync status with a remote', () => {
   });
 
   it('needs a sync when files changed locally or the remote moved on', async () => {
-    t = createInstance({ DOCSYNC_REMOTE: 'file:///unused' });
     const remote = new MemoryRemote({ clock: new ManualClock() });
     const sync = withMemoryRemote(remote);
     expect((await sync.status()).needs_sync).toBe(false);
@@ -61,7 +52,6 @@ describe('sync status with a remote', () => {
   });
 
   it('reports an unreachable server as an error, not as an empty remote', async () => {
-    t = createInstance({ DOCSYNC_REMOTE: 'file:///unused' });
     const remote = new MemoryRemote({ clock: new ManualClock() });
     remote.faults.inject({ op: 'getBytes', times: 100, effect: { kind: 'error', status: 503 } });
     const status = await withMemoryRemote(remote).status();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { ManualClock } from '../../src/domain/clock.ts';
 import { seededIdSource } from '../../src/domain/ids.ts';
-import { openDocsync, type Docsync } from '../../src/docsync.ts';
+import { openDocsync, type Docsync, type DocsyncOptions } from '../../src/docsync.ts';
 import { buildApp } from '../../src/http/app.ts';
 
 export const TEST_PASSWORD = 'correct horse battery';
@@ -24,11 +24,11 @@ export interface TestInstance {
 }
 
 /** One docsync instance on a real SQLite file in a temp data dir, with a manual clock and seeded ids. */
-export function createInstance(env: Record<string, string> = {}, seed = 1): TestInstance {
+export function createInstance(env: Record<string, string> = {}, seed = 1, options: DocsyncOptions = {}): TestInstance {
   const tmp = tempDir();
   const config = loadConfig({ DOCSYNC_DATA_DIR: tmp.dir, DOCSYNC_LOG_LEVEL: 'silent', ...env }, {}, tmp.dir);
   const clock = new ManualClock();
-  const docsync = openDocsync(config, { clock, ids: seededIdSource(seed) });
+  const docsync = openDocsync(config, { clock, ids: seededIdSource(seed), ...options });
   return {
     docsync,
     clock,

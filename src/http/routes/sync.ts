@@ -3,9 +3,11 @@ import type { Docsync } from '../../docsync.ts';
 import {
   ConflictListResponse,
   errorResponses,
+  ResolutionResponse,
   ResolveConflictBody,
   SyncBody,
   SyncStatusResponse,
+  SyncSummarySchema,
 } from '../schemas.ts';
 
 export const syncRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async (app, { docsync }) => {
@@ -30,12 +32,16 @@ export const syncRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
       },
       schema: {
         tags: ['sync'],
-        summary: 'Run a sync (409 when no remote is configured)',
+        summary: 'Run a sync and return its summary (joins a sync already running)',
+        description:
+          '409 when no remote is configured, when another process syncs this data dir, when the remote was replaced, ' +
+          'or when the sync would delete more than the configured share of files (retry with force).',
         body: SyncBody,
-        response: errorResponses(400, 401, 409),
+        response: { 200: SyncSummarySchema, ...errorResponses(400, 401, 409, 502) },
       },
     },
-    async () => docsync.sync.sync(),
+    async (request) =>
+      docsync.sync.sync({ force: request.body.force ?? false, dryRun: request.body.dry_run ?? false }, request.sessionId),
   );
 
   app.get(
@@ -56,7 +62,7 @@ export const syncRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
         tags: ['sync'],
         summary: 'Resolve a conflict: local_wins, remote_wins or keep_both',
         body: ResolveConflictBody,
-        response: errorResponses(400, 401, 404, 409),
+        response: { 200: ResolutionResponse, ...errorResponses(400, 401, 404, 409, 502) },
       },
     },
     async (request) => docsync.sync.resolveConflict(request.body.file_id, request.body.resolution),

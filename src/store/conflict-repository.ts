@@ -1,0 +1,62 @@
+import type { Statement } from 'better-sqlite3';
+import type { RemoteFileRow } from '../remote/remote-snapshot.ts';
+import type { ConflictType } from '../sync/planner.ts';
+import type { Db } from './database.ts';
+
+export interface StoredConflict {
+  stable_id: string;
+  conflict_type: ConflictType;
+  /** The remote side, as last seen: what `remote_wins` adopts. */
+  remote: RemoteFileRow;
+  detected_at: string;
+}
+
+/** Conflicts awaiting a person (the local row has `sync_status = 'conflict'`). */
+export class ConflictRepository {
+  private readonly upsertStmt: Statement<[string, string, string, string]>;
+  private readonly getStmt: Statement<[string], Row>;
+  private readonly listStmt: Statement<[], Row>;
+  private readonly deleteStmt: Statement<[string]>;
+
+  constructor(db: Db) {
+    this.upsertStmt = db.prepare(`INSERT INTO conflicts (stable_id, conflict_type, remote_row, detected_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (stable_id) DO UPDATE SET conflict_type = excluded.conflict_type, remote_row = excluded.remote_row`);
+    this.getStmt = db.prepare('SELECT * FROM conflicts WHERE stable_id = ?');
+    this.listStmt = db.prepare('SELECT * FROM conflicts ORDER BY detected_at, stable_id');
+    this.deleteStmt = db.prepare('DELETE FROM conflicts WHERE stable_id = ?');
+  }
+
+  /** Records a conflict, or refreshes its remote side (keeping when it was first detected). */
+  upsert(stableId: string, type: ConflictType, remote: RemoteFileRow, detectedAt: string): void {
+    this.upsertStmt.run(stableId, type, JSON.stringify(remote), detectedAt);
+  }
+
+  get(stableId: string): StoredConflict | undefined {
+    const row = this.getStmt.get(stableId);
+    return row && fromRow(row);
+  }
+
+  list(): StoredConflict[] {
+    return this.listStmt.all().map(fromRow);
+  }
+
+  delete(stableId: string): void {
+    this.deleteStmt.run(stableId);
+  }
+}
+
+interface Row {
+  stable_id: string;
+  conflict_type: ConflictType;
+  remote_row: string;
+  detected_at: string;
+}
+
+function fromRow(row: Row): StoredConflict {
+  return {
+    stable_id: row.stable_id,
+    conflict_type: row.conflict_type,
+    remote: JSON.parse(row.remote_row) as RemoteFileRow,
+    detected_at: row.detected_at,
+  };
+}

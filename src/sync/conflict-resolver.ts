@@ -1,0 +1,131 @@
+import os from 'node:os';
+import { isoUtc, type Clock } from '../domain/clock.ts';
+import type { FileRecord } from '../domain/file.ts';
+import { newStableId, type IdSource } from '../domain/ids.ts';
+import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
+import { RemoteCorruptError } from '../remote/errors.ts';
+import { remotePaths } from '../remote/paths.ts';
+import type { Remote } from '../remote/remote.ts';
+import type { RemoteFileRow } from '../remote/remote-snapshot.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import type { ConflictRepository } from '../store/conflict-repository.ts';
+import type { SqliteFileRepository } from '../store/file-repository.ts';
+
+export const RESOLUTIONS = ['local_wins', 'remote_wins', 'keep_both'] as const;
+export type Resolution = (typeof RESOLUTIONS)[number];
+
+export interface ResolutionResult {
+  stable_id: string;
+  resolution: Resolution;
+  /** The new file holding the local version (`keep_both`). */
+  copy_id: string | null;
+  message: string;
+}
+
+export interface ConflictResolverDeps {
+  files: SqliteFileRepository;
+  blobs: BlobStore;
+  conflicts: ConflictRepository;
+  remote: Remote | undefined;
+  clock: Clock;
+  ids: IdSource;
+  host?: string;
+}
+
+/**
+ * Resolves a stored conflict locally; the next sync carries the result everywhere.
+ * `local_wins`: the local version is pushed over the remote one. `remote_wins`: the local row takes
+ * the remote version (its content downloaded and verified now). `keep_both`: the local version
+ * becomes a new file with a new stable_id and a conflict-copy name; the original takes the remote
+ * version.
+ */
+export class ConflictResolver {
+  constructor(private readonly deps: ConflictResolverDeps) {}
+
+  async resolve(stableId: string, resolution: string): Promise<ResolutionResult> {
+    if (!(RESOLUTIONS as readonly string[]).includes(resolution)) {
+      throw new BadRequestError(`resolution must be one of ${RESOLUTIONS.join(', ')}, got '${resolution}'`);
+    }
+    const { files, conflicts } = this.deps;
+    const local = files.get(stableId);
+    if (!local) throw new NotFoundError(`No file with id '${stableId}'`);
+    const conflict = conflicts.get(stableId);
+    if (local.sync_status !== 'conflict' || !conflict) {
+      throw new ConflictError('not_in_conflict', `File '${stableId}' is not in conflict (sync status: ${local.sync_status})`);
+    }
+    const remote = conflict.remote;
+    let copyId: string | null = null;
+    if (resolution === 'local_wins') {
+      // Based on the remote version it conflicted with: the next sync sees only the local change.
+      files.update({ ...local, sync_status: local.deleted ? 'pending_delete' : 'modified', remote_version: remote.version });
+    } else {
+      if (resolution === 'keep_both' && !local.deleted) copyId = this.copyOf(local);
+      await this.adoptRemote(local, remote);
+    }
+    conflicts.delete(stableId);
+    return {
+      stable_id: stableId,
+      resolution: resolution as Resolution,
+      copy_id: copyId,
+      message: copyId
+        ? `Kept both: the local version is now file ${copyId}; the next sync shares both`
+        : 'Resolved; the next sync shares the result',
+    };
+  }
+
+  /** The local version as a new file: same content (same blob), its own identity, to be pushed. */
+  private copyOf(local: FileRecord): string {
+    const now = isoUtc(this.deps.clock.now());
+    const copy: FileRecord = {
+      ...local,
+      stable_id: newStableId(this.deps.ids),
+      filename: conflictCopyName(local.filename, local.file_type, now.slice(0, 10), this.deps.host ?? os.hostname()),
+      created_at: now,
+      updated_at: now,
+      local_modified_at: now,
+      sync_status: 'modified',
+      sync_hash: null,
+      remote_version: null,
+    };
+    this.deps.files.insert(copy);
+    return copy.stable_id;
+  }
+
+  /** The local row becomes the remote version, synced at that version. */
+  private async adoptRemote(local: FileRecord, remote: RemoteFileRow): Promise<void> {
+    const { files, blobs } = this.deps;
+    if (remote.deleted) {
+      files.update({ ...local, deleted: true, sync_status: 'synced', remote_version: remote.version });
+    } else {
+      if (!blobs.has(remote.hash, remote.file_type)) await this.download(remote);
+      const { version, ...fields } = remote;
+      files.update({
+        ...local,
+        ...fields,
+        stable_id: local.stable_id,
+        deleted: false,
+        sync_status: 'synced',
+        sync_hash: remote.hash,
+        remote_version: version,
+      });
+    }
+    blobs.removeIfUnreferenced(local.hash, local.file_type, (h, e) => files.isBlobReferenced(h, e));
+  }
+
+  private async download(row: RemoteFileRow): Promise<void> {
+    const { remote, blobs } = this.deps;
+    if (!remote) throw new ConflictError('no_remote', 'The remote version cannot be fetched: no remote is configured');
+    const stream = await remote.get(remotePaths.blob(row.hash, row.file_type));
+    if (!stream) throw new RemoteCorruptError(`The remote has no content for ${row.filename} (${row.hash})`);
+    await blobs.commit(await blobs.stageVerified(stream, row.hash), row.file_type);
+  }
+}
+
+/** `report.pdf` → `report (conflict copy 2026-11-25 laptop).pdf`; the extension stays last. */
+export function conflictCopyName(filename: string, fileType: string, date: string, host: string): string {
+  const suffix = `.${fileType}`;
+  const hasExt = fileType !== 'bin' && filename.toLowerCase().endsWith(suffix);
+  const stem = hasExt ? filename.slice(0, -suffix.length) : filename;
+  const ext = hasExt ? filename.slice(-suffix.length) : '';
+  return `${stem} (conflict copy ${date} ${host})${ext}`;
+}

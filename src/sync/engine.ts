@@ -1,0 +1,507 @@
+import { isoUtc, type Clock } from '../domain/clock.ts';
+import type { FileRecord } from '../domain/file.ts';
+import type { IdSource } from '../domain/ids.ts';
+import { LockLostError, type LockHandle, type RemoteLock } from '../remote/lock.ts';
+import { remotePaths } from '../remote/paths.ts';
+import type { Remote } from '../remote/remote.ts';
+import type { RemoteMetadataStore } from '../remote/remote-metadata.ts';
+import { RECENT_COMMITS, type RemoteFileRow, type RemoteSnapshot } from '../remote/remote-snapshot.ts';
+import type { VersionHead } from '../remote/version-file.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import type { ConflictRepository } from '../store/conflict-repository.ts';
+import type { SqliteFileRepository } from '../store/file-repository.ts';
+import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
+import { MassDeleteError, RemoteReplacedError } from './errors.ts';
+import { emptySummary, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
+import { planSync, type PlanAction } from './planner.ts';
+import { forEachLimited } from './transfers.ts';
+
+/**
+ * Thrown by a test's checkpoint to stop a sync the way a killed process would: nothing is cleaned
+ * up, the remote lock stays where it is.
+ */
+export class SimulatedCrash extends Error {
+  constructor(readonly point: SyncCheckpoint) {
+    super(`simulated crash at ${point}`);
+  }
+}
+
+/** Named points inside a sync where tests simulate a crash (by throwing). */
+export type SyncCheckpoint = 'after_lock' | 'after_blob_upload' | 'after_local_apply' | 'before_version_switch' | 'after_commit';
+
+export interface SyncOptions {
+  /** Skip the quick check, and pass the mass-delete guard. */
+  force?: boolean;
+  /** Plan and report, change nothing. */
+  dryRun?: boolean;
+  /** Publish this instance's files as a new remote repository, whatever is (or is not) there. */
+  reinitialize?: boolean;
+}
+
+export interface SyncEngineDeps {
+  files: SqliteFileRepository;
+  blobs: BlobStore;
+  state: SyncStateStore;
+  conflicts: ConflictRepository;
+  remote: Remote;
+  metadata: RemoteMetadataStore;
+  lock: RemoteLock;
+  clock: Clock;
+  ids: IdSource;
+  transferWorkers: number;
+  maxDeletePercent: number;
+  listener?: SyncListener;
+  checkpoint?: (point: SyncCheckpoint) => void | Promise<void>;
+}
+
+/** The snapshot a sync works on, and the head it will commit on top of. */
+interface OpenedSnapshot {
+  snapshot: RemoteSnapshot;
+  base: VersionHead | undefined;
+  /** A new repository (first sync of a new remote, or re-initialisation): committed even if empty. */
+  fresh: boolean;
+}
+
+/** Below this many deletions the mass-delete guard stays quiet: deleting 1 of 2 files is not a mass delete. */
+export const MASS_DELETE_MIN_FILES = 10;
+
+/**
+ * One sync (SPEC §3), in an order that leaves both sides consistent if it stops at any point:
+ * blobs go up before the metadata that names them; remote changes are applied locally as the remote
+ * state they are; local rows are marked synced only after `version.txt` names the commit that holds
+ * them. Whatever did not happen is simply found again by the next sync.
+ */
+export class SyncEngine {
+  private readonly summary = emptySummary();
+  private bytes = 0;
+
+  constructor(private readonly deps: SyncEngineDeps) {}
+
+  async run(options: SyncOptions = {}): Promise<SyncSummary> {
+    const started = this.deps.clock.now();
+    const result = await this.runSteps(options);
+    result.duration_ms = this.deps.clock.now() - started;
+    this.progress('done', 1, 1);
+    return result;
+  }
+
+  private async runSteps(options: SyncOptions): Promise<SyncSummary> {
+    const { state, files, metadata } = this.deps;
+    this.progress('checking', 0, 1);
+    const lastSeen = state.lastSeenVersion();
+    if (!options.force && !options.reinitialize && !options.dryRun) {
+      const head = await metadata.readHead();
+      const knownRepo = state.get(SYNC_STATE_KEYS.repoId);
+      const unchanged = head ? head.repo === knownRepo && head.version === lastSeen : knownRepo === undefined;
+      if (files.pendingCount() === 0 && unchanged) {
+        return { ...this.summary, skipped: true, new_version: head?.version ?? null, message: 'Nothing to sync' };
+      }
+    }
+    this.progress('locking', 0, 1);
+    const handle = await this.deps.lock.acquire();
+    let lockLost: unknown;
+    handle.startAutoRenew((error) => {
+      lockLost = error;
+    });
+    let snapshot: RemoteSnapshot | undefined;
+    let crashed = false;
+    try {
+      await this.deps.checkpoint?.('after_lock');
+      this.progress('metadata', 0, 1);
+      const head = await metadata.readHead();
+      const opened = await this.openSnapshot(head, options);
+      snapshot = opened.snapshot;
+      const requeued = this.requeueLostCommit(snapshot);
+      this.progress('planning', 0, 1);
+      const actions = this.plan(snapshot, options.reinitialize ? 0 : (lastSeen ?? 0));
+      this.guardMassDelete(actions, options);
+      if (options.dryRun) return this.dryRunSummary(actions, head);
+      await this.applyRemoteChanges(actions);
+      const pullsComplete = this.summary.errors === 0;
+      if (pullsComplete && head) state.set(SYNC_STATE_KEYS.lastRemoteVersion, String(head.version));
+      await this.deps.checkpoint?.('after_local_apply');
+      if (lockLost) throw lockLost;
+      const newHead = await this.pushLocalChanges(actions, opened, handle);
+      const version = newHead?.version ?? head?.version ?? null;
+      if (newHead && pullsComplete) state.set(SYNC_STATE_KEYS.lastRemoteVersion, String(newHead.version));
+      state.set(SYNC_STATE_KEYS.lastSyncTime, isoUtc(this.deps.clock.now()));
+      this.summary.new_version = version;
+      this.summary.message = this.describe(requeued);
+      state.set(SYNC_STATE_KEYS.lastSyncSummary, JSON.stringify(this.summary));
+      return this.summary;
+    } catch (error) {
+      crashed = error instanceof SimulatedCrash;
+      throw error;
+    } finally {
+      handle.stopAutoRenew();
+      if (!crashed) {
+        if (snapshot) await metadata.discard(snapshot);
+        await handle.release().catch(() => false);
+      }
+    }
+  }
+
+  /**
+   * The current snapshot, after the repository checks: a missing or foreign remote is new only if
+   * this instance never synced (or is told to re-initialise); otherwise it is refused, never read as
+   * "everything was deleted".
+   */
+  private async openSnapshot(head: VersionHead | undefined, options: SyncOptions): Promise<OpenedSnapshot> {
+    const { state, metadata, ids } = this.deps;
+    const knownRepo = state.get(SYNC_STATE_KEYS.repoId);
+    if (options.reinitialize || (!head && !knownRepo)) {
+      if (options.reinitialize) this.requeueEverything();
+      // The repository id is remembered only once its first commit is published.
+      return { snapshot: await metadata.initialize(ids.uuid()), base: head, fresh: true };
+    }
+    if (!head) {
+      throw new RemoteReplacedError(
+        `The remote ${this.deps.remote.description} has no version.txt, but this instance synced with repository ${knownRepo} there (version ${state.lastSeenVersion() ?? '?'}).`,
+      );
+    }
+    const snapshot = await metadata.download(head);
+    const refuse = async (message: string): Promise<never> => {
+      await metadata.discard(snapshot);
+      throw new RemoteReplacedError(message);
+    };
+    if (knownRepo && snapshot.repoId !== knownRepo) {
+      await refuse(`The remote ${this.deps.remote.description} holds repository ${snapshot.repoId}, but this instance synced with ${knownRepo}.`);
+    }
+    const lastSeen = state.lastSeenVersion();
+    if (knownRepo && lastSeen !== undefined && head.version < lastSeen) {
+      await refuse(`The remote went back from version ${lastSeen} to ${head.version} (restored from an older copy?).`);
+    }
+    if (!knownRepo) state.set(SYNC_STATE_KEYS.repoId, snapshot.repoId);
+    return { snapshot, base: head, fresh: false };
+  }
+
+  /** Every live local row becomes a change to publish (re-initialisation). */
+  private requeueEverything(): void {
+    const { files } = this.deps;
+    for (let page = files.list({ limit: 1000, includeDeleted: false }); ; ) {
+      for (const file of page.files) {
+        if (file.sync_status === 'synced') files.update({ ...file, sync_status: 'modified', remote_version: null });
+        else files.update({ ...file, remote_version: null });
+      }
+      if (!page.nextCursor) break;
+      page = files.list({ limit: 1000, includeDeleted: false, cursor: page.nextCursor });
+    }
+    this.deps.state.clearLastCommit();
+  }
+
+  /**
+   * Lost-commit detection (SPEC §3): if our last commit is not among the remote's recent commits, a
+   * racing writer replaced it (possible where the lock is not atomic). Its rows go back in the queue,
+   * based on the version the commit was made on, so the next plan merges them with what won.
+   */
+  private requeueLostCommit(snapshot: RemoteSnapshot): number {
+    const { state, files } = this.deps;
+    const last = state.lastCommit();
+    if (!last || snapshot.recentCommits.includes(last.id)) return 0;
+    if (snapshot.version - last.version >= RECENT_COMMITS) return 0; // Fell off the list by age, not lost.
+    let requeued = 0;
+    for (const id of state.lastCommitRows()) {
+      const file = files.get(id);
+      if (file?.sync_status !== 'synced' || file.remote_version !== last.version) continue;
+      files.update({ ...file, sync_status: file.deleted ? 'pending_delete' : 'modified', remote_version: last.base });
+      requeued++;
+    }
+    state.clearLastCommit();
+    return requeued;
+  }
+
+  /** Plans the files changed on either side since `lastSeen`: no scan of unchanged files. */
+  private plan(snapshot: RemoteSnapshot, lastSeen: number): PlanAction[] {
+    const { files, conflicts } = this.deps;
+    const remotes = new Map(snapshot.changedSince(lastSeen).map((row) => [row.stable_id, row]));
+    const locals = new Map(files.pendingChanges().map((row) => [row.stable_id as string, row]));
+    for (const id of remotes.keys()) {
+      if (locals.has(id)) continue;
+      const local = files.get(id);
+      if (!local) continue;
+      // A file still in conflict: keep its stored remote side current for `remote_wins`.
+      const stored = local.sync_status === 'conflict' ? conflicts.get(id) : undefined;
+      if (stored) conflicts.upsert(id, stored.conflict_type, remotes.get(id)!, stored.detected_at);
+      locals.set(id, local);
+    }
+    for (const id of locals.keys()) {
+      if (remotes.has(id)) continue;
+      const remote = snapshot.get(id);
+      if (remote) remotes.set(id, remote);
+    }
+    return planSync(locals, remotes).actions;
+  }
+
+  private guardMassDelete(actions: PlanAction[], options: SyncOptions): void {
+    if (options.force) return;
+    const deletions = actions.filter((a) => a.kind === 'delete_local').length;
+    const live = this.deps.files.liveCount();
+    if (deletions >= MASS_DELETE_MIN_FILES && deletions * 100 > this.deps.maxDeletePercent * live) {
+      throw new MassDeleteError(deletions, live, this.deps.maxDeletePercent);
+    }
+  }
+
+  /** Pulls (content verified before use), remote deletions, agreements, and new conflicts. */
+  private async applyRemoteChanges(actions: PlanAction[]): Promise<void> {
+    const { blobs, remote } = this.deps;
+    const pulls = actions.filter((a): a is Extract<PlanAction, { kind: 'pull' }> => a.kind === 'pull');
+    const needed = uniqueBlobs(pulls.filter((p) => p.content && !blobs.has(p.remote.hash, p.remote.file_type)).map((p) => p.remote));
+    const failed = new Set<string>();
+    let done = 0;
+    this.progress('transferring', 0, needed.length);
+    await forEachLimited(needed, this.deps.transferWorkers, async (row) => {
+      try {
+        const stream = await remote.get(remotePaths.blob(row.hash, row.file_type));
+        if (!stream) throw new Error(`the remote has no blob for ${row.filename}`);
+        const staged = await blobs.stageVerified(stream, row.hash);
+        await blobs.commit(staged, row.file_type);
+        this.bytes += row.size;
+        this.summary.bytes_downloaded += row.size;
+      } catch (error) {
+        failed.add(`${row.hash}.${row.file_type}`);
+        this.summary.errors++;
+        this.deps.listener?.message?.(`Download of ${row.filename} failed: ${(error as Error).message}`);
+      }
+      this.progress('transferring', ++done, needed.length);
+    });
+    this.progress('applying', 0, actions.length);
+    for (const action of actions) {
+      if (action.kind === 'pull' && failed.has(`${action.remote.hash}.${action.remote.file_type}`)) continue;
+      this.applyOne(action);
+    }
+  }
+
+  /** One remote change, applied locally only if the local row did not change since it was planned. */
+  private applyOne(action: PlanAction): void {
+    const { files, conflicts, clock } = this.deps;
+    const now = isoUtc(clock.now());
+    if (action.kind === 'pull') {
+      if (action.local && !unchangedSince(files.get(action.local.stable_id), action.local)) return;
+      if (!action.local && files.get(action.remote.stable_id)) return;
+      const row = fromRemote(action.remote, action.local?.local_modified_at ?? now);
+      if (action.local) files.update(row);
+      else files.insert(row);
+      if (action.local && action.local.hash !== row.hash) this.releaseBlob(action.local);
+      if (action.content) this.summary.downloaded++;
+      else this.summary.metadata_synced++;
+      this.summary.local_changed = true;
+    } else if (action.kind === 'delete_local') {
+      if (!unchangedSince(files.get(action.local.stable_id), action.local)) return;
+      files.update({ ...action.local, deleted: true, sync_status: 'synced', remote_version: action.remote.version, updated_at: action.remote.updated_at });
+      this.releaseBlob(action.local);
+      this.summary.deleted_local++;
+      this.summary.local_changed = true;
+    } else if (action.kind === 'mark_synced') {
+      if (!unchangedSince(files.get(action.local.stable_id), action.local)) return;
+      files.update({
+        ...action.local,
+        sync_status: 'synced',
+        sync_hash: action.local.hash,
+        remote_version: action.remote?.version ?? action.local.remote_version,
+      });
+      if (action.local.deleted) this.releaseBlob(action.local);
+    } else if (action.kind === 'conflict') {
+      const current = files.get(action.local.stable_id);
+      if (!current) return;
+      files.update({ ...current, sync_status: 'conflict' });
+      conflicts.upsert(action.local.stable_id, action.type, action.remote, now);
+      this.summary.conflicts++;
+      this.deps.listener?.conflict?.({ stable_id: current.stable_id, filename: current.filename, conflict_type: action.type });
+    }
+  }
+
+  /**
+   * Uploads the blobs the remote lacks, writes the pushed rows into a new snapshot and commits it;
+   * then marks those rows synced — only those the user did not change meanwhile.
+   */
+  private async pushLocalChanges(
+    actions: PlanAction[],
+    { snapshot, base, fresh }: OpenedSnapshot,
+    handle: LockHandle,
+  ): Promise<VersionHead | undefined> {
+    const { metadata, state, files } = this.deps;
+    const pushes = actions.filter(
+      (a): a is Extract<PlanAction, { kind: 'push' | 'push_delete' }> => a.kind === 'push' || a.kind === 'push_delete',
+    );
+    // Nothing to publish: no commit (a new remote is committed even when empty, to exist).
+    if (pushes.length === 0 && !fresh) return undefined;
+    const snapshotRepoId = snapshot.repoId;
+    const uploaded = await this.uploadBlobs(pushes, snapshot);
+    await this.deps.checkpoint?.('after_blob_upload');
+    const version = (base?.version ?? 0) + 1;
+    const committed = pushes.filter((p) => p.kind === 'push_delete' || !uploaded.failed.has(blobKey(p.local)));
+    snapshot.transaction(() => {
+      for (const push of committed) snapshot.upsert(toRemote(push.local, version));
+    });
+    if (!(await handle.verify())) throw new LockLostError();
+    this.progress('committing', 0, 1);
+    const newHead = await metadata.commit(snapshot, base, { beforeSwitch: () => this.deps.checkpoint?.('before_version_switch') });
+    await this.deps.checkpoint?.('after_commit');
+    const pushedIds: string[] = [];
+    for (const push of committed) {
+      const current = files.get(push.local.stable_id);
+      if (!current) continue;
+      pushedIds.push(current.stable_id);
+      const untouched = unchangedSince(current, push.local);
+      files.update({
+        ...current,
+        sync_status: untouched ? 'synced' : current.sync_status,
+        sync_hash: push.local.hash,
+        remote_version: version,
+      });
+      if (push.kind === 'push_delete') {
+        this.summary.deleted_remote++;
+        if (untouched) this.releaseBlob(current);
+      } else if (push.content) {
+        this.summary.uploaded++;
+      } else {
+        this.summary.metadata_synced++;
+      }
+    }
+    if (fresh) state.set(SYNC_STATE_KEYS.repoId, snapshotRepoId);
+    state.recordCommit({ id: newHead.commit, version: newHead.version, base: base?.version ?? 0 }, pushedIds);
+    return newHead;
+  }
+
+  private async uploadBlobs(
+    pushes: Extract<PlanAction, { kind: 'push' | 'push_delete' }>[],
+    snapshot: RemoteSnapshot,
+  ): Promise<{ failed: Set<string> }> {
+    const { remote, blobs } = this.deps;
+    const candidates = uniqueBlobs(
+      pushes.filter((p) => p.kind === 'push' && p.content).map((p) => p.local),
+    ).filter((file) => !snapshot.hasBlob(file.hash, file.file_type));
+    const failed = new Set<string>();
+    const shards = new Map<string, Promise<unknown>>();
+    let done = 0;
+    this.progress('transferring', 0, candidates.length);
+    await forEachLimited(candidates, this.deps.transferWorkers, async (file) => {
+      try {
+        const shard = remotePaths.blobDir(file.hash);
+        // Most servers refuse a PUT into a missing folder: one MKCOL per shard per sync.
+        if (!shards.has(shard)) shards.set(shard, remote.mkdir(shard));
+        await shards.get(shard);
+        await remote.put(remotePaths.blob(file.hash, file.file_type), {
+          size: file.size,
+          open: () => blobs.createReadStream(file.hash, file.file_type),
+        });
+        this.bytes += file.size;
+        this.summary.bytes_uploaded += file.size;
+      } catch (error) {
+        failed.add(blobKey(file));
+        this.summary.errors++;
+        this.deps.listener?.message?.(`Upload of ${file.filename} failed: ${(error as Error).message}`);
+      }
+      this.progress('transferring', ++done, candidates.length);
+    });
+    return { failed };
+  }
+
+  private dryRunSummary(actions: PlanAction[], head: VersionHead | undefined): SyncSummary {
+    const count = (kind: PlanAction['kind'], content?: boolean) =>
+      actions.filter((a) => a.kind === kind && (content === undefined || ('content' in a && a.content === content))).length;
+    return {
+      ...this.summary,
+      uploaded: count('push', true),
+      downloaded: count('pull', true),
+      deleted_local: count('delete_local'),
+      deleted_remote: count('push_delete'),
+      metadata_synced: count('push', false) + count('pull', false),
+      conflicts: count('conflict'),
+      new_version: head?.version ?? null,
+      message: 'Dry run: nothing was changed',
+    };
+  }
+
+  private describe(requeued: number): string {
+    const s = this.summary;
+    const parts = [
+      s.uploaded && `${s.uploaded} uploaded`,
+      s.downloaded && `${s.downloaded} downloaded`,
+      s.metadata_synced && `${s.metadata_synced} metadata-only`,
+      s.deleted_local && `${s.deleted_local} deleted here`,
+      s.deleted_remote && `${s.deleted_remote} deleted on the remote`,
+      s.conflicts && `${s.conflicts} in conflict`,
+      s.errors && `${s.errors} failed (retried next sync)`,
+      requeued && `${requeued} re-queued from a lost commit`,
+    ].filter(Boolean);
+    return parts.length > 0 ? `Synced: ${parts.join(', ')}` : 'In sync';
+  }
+
+  private releaseBlob(file: FileRecord): void {
+    const { blobs, files } = this.deps;
+    blobs.removeIfUnreferenced(file.hash, file.file_type, (hash, ext) => files.isBlobReferenced(hash, ext));
+  }
+
+  private progress(phase: SyncPhase, done: number, total: number): void {
+    const span: Record<SyncPhase, [number, number]> = {
+      checking: [0, 2],
+      locking: [2, 5],
+      metadata: [5, 10],
+      planning: [10, 12],
+      transferring: [12, 85],
+      applying: [85, 90],
+      committing: [90, 98],
+      done: [100, 100],
+    };
+    const [from, to] = span[phase];
+    const percent = Math.round(from + (to - from) * (total > 0 ? done / total : 1));
+    this.deps.listener?.progress?.({ phase, percent, done, total, bytes: this.bytes });
+  }
+}
+
+/** The local row a pulled remote row becomes: synced, based on the remote version. */
+function fromRemote(remote: RemoteFileRow, localModifiedAt: string): FileRecord {
+  const { version, ...fields } = remote;
+  return {
+    ...fields,
+    stable_id: remote.stable_id as FileRecord['stable_id'],
+    deleted: false,
+    local_modified_at: localModifiedAt,
+    sync_status: 'synced',
+    sync_hash: remote.hash,
+    remote_version: version,
+  };
+}
+
+/** The remote row a pushed local row becomes, stamped with the commit's version. */
+function toRemote(local: FileRecord, version: number): RemoteFileRow {
+  return {
+    stable_id: local.stable_id,
+    hash: local.hash,
+    filename: local.filename,
+    file_type: local.file_type,
+    mime_type: local.mime_type,
+    size: local.size,
+    doc_id: local.doc_id,
+    collections: local.collections,
+    labels: local.labels,
+    metadata: local.metadata,
+    deleted: local.deleted,
+    created_at: local.created_at,
+    updated_at: local.updated_at,
+    version,
+  };
+}
+
+/** Whether a row is still as it was planned (the user may edit during a sync). */
+function unchangedSince(current: FileRecord | undefined, planned: FileRecord): boolean {
+  return (
+    current !== undefined &&
+    current.local_modified_at === planned.local_modified_at &&
+    current.sync_status === planned.sync_status &&
+    current.hash === planned.hash &&
+    current.deleted === planned.deleted &&
+    current.remote_version === planned.remote_version
+  );
+}
+
+function blobKey(file: { hash: string; file_type: string }): string {
+  return `${file.hash}.${file.file_type}`;
+}
+
+function uniqueBlobs<T extends { hash: string; file_type: string }>(rows: T[]): T[] {
+  const seen = new Map<string, T>();
+  for (const row of rows) if (!seen.has(blobKey(row))) seen.set(blobKey(row), row);
+  return [...seen.values()];
+}
