@@ -45,8 +45,7 @@ export const OPTIONS = {
   remote: {
     env: 'DOCSYNC_REMOTE',
     flag: 'remote',
-    help: 'shared folder remote `file:///path`, or `none` (used when no WebDAV URL is set)',
-    default: 'none',
+    help: 'shared folder remote `file:///path`, or `none` to run standalone (used when no WebDAV URL is set); default: a folder `remote` beside the data dir',
   },
   webdavBaseUrl: { env: 'WEBDAV_BASE_URL', flag: 'webdav-url', help: 'WebDAV server URL' },
   webdavUsername: { env: 'WEBDAV_USERNAME', flag: 'webdav-username', help: 'WebDAV user' },
@@ -118,7 +117,7 @@ export function loadConfig(
     dataDir,
     port: int('port', 0, 65535),
     host,
-    remote: parseRemote(raw, where, problems, cwd),
+    remote: parseRemote(raw, where, problems, cwd, dataDir),
     adminPassword: raw('adminPassword'),
     syncIntervalSeconds: int('syncInterval', 0, 7 * 24 * 3600),
     transferWorkers: int('transferWorkers', 1, 64),
@@ -141,6 +140,7 @@ function parseRemote(
   where: (name: OptionName) => string,
   problems: string[],
   cwd: string,
+  dataDir: string,
 ): RemoteConfig {
   const baseUrl = raw('webdavBaseUrl');
   if (baseUrl !== undefined) {
@@ -167,7 +167,10 @@ function parseRemote(
       remoteRoot,
     };
   }
-  const remote = raw('remote') ?? 'none';
+  const remote = raw('remote');
+  // The embedded default: a shared folder beside the data dir, so that a second instance started
+  // with another data dir in the same parent folder syncs with the first at once.
+  if (remote === undefined) return { kind: 'folder', path: path.join(path.dirname(dataDir), 'remote') };
   if (remote === 'none') return { kind: 'none' };
   if (remote.startsWith('file://')) {
     try {

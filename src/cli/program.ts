@@ -6,6 +6,7 @@ import { registerFiles } from './files.ts';
 import { println, processIo, type CliIo } from './io.ts';
 import { registerServe } from './serve.ts';
 import { registerStatus } from './status.ts';
+import { registerSync } from './sync.ts';
 import { registerUser } from './user.ts';
 
 /** The `docsync` command line. Every command works on the data dir through the same services as the HTTP API. */
@@ -20,6 +21,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   registerUser(program, io);
   registerFiles(program, io);
   registerStatus(program, io);
+  registerSync(program, io);
   return program;
 }
 

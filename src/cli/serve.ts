@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { OPTIONS, type OptionName } from '../config.ts';
+import { describeRemote, OPTIONS, type OptionName } from '../config.ts';
 import { openDocsync } from '../docsync.ts';
 import { startServer } from '../http/server.ts';
 import { addConfigOptions, configFrom } from './config-options.ts';
@@ -19,6 +19,9 @@ export function registerServe(program: Command, io: CliIo): void {
       println(io.stderr, "Created user 'admin' with the password from DOCSYNC_ADMIN_PASSWORD.");
     }
     const server = await startServer(docsync, { handleSignals: true });
-    println(io.stderr, `docsync listening on ${server.url} (data in ${config.dataDir})`);
+    println(io.stderr, `docsync listening on ${server.url} (data in ${config.dataDir}, remote ${describeRemote(config.remote)})`);
+    docsync.sync.startPeriodic(config.syncIntervalSeconds, (error) => {
+      server.app.log.warn({ err: error }, 'background sync failed');
+    });
   });
 }

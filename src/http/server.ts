@@ -19,7 +19,8 @@ export async function startServer(docsync: Docsync, options: { handleSignals?: b
   );
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
-    closing ??= app.close().then(() => docsync.close());
+    docsync.sync.stopPeriodic();
+    closing ??= app.close().then(() => docsync.sync.idle()).then(() => docsync.close());
     return closing;
   };
   if (options.handleSignals) {

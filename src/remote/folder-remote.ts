@@ -112,13 +112,17 @@ export class FolderRemote implements Remote {
   /** Non-recursive `mkdir` fails with EEXIST for all but one caller, also on NFS: the lock relies on it. */
   async mkdir(relPath: string): Promise<'created' | 'exists'> {
     const target = this.resolve(relPath);
-    if (relPath === '') return 'exists';
+    // The root itself is created too (the embedded default `./remote`), but only inside an existing
+    // parent: a missing mount point is an error, not a new empty remote on the local disk.
     try {
       await fsp.mkdir(target);
       return 'created';
     } catch (error) {
       const code = errorCode(error);
-      if (code === 'ENOENT') throw new RemoteError(`Cannot create folder ${relPath}: its parent folder does not exist`, { status: 409, cause: error });
+      if (code === 'ENOENT') {
+        const what = relPath === '' ? `the shared folder ${this.root}` : `folder ${relPath}`;
+        throw new RemoteError(`Cannot create ${what}: its parent folder does not exist`, { status: 409, cause: error });
+      }
       if (code !== 'EEXIST') throw translateFsError(error, 'create folder', relPath);
       const stats = await fsCall('create folder', relPath, () => fsp.stat(target));
       if (!stats.isDirectory()) throw new RemoteError(`Cannot create folder ${relPath}: a file is in the way`, { status: 405 });

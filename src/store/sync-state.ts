@@ -7,6 +7,8 @@ export const SYNC_STATE_KEYS = {
   /** The remote repository this instance syncs with: a remote with another id is refused. */
   repoId: 'remote_repo_id',
   lastRemoteVersion: 'last_remote_version',
+  /** The commit `version.txt` named at the last sync: a different one at the same version means ours was replaced. */
+  lastRemoteCommit: 'last_remote_commit',
   lastSyncTime: 'last_sync_time',
   lastSyncSummary: 'last_sync_summary',
   /** JSON `{id, version, base}` of this instance's last commit. */
@@ -61,6 +63,18 @@ export class SyncStateStore {
   lastSeenVersion(): number | undefined {
     const value = this.get(SYNC_STATE_KEYS.lastRemoteVersion);
     return value === undefined ? undefined : Number(value);
+  }
+
+  lastSeenCommit(): string | undefined {
+    return this.get(SYNC_STATE_KEYS.lastRemoteCommit);
+  }
+
+  /** Records that this instance is in step with the remote at `head`. */
+  markSeen(head: { version: number; commit: string }): void {
+    this.db.transaction(() => {
+      this.set(SYNC_STATE_KEYS.lastRemoteVersion, String(head.version));
+      this.set(SYNC_STATE_KEYS.lastRemoteCommit, head.commit);
+    })();
   }
 
   lastCommit(): CommitRecord | undefined {

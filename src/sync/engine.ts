@@ -92,7 +92,9 @@ export class SyncEngine {
     if (!options.force && !options.reinitialize && !options.dryRun) {
       const head = await metadata.readHead();
       const knownRepo = state.get(SYNC_STATE_KEYS.repoId);
-      const unchanged = head ? head.repo === knownRepo && head.version === lastSeen : knownRepo === undefined;
+      const unchanged = head
+        ? head.repo === knownRepo && head.version === lastSeen && head.commit === state.lastSeenCommit()
+        : knownRepo === undefined;
       if (files.pendingCount() === 0 && unchanged) {
         return { ...this.summary, skipped: true, new_version: head?.version ?? null, message: 'Nothing to sync' };
       }
@@ -111,19 +113,22 @@ export class SyncEngine {
       const head = await metadata.readHead();
       const opened = await this.openSnapshot(head, options);
       snapshot = opened.snapshot;
-      const requeued = this.requeueLostCommit(snapshot);
+      const lost = this.requeueLostCommit(snapshot);
+      const requeued = lost?.requeued ?? 0;
       this.progress('planning', 0, 1);
-      const actions = this.plan(snapshot, options.reinitialize ? 0 : (lastSeen ?? 0));
+      // After a lost commit, what others wrote since its base is news too, whatever its version.
+      const since = options.reinitialize ? 0 : Math.min(lastSeen ?? 0, lost?.base ?? Number.POSITIVE_INFINITY);
+      const actions = this.plan(snapshot, since);
       this.guardMassDelete(actions, options);
       if (options.dryRun) return this.dryRunSummary(actions, head);
       await this.applyRemoteChanges(actions);
       const pullsComplete = this.summary.errors === 0;
-      if (pullsComplete && head) state.set(SYNC_STATE_KEYS.lastRemoteVersion, String(head.version));
+      if (pullsComplete && head) state.markSeen(head);
       await this.deps.checkpoint?.('after_local_apply');
       if (lockLost) throw lockLost;
       const newHead = await this.pushLocalChanges(actions, opened, handle);
       const version = newHead?.version ?? head?.version ?? null;
-      if (newHead && pullsComplete) state.set(SYNC_STATE_KEYS.lastRemoteVersion, String(newHead.version));
+      if (newHead && pullsComplete) state.markSeen(newHead);
       state.set(SYNC_STATE_KEYS.lastSyncTime, isoUtc(this.deps.clock.now()));
       this.summary.new_version = version;
       this.summary.message = this.describe(requeued);
@@ -194,11 +199,11 @@ export class SyncEngine {
    * racing writer replaced it (possible where the lock is not atomic). Its rows go back in the queue,
    * based on the version the commit was made on, so the next plan merges them with what won.
    */
-  private requeueLostCommit(snapshot: RemoteSnapshot): number {
+  private requeueLostCommit(snapshot: RemoteSnapshot): { requeued: number; base: number } | undefined {
     const { state, files } = this.deps;
     const last = state.lastCommit();
-    if (!last || snapshot.recentCommits.includes(last.id)) return 0;
-    if (snapshot.version - last.version >= RECENT_COMMITS) return 0; // Fell off the list by age, not lost.
+    if (!last || snapshot.recentCommits.includes(last.id)) return undefined;
+    if (snapshot.version - last.version >= RECENT_COMMITS) return undefined; // Fell off the list by age, not lost.
     let requeued = 0;
     for (const id of state.lastCommitRows()) {
       const file = files.get(id);
@@ -207,7 +212,7 @@ export class SyncEngine {
       requeued++;
     }
     state.clearLastCommit();
-    return requeued;
+    return { requeued, base: last.base };
   }
 
   /** Plans the files changed on either side since `lastSeen`: no scan of unchanged files. */

@@ -115,8 +115,10 @@ export class SyncService {
       lock_atomic: null,
     };
     if (!this.deps.metadata) return report;
+    let headCommit: string | undefined;
     try {
       const head = await this.deps.metadata.readHead();
+      headCommit = head?.commit;
       report.remote_version = head?.version ?? 0;
       const knownRepo = state.get(SYNC_STATE_KEYS.repoId);
       if (knownRepo && head?.repo !== knownRepo) {
@@ -129,7 +131,9 @@ export class SyncService {
     } catch (error) {
       report.remote_error = error instanceof Error ? error.message : String(error);
     }
-    const remoteMoved = report.remote_version !== null && report.remote_version !== (lastVersion ?? 0);
+    const remoteMoved =
+      report.remote_version !== null &&
+      (report.remote_version !== (lastVersion ?? 0) || (headCommit !== undefined && headCommit !== state.lastSeenCommit()));
     report.needs_sync = files.pendingCount() > 0 || remoteMoved;
     return report;
   }

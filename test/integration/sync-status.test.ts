@@ -45,10 +45,13 @@ describe('sync status with a remote', () => {
     expect(await sync.status()).toMatchObject({ needs_sync: true, unsynced_count: 1 });
     t.docsync.db.exec("UPDATE files SET sync_status = 'synced'");
     const store = new RemoteMetadataStore(remote, `${t.dataDir}/tmp`, seededIdSource(9));
-    await store.commit(await store.initialize('repo'), undefined);
+    const head = await store.commit(await store.initialize('repo'), undefined);
     expect(await sync.status()).toMatchObject({ needs_sync: true, unsynced_count: 0, remote_version: 1, local_version: null });
-    t.docsync.syncState.set('last_remote_version', '1');
+    t.docsync.syncState.markSeen(head);
     expect(await sync.status()).toMatchObject({ needs_sync: false, remote_version: 1, local_version: 1 });
+    // Same version, another commit: ours was replaced; that is news.
+    t.docsync.syncState.markSeen({ version: 1, commit: 'someoneelse' });
+    expect(await sync.status()).toMatchObject({ needs_sync: true, remote_version: 1, local_version: 1 });
   });
 
   it('reports an unreachable server as an error, not as an empty remote', async () => {

@@ -26,7 +26,7 @@ export interface TestInstance {
 /** One docsync instance on a real SQLite file in a temp data dir, with a manual clock and seeded ids. */
 export function createInstance(env: Record<string, string> = {}, seed = 1, options: DocsyncOptions = {}): TestInstance {
   const tmp = tempDir();
-  const config = loadConfig({ DOCSYNC_DATA_DIR: tmp.dir, DOCSYNC_LOG_LEVEL: 'silent', ...env }, {}, tmp.dir);
+  const config = loadConfig({ DOCSYNC_DATA_DIR: tmp.dir, DOCSYNC_LOG_LEVEL: 'silent', DOCSYNC_REMOTE: 'none', ...env }, {}, tmp.dir);
   const clock = new ManualClock();
   const docsync = openDocsync(config, { clock, ids: seededIdSource(seed), ...options });
   return {

@@ -12,7 +12,7 @@ describe('loadConfig', () => {
       dataDir: path.join(cwd, 'data'),
       port: 8080,
       host: '127.0.0.1',
-      remote: { kind: 'none' },
+      remote: { kind: 'folder', path: path.join(cwd, 'remote') },
       syncIntervalSeconds: 300,
       transferWorkers: 4,
       lockTtlSeconds: 60,
@@ -50,6 +50,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: '80.5' }, {}, cwd)).toThrow(ConfigError);
     expect(() => loadConfig({ DOCSYNC_SYNC_INTERVAL: '1e3' }, {}, cwd)).toThrow(ConfigError);
     expect(loadConfig({ DOCSYNC_SYNC_INTERVAL: '0' }, {}, cwd).syncIntervalSeconds).toBe(0);
+  });
+
+  it('defaults to a shared folder beside the data dir, and runs standalone with none', () => {
+    expect(loadConfig({ DOCSYNC_DATA_DIR: '/srv/docsync/data2' }, {}, cwd).remote).toEqual({ kind: 'folder', path: '/srv/docsync/remote' });
+    expect(loadConfig({ DOCSYNC_REMOTE: 'none' }, {}, cwd).remote).toEqual({ kind: 'none' });
   });
 
   it('parses a shared folder remote', () => {

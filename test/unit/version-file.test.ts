@@ -7,7 +7,7 @@ const sha = 'a'.repeat(64);
 
 describe('version.txt', () => {
   it('round-trips, with the bare version number on line 1', () => {
-    const head = { version: 42, snapshot: 'metadata/000042-k3j2h4g5f6d7.db', sha256: sha, commit: 'k3j2h4g5f6d7' };
+    const head = { version: 42, snapshot: 'metadata/000042-k3j2h4g5f6d7.db', sha256: sha, commit: 'k3j2h4g5f6d7', repo: 'r-1' };
     const text = formatVersionFile(head);
     expect(text.split('\n')[0]).toBe('42');
     expect(parseVersionFile(text)).toEqual(head);
@@ -19,10 +19,11 @@ describe('version.txt', () => {
     ['<html>Not Found</html>', /does not start with a version number/],
     ['-1\n', /does not start with a version number/],
     ['7\n', /lacks its snapshot/],
-    [`7\nsnapshot ../../etc/passwd\nsha256 ${sha}\ncommit abc\n`, /invalid snapshot/],
-    [`7\nsnapshot metadata/000007-abc.db\nsha256 xyz\ncommit abc\n`, /invalid sha256/],
-    [`7\nsnapshot metadata/000008-abc.db\nsha256 ${sha}\ncommit abc\n`, /inconsistent/],
-    [`7\nsnapshot metadata/000007-abc.db\nsha256 ${sha}\ncommit other\n`, /inconsistent/],
+    [`7\nsnapshot metadata/000007-abc.db\nsha256 ${sha}\ncommit abc\n`, /lacks its snapshot, sha256, commit or repo/],
+    [`7\nsnapshot ../../etc/passwd\nsha256 ${sha}\ncommit abc\nrepo r\n`, /invalid snapshot/],
+    [`7\nsnapshot metadata/000007-abc.db\nsha256 xyz\ncommit abc\nrepo r\n`, /invalid sha256/],
+    [`7\nsnapshot metadata/000008-abc.db\nsha256 ${sha}\ncommit abc\nrepo r\n`, /inconsistent/],
+    [`7\nsnapshot metadata/000007-abc.db\nsha256 ${sha}\ncommit other\nrepo r\n`, /inconsistent/],
   ])('refuses %j', (text, message) => {
     expect(() => parseVersionFile(text)).toThrow(RemoteCorruptError);
     expect(() => parseVersionFile(text)).toThrow(message);

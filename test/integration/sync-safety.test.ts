@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { seededIdSource } from '../../src/domain/ids.ts';
+import { MemoryRemote } from '../../src/remote/memory-remote.ts';
+import { remotePaths } from '../../src/remote/paths.ts';
+import { RemoteMetadataStore } from '../../src/remote/remote-metadata.ts';
+import { RetryingRemote } from '../../src/remote/retrying-remote.ts';
+import { WebDavRemote } from '../../src/remote/webdav-remote.ts';
+import { formatVersionFile } from '../../src/remote/version-file.ts';
+import { startCluster, type Cluster } from '../support/cluster.ts';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { tempDir } from '../support/instance.ts';
+import { startWebDavServer, webDavKindsForTests, type WebDavTestServer } from '../support/webdav-servers.ts';
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+describe('lost commits (a racing writer replaced ours, where the lock is not atomic)', () => {
+  let cluster: Cluster;
+  let tmp: ReturnType<typeof tempDir>;
+  afterEach(() => {
+    cluster.close();
+    tmp.remove();
+  });
+
+  it('re-queues the rows of a commit missing from the remote, and merges them with what won', async () => {
+    tmp = tempDir();
+    const memory = new MemoryRemote();
+    cluster = startCluster({ connect: () => memory }, ['a']);
+    const a = cluster.nodes[0]!;
+    await a.put('base.txt', 'base');
+    await a.sync();
+    const store = new RemoteMetadataStore(memory, tmp.dir, seededIdSource(5));
+    const v1 = (await store.readHead())!;
+    const mine = await a.put('mine.txt', 'mine');
+    expect(await a.sync()).toMatchObject({ new_version: 2, uploaded: 1 });
+
+    // A racer that also based its commit on v1 switches version.txt after us: our v2 is gone.
+    const racer = await store.download(v1);
+    const content = Buffer.from('from the racer');
+    const hash = sha256(content);
+    await memory.mkdir(remotePaths.blobDir(hash));
+    await memory.put(remotePaths.blob(hash, 'txt'), content);
+    racer.upsert({
+      stable_id: 'racerracer22', hash, filename: 'racer.txt', file_type: 'txt', mime_type: 'text/plain', size: content.length,
+      doc_id: null, collections: [], labels: [], metadata: {}, deleted: false,
+      created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z', version: 2,
+    });
+    racer.stamp(2, 'racercommit1');
+    racer.close();
+    const bytes = fs.readFileSync(racer.path);
+    const head = { version: 2, commit: 'racercommit1', snapshot: remotePaths.snapshot(2, 'racercommit1'), sha256: sha256(bytes), repo: v1.repo };
+    await memory.put(head.snapshot, bytes);
+    await memory.put(remotePaths.versionFile, Buffer.from(formatVersionFile(head)));
+
+    const summary = await a.sync();
+    expect(summary.message).toMatch(/1 re-queued from a lost commit/);
+    expect(summary.new_version).toBe(3);
+    const final = await store.download((await store.readHead())!);
+    expect(final.files().map((r) => r.filename).sort()).toEqual(['base.txt', 'mine.txt', 'racer.txt']);
+    expect(final.get(mine.stable_id)).toMatchObject({ deleted: false, hash: mine.hash, version: 3 });
+    await store.discard(final);
+    expect(await a.contents()).toEqual({ 'base.txt': 'base', 'mine.txt': 'mine', 'racer.txt': 'from the racer' });
+  });
+});
+
+describe.each(webDavKindsForTests())('requests a sync makes on %s', (kind) => {
+  let server: WebDavTestServer;
+  let proxy: FaultProxy;
+  let cluster: Cluster;
+  beforeAll(async () => {
+    server = await startWebDavServer(kind);
+    proxy = await startFaultProxy(new URL(server.baseUrl).origin);
+  });
+  afterAll(async () => {
+    cluster?.close();
+    await proxy.stop();
+    await server.stop();
+  });
+
+  it('a no-change sync makes at most 2 HTTP requests (it makes 1: version.txt)', async () => {
+    const viaProxy = server.baseUrl.replace(new URL(server.baseUrl).origin, proxy.origin);
+    cluster = startCluster({
+      connect: () =>
+        new RetryingRemote(new WebDavRemote({ baseUrl: viaProxy, username: server.username, password: server.password, remoteRoot: '/count' })),
+    }, ['a']);
+    const a = cluster.nodes[0]!;
+    await a.put('one.pdf', 'one');
+    await a.sync();
+    expect((await a.docsync.sync.status()).needs_sync).toBe(false);
+    const before = proxy.log.length;
+    expect(await a.sync()).toMatchObject({ skipped: true });
+    const requests = proxy.log.slice(before);
+    expect(requests).toEqual(['GET /dav/count/version.txt']);
+    expect(requests.length).toBeLessThanOrEqual(2);
+  });
+});
