@@ -22,6 +22,7 @@ export interface Config {
   maxDeletePercent: number;
   maxUploadBytes: number;
   sessionTtlHours: number;
+  sseKeepAliveSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -68,6 +69,7 @@ export const OPTIONS = {
     default: '50',
   },
   maxUploadMb: { env: 'DOCSYNC_MAX_UPLOAD_MB', flag: 'max-upload-mb', help: 'larger uploads get 413', default: '200' },
+  sseKeepAlive: { env: 'DOCSYNC_SSE_KEEPALIVE', flag: 'sse-keepalive', help: 'seconds between SSE keep-alive comments', default: '30' },
   sessionTtlHours: { env: 'DOCSYNC_SESSION_TTL_HOURS', flag: 'session-ttl-hours', help: 'login session lifetime (hours)', default: '168' },
   logLevel: { env: 'DOCSYNC_LOG_LEVEL', flag: 'log-level', help: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
 } as const satisfies Record<string, OptionSpec>;
@@ -126,6 +128,7 @@ export function loadConfig(
     maxDeletePercent: int('maxDeletePercent', 0, 100),
     maxUploadBytes: int('maxUploadMb', 1, 1024 * 1024) * 1024 * 1024,
     sessionTtlHours: int('sessionTtlHours', 1, 24 * 365),
+    sseKeepAliveSeconds: int('sseKeepAlive', 1, 3600),
     logLevel: logLevel as Config['logLevel'],
   };
   if (config.adminPassword !== undefined && config.adminPassword.length < 8) {

@@ -14,12 +14,16 @@ import { installErrorHandler } from './errors.ts';
 import { authRoutes } from './routes/auth.ts';
 import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
+import { sseRoutes, sessionKeyOf } from './routes/sse.ts';
 import { syncRoutes } from './routes/sync.ts';
+import { SseHub } from '../sse/sse-hub.ts';
 
 export const API_PREFIX = '/api/v1';
 
 export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
+  /** SSE keep-alive interval (SPEC §6: 30 s). */
+  sseKeepAliveMs?: number;
 }
 
 /** A route as registered, for tests that walk the whole table (e.g. "every route needs a session"). */
@@ -74,7 +78,9 @@ function formatValidationErrors(errors: FastifySchemaValidationError[], dataVar:
   return new Error(text);
 }
 
-export async function buildApp(docsync: Docsync, options: AppOptions = {}): Promise<FastifyInstance & { routeTable: RouteEntry[] }> {
+export type DocsyncApp = FastifyInstance & { routeTable: RouteEntry[]; sse: SseHub };
+
+export async function buildApp(docsync: Docsync, options: AppOptions = {}): Promise<DocsyncApp> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: 1024 * 1024,
@@ -114,6 +120,21 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
   // The web page arrives later; until then the front door leads to the API documentation.
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
 
+  const sse = new SseHub({
+    clock: docsync.clock,
+    keepAliveMs: options.sseKeepAliveMs ?? docsync.config.sseKeepAliveSeconds * 1000,
+    goneTtlMs: 5 * 60 * 1000,
+    bufferSize: 1000,
+    queueLimit: 500,
+  });
+  sse.start();
+  const unsubscribe = forwardSyncEvents(docsync, sse);
+  // Streams never end by themselves: end them before the server waits for open connections.
+  app.addHook('preClose', async () => {
+    unsubscribe();
+    sse.closeAll();
+  });
+
   await app.register(
     async (api) => {
       api.addHook('onRequest', authenticate(docsync.auth));
@@ -121,9 +142,22 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
       await api.register(authRoutes, { docsync });
       await api.register(fileRoutes, { docsync });
       await api.register(syncRoutes, { docsync });
+      await api.register(sseRoutes, { hub: sse });
     },
     { prefix: API_PREFIX },
   );
   await app.ready();
-  return Object.assign(app, { routeTable });
+  return Object.assign(app, { routeTable, sse });
+}
+
+/**
+ * Sync events to SSE (SPEC §6): progress, messages and errors go to the session that started the
+ * sync (to everyone for background syncs); completion, conflicts and changed files to everyone.
+ */
+function forwardSyncEvents(docsync: Docsync, sse: SseHub): () => void {
+  return docsync.sync.subscribe((event) => {
+    const toOrigin = event.type === 'syncProgress' || event.type === 'syncMessage' || event.type === 'syncError';
+    const audience = toOrigin && event.origin ? sessionKeyOf(event.origin, 0) : undefined;
+    sse.publish(event.type, event.data, audience);
+  });
 }

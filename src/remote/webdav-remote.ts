@@ -68,7 +68,13 @@ export class WebDavRemote implements Remote {
 
   async getBytes(path: string): Promise<Buffer | undefined> {
     const response = await this.request(path, 'GET');
-    return response && Buffer.from(await response.arrayBuffer());
+    if (!response) return undefined;
+    try {
+      return Buffer.from(await response.arrayBuffer());
+    } catch (error) {
+      // The body broke off after the headers (rclone aborts reads during an overwrite): retryable.
+      throw translate(error, path);
+    }
   }
 
   async put(path: string, body: PutBody, options: PutOptions = {}): Promise<PutResult> {

@@ -253,7 +253,7 @@ export class SyncEngine {
     const needed = uniqueBlobs(pulls.filter((p) => p.content && !blobs.has(p.remote.hash, p.remote.file_type)).map((p) => p.remote));
     const failed = new Set<string>();
     let done = 0;
-    this.progress('transferring', 0, needed.length);
+    this.progress('downloading', 0, needed.length);
     await forEachLimited(needed, this.deps.transferWorkers, async (row) => {
       try {
         const stream = await remote.get(remotePaths.blob(row.hash, row.file_type));
@@ -267,7 +267,7 @@ export class SyncEngine {
         this.summary.errors++;
         this.deps.listener?.message?.(`Download of ${row.filename} failed: ${(error as Error).message}`);
       }
-      this.progress('transferring', ++done, needed.length);
+      this.progress('downloading', ++done, needed.length);
     });
     this.progress('applying', 0, actions.length);
     for (const action of actions) {
@@ -379,7 +379,7 @@ export class SyncEngine {
     const failed = new Set<string>();
     const shards = new Map<string, Promise<unknown>>();
     let done = 0;
-    this.progress('transferring', 0, candidates.length);
+    this.progress('uploading', 0, candidates.length);
     await forEachLimited(candidates, this.deps.transferWorkers, async (file) => {
       try {
         const shard = remotePaths.blobDir(file.hash);
@@ -397,7 +397,7 @@ export class SyncEngine {
         this.summary.errors++;
         this.deps.listener?.message?.(`Upload of ${file.filename} failed: ${(error as Error).message}`);
       }
-      this.progress('transferring', ++done, candidates.length);
+      this.progress('uploading', ++done, candidates.length);
     });
     return { failed };
   }
@@ -438,21 +438,26 @@ export class SyncEngine {
     blobs.removeIfUnreferenced(file.hash, file.file_type, (hash, ext) => files.isBlobReferenced(hash, ext));
   }
 
+  /** Reports progress; `percent` spans the phases in their order and never goes back. */
   private progress(phase: SyncPhase, done: number, total: number): void {
     const span: Record<SyncPhase, [number, number]> = {
       checking: [0, 2],
       locking: [2, 5],
       metadata: [5, 10],
       planning: [10, 12],
-      transferring: [12, 85],
-      applying: [85, 90],
-      committing: [90, 98],
+      downloading: [12, 45],
+      applying: [45, 50],
+      uploading: [50, 88],
+      committing: [88, 98],
       done: [100, 100],
     };
     const [from, to] = span[phase];
-    const percent = Math.round(from + (to - from) * (total > 0 ? done / total : 1));
+    const percent = Math.max(this.percent, Math.round(from + (to - from) * (total > 0 ? done / total : 0)));
+    this.percent = percent;
     this.deps.listener?.progress?.({ phase, percent, done, total, bytes: this.bytes });
   }
+
+  private percent = 0;
 }
 
 /** The local row a pulled remote row becomes: synced, based on the remote version. */

@@ -1,6 +1,7 @@
 import type { ConflictType } from './planner.ts';
 
-export const SYNC_PHASES = ['checking', 'locking', 'metadata', 'planning', 'transferring', 'applying', 'committing', 'done'] as const;
+/** In the order a sync goes through them. */
+export const SYNC_PHASES = ['checking', 'locking', 'metadata', 'planning', 'downloading', 'applying', 'uploading', 'committing', 'done'] as const;
 export type SyncPhase = (typeof SYNC_PHASES)[number];
 
 /** Progress of one sync, as SSE `syncProgress` carries it (SPEC §6). */
