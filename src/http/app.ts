@@ -1,10 +1,13 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
 import type { Docsync } from '../docsync.ts';
@@ -117,8 +120,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-  // The web page arrives later; until then the front door leads to the API documentation.
-  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
+  await registerWebPage(app);
 
   const sse = new SseHub({
     clock: docsync.clock,
@@ -160,4 +162,16 @@ function forwardSyncEvents(docsync: Docsync, sse: SseHub): () => void {
     const audience = toOrigin && event.origin ? sessionKeyOf(event.origin, 0) : undefined;
     sse.publish(event.type, event.data, audience);
   });
+}
+
+/** The built web page (`npm run build:web`, run by `npm ci`): `web/dist`, two levels above this file. */
+const WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url));
+
+/** Serves the page at `/`; without a build, `/` leads to the API documentation instead. */
+async function registerWebPage(app: FastifyInstance): Promise<void> {
+  if (!fs.existsSync(`${WEB_ROOT}/index.html`)) {
+    app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
+    return;
+  }
+  await app.register(fastifyStatic, { root: WEB_ROOT, prefix: '/', index: 'index.html', wildcard: false });
 }
