@@ -76,6 +76,7 @@ export const LIMITS = {
   tagCount: 100,
   docIdLength: 200,
   metadataBytes: 64 * 1024,
+  metadataDepth: 32,
 } as const;
 
 // Control characters (NUL included) are never part of a name; everything else is data, `/` and `..` too.
@@ -109,8 +110,23 @@ export function docIdProblem(docId: string | null): string | undefined {
 
 export function metadataProblem(metadata: unknown): string | undefined {
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) return 'metadata must be a JSON object';
+  if (depthOf(metadata) > LIMITS.metadataDepth) return `metadata must be nested at most ${LIMITS.metadataDepth} levels deep`;
   if (Buffer.byteLength(JSON.stringify(metadata)) > LIMITS.metadataBytes) {
     return `metadata must be at most ${LIMITS.metadataBytes} bytes as JSON`;
   }
   return undefined;
+}
+
+/** Nesting depth of a JSON value, measured without recursion (a hostile value may be thousands deep). */
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > LIMITS.metadataDepth) return deepest;
+    for (const child of Object.values(current as Record<string, unknown>)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
