@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- --only status,insert,transfer] [--sizes 10000,100000,1000000] [--insert-rows 100000]
- *  [--transfer-mb 1024] [--iterations 2000]`: the performance targets of the issue, one table per section.
+ * `npm run bench [-- --only status,insert,transfer,webdav] [--sizes 10000,100000,1000000] [--insert-rows 100000]
+ *  [--transfer-mb 1024] [--iterations 2000] [--webdav-concurrency 8] [--webdav-runs 3]`: the performance targets of the issue, one table per section.
  * Defaults are the full targets. Progress goes to stderr, tables to stdout.
  */
 import { parseArgs } from 'node:util';
@@ -9,8 +9,9 @@ import { benchInsert } from './insert.ts';
 import { benchLocalStatus } from './local-status.ts';
 import { renderTable, type Table } from './table.ts';
 import { benchTransfer } from './transfer.ts';
+import { benchWebDav } from './webdav-transfer.ts';
 
-const SECTIONS = ['status', 'insert', 'transfer'] as const;
+const SECTIONS = ['status', 'insert', 'transfer', 'webdav'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -18,7 +19,9 @@ const USAGE = `usage: npm run bench -- [options]
   --sizes <list>        row counts for status (default: 10000,100000,1000000)
   --iterations <n>      timed calls per status measurement (default: 2000)
   --insert-rows <n>     rows for the bulk insert (default: 100000)
-  --transfer-mb <n>     upload/download size in MiB (default: 1024)`;
+  --transfer-mb <n>     upload/download size in MiB (default: 1024)
+  --webdav-concurrency <n>  requests in flight for the webdav section (default: 8)
+  --webdav-runs <n>     timed runs per webdav measurement, median shown (default: 3)`;
 
 interface Options {
   sections: Section[];
@@ -26,6 +29,8 @@ interface Options {
   iterations: number;
   insertRows: number;
   transferMib: number;
+  webdavConcurrency: number;
+  webdavRuns: number;
 }
 
 class UsageError extends Error {}
@@ -45,6 +50,8 @@ function parseOptions(argv: string[]): Options | 'help' {
       iterations: { type: 'string' },
       'insert-rows': { type: 'string' },
       'transfer-mb': { type: 'string' },
+      'webdav-concurrency': { type: 'string' },
+      'webdav-runs': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -60,6 +67,8 @@ function parseOptions(argv: string[]): Options | 'help' {
     iterations: positiveInt('iterations', values.iterations ?? '2000'),
     insertRows: positiveInt('insert-rows', values['insert-rows'] ?? '100000'),
     transferMib: positiveInt('transfer-mb', values['transfer-mb'] ?? '1024'),
+    webdavConcurrency: positiveInt('webdav-concurrency', values['webdav-concurrency'] ?? '8'),
+    webdavRuns: positiveInt('webdav-runs', values['webdav-runs'] ?? '3'),
   };
 }
 
@@ -75,6 +84,8 @@ async function runSection(section: Section, options: Options): Promise<Table> {
       return benchInsert({ rows: options.insertRows }, log);
     case 'transfer':
       return benchTransfer({ mib: options.transferMib }, log);
+    case 'webdav':
+      return benchWebDav({ concurrency: options.webdavConcurrency, runs: options.webdavRuns }, log);
   }
 }
 

@@ -20,7 +20,16 @@ export async function startServer(docsync: Docsync, options: { handleSignals?: b
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     docsync.sync.stopPeriodic();
-    closing ??= app.close().then(() => docsync.sync.idle()).then(() => docsync.close());
+    // In-flight requests get a few seconds to finish; a stalled client must not hold shutdown hostage.
+    const force = setTimeout(() => app.server.closeAllConnections(), 5000);
+    force.unref();
+    closing ??= app
+      .close()
+      .then(() => docsync.sync.idle())
+      .then(() => {
+        clearTimeout(force);
+        docsync.close();
+      });
     return closing;
   };
   if (options.handleSignals) {

@@ -50,6 +50,9 @@ export interface ConflictInfo {
   remote_modified_at: string | null;
   remote_hash: string | null;
   remote_deleted: boolean;
+  remote_filename: string;
+  remote_collections: string[];
+  remote_labels: string[];
 }
 
 export interface SyncServiceDeps {
@@ -248,6 +251,9 @@ export class SyncService {
           remote_modified_at: conflict.remote.updated_at,
           remote_hash: conflict.remote.hash,
           remote_deleted: conflict.remote.deleted,
+          remote_filename: conflict.remote.filename,
+          remote_collections: conflict.remote.collections,
+          remote_labels: conflict.remote.labels,
         },
       ];
     });

@@ -11,13 +11,22 @@ import type { NewFileInput } from '../../services/file-service.ts';
 import type { StagedBlob } from '../../store/blob-store.ts';
 import { errorResponses, FileIdParams, FileListQuery, FileListResponse, FileSchema, MetadataPatchBody } from '../schemas.ts';
 
-const UPLOAD_FIELDS = new Set(['doc_id', 'collections', 'labels', 'metadata']);
+const UPLOAD_FIELDS = new Set(['filename', 'doc_id', 'collections', 'labels', 'metadata']);
 /** Room for multipart boundaries and the small fields around the file. */
 const MULTIPART_OVERHEAD = 1024 * 1024;
 
 export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async (app, { docsync }) => {
   const { files } = docsync;
   const maxBytes = docsync.config.maxUploadBytes;
+  /** One message for every upload over the limit, whichever layer noticed it first. */
+  const stageLimited = async (source: Readable): Promise<StagedBlob> => {
+    try {
+      return await files.stage(source);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new PayloadTooLargeError(maxBytes);
+      throw error;
+    }
+  };
 
   // Raw content for `PUT /files/:id/content`: handed over as a stream, never buffered.
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
@@ -36,8 +45,8 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
         tags: ['files'],
         summary: 'Upload a file',
         description:
-          'multipart/form-data: field `file` (required); optional `doc_id`, `collections` and `labels` ' +
-          '(JSON arrays of strings) and `metadata` (a JSON object).',
+          'multipart/form-data: field `file` (required); optional `filename` (overrides the part\'s name), `doc_id`, ' +
+          '`collections` and `labels` (JSON arrays of strings) and `metadata` (a JSON object).',
         consumes: ['multipart/form-data'],
         response: { 201: FileSchema, ...errorResponses(400, 401, 413) },
       },
@@ -55,7 +64,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
               throw new BadRequestError(`only one file part, named 'file', is accepted (got '${part.fieldname}')`);
             }
             upload = { filename: part.filename, mimetype: part.mimetype };
-            staged = await files.stage(part.file);
+            staged = await stageLimited(part.file);
           } else {
             fields.set(part.fieldname, fieldText(part));
           }
@@ -162,7 +171,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
     },
     async (request) => {
       files.get(request.params.id);
-      const staged = await files.stage(await contentStream(request));
+      const staged = await stageLimited(await contentStream(request));
       return files.replaceContentFromStaged(request.params.id, staged);
     },
   );
@@ -220,8 +229,11 @@ function fieldText(part: MultipartValue): string {
 }
 
 function uploadInput(fields: Map<string, string>, upload: { filename: string; mimetype: string }): NewFileInput {
-  if (!upload.filename) throw new BadRequestError("the 'file' part needs a filename");
-  const input: NewFileInput = { filename: upload.filename, mimeType: upload.mimetype };
+  // Browsers percent-encode `"`, CR and LF in a part's filename (HTML spec): a `filename` field, when
+  // sent, carries the name exactly.
+  const filename = fields.get('filename') ?? upload.filename;
+  if (!filename) throw new BadRequestError("the 'file' part needs a filename");
+  const input: NewFileInput = { filename, mimeType: upload.mimetype };
   const docId = fields.get('doc_id');
   if (docId !== undefined) input.docId = docId;
   const collections = fields.get('collections');

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the real WebDAV servers used by the integration tests (Debian 12):
-# Apache httpd + mod_dav_fs, nginx + dav-ext, rclone. Idempotent: does nothing when
-# every binary/module is already present. Needs root (or sudo) and no stdin.
+# Installs what the tests need from Debian 12: the real WebDAV servers (Apache httpd + mod_dav_fs,
+# nginx + dav-ext, rclone) and Chromium for the browser tests. Idempotent: does nothing when
+# everything is already present. Needs root (or sudo) and no stdin.
 set -euo pipefail
 
 NGINX_DAV_EXT=/usr/lib/nginx/modules/ngx_http_dav_ext_module.so
@@ -12,12 +12,13 @@ for bin in apache2 htpasswd nginx rclone; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("$bin")
 done
 [ -f "$NGINX_DAV_EXT" ] || missing+=("nginx-dav-ext")
+[ -x /usr/bin/chromium ] || missing+=("chromium")
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-webdav-servers: already installed (apache2, htpasswd, nginx + dav-ext, rclone)"
+  echo "install-system-deps: already installed (apache2, htpasswd, nginx + dav-ext, rclone, chromium)"
   exit 0
 fi
-echo "install-webdav-servers: missing ${missing[*]}; installing with apt-get"
+echo "install-system-deps: missing ${missing[*]}; installing with apt-get"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -28,6 +29,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update </dev/null
 $SUDO apt-get install -y --no-install-recommends \
-  apache2 apache2-utils rclone nginx libnginx-mod-http-dav-ext </dev/null
+  apache2 apache2-utils rclone nginx libnginx-mod-http-dav-ext chromium </dev/null
 
-echo "install-webdav-servers: done"
+echo "install-system-deps: done"

@@ -1,0 +1,136 @@
+/**
+ * What the browser test needs around the page: a fresh build of web/, docsync instances on real
+ * ports behind one WebDAV server, and headless Chromium (Debian's, driven by playwright-core).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { loadConfig } from '../../src/config.ts';
+import { openDocsync, type Docsync, type DocsyncOptions } from '../../src/docsync.ts';
+import { startServer } from '../../src/http/server.ts';
+import type { WebDavTestServer } from '../support/webdav-servers.ts';
+
+export const CHROMIUM = '/usr/bin/chromium';
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const WEB = path.join(REPO, 'web');
+export const ARTIFACTS = path.join(REPO, 'test-artifacts', 'browser');
+
+/** Chromium is required in CI; locally its absence skips the browser tests with a loud warning. */
+export function chromiumAvailable(): boolean {
+  if (fs.existsSync(CHROMIUM)) return true;
+  const banner = '!'.repeat(78);
+  const message = `\n${banner}\n!!! Browser tests NOT RUN: ${CHROMIUM} is missing (apt-get install chromium)\n${banner}\n`;
+  if (process.env.CI === 'true') throw new Error(`CI=true requires Chromium.${message}`);
+  console.warn(message);
+  return false;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name !== 'dist' && entry.name !== 'node_modules') newest = Math.max(newest, newestMtime(full));
+    } else {
+      newest = Math.max(newest, fs.statSync(full).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/** Builds web/dist when it is missing or older than the page's sources (the server serves it as built). */
+export function ensureWebBuild(): void {
+  const index = path.join(WEB, 'dist', 'index.html');
+  if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= newestMtime(WEB)) return;
+  execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+export interface BrowserInstance {
+  docsync: Docsync;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The environment that makes an instance sync through `webdav`, under `root` there. */
+export function webDavEnv(webdav: WebDavTestServer, root: string): Record<string, string> {
+  return {
+    WEBDAV_BASE_URL: webdav.baseUrl,
+    WEBDAV_USERNAME: webdav.username,
+    WEBDAV_PASSWORD: webdav.password,
+    WEBDAV_REMOTE_ROOT: root,
+  };
+}
+
+/** One docsync instance with HTTP on a free port and no background syncs; `admin` has `password`. */
+export async function startInstance(password: string, env: Record<string, string>, options: DocsyncOptions = {}): Promise<BrowserInstance> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'docsync-browser-'));
+  const docsync = openDocsync(
+    loadConfig({
+      DOCSYNC_DATA_DIR: dataDir,
+      PORT: '0',
+      DOCSYNC_ADMIN_PASSWORD: password,
+      DOCSYNC_SYNC_INTERVAL: '0',
+      DOCSYNC_LOG_LEVEL: 'silent',
+      ...env,
+    }),
+    options,
+  );
+  await docsync.auth.ensureAdmin(password);
+  const server = await startServer(docsync);
+  return {
+    docsync,
+    url: server.url,
+    close: async () => {
+      await server.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchChromium(): Promise<Browser> {
+  // playwright-core gives every launch a fresh temporary profile (user data dir) and removes it on close.
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/**
+ * A page in its own context: cookies are per host, not per port, so two instances on 127.0.0.1
+ * need two cookie jars. Page errors and failed requests are collected for the assertions.
+ */
+export async function openPage(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: false });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`${name}: page error: ${error.message}`));
+  page.on('console', (message) => {
+    // The browser logs every 4xx it fetches; 401s before login and for a wrong password are expected.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`${name}: console error: ${message.text()}`);
+  });
+  return { context, page, problems };
+}
+
+/** Starts the artifacts folder afresh, so no screenshot of an earlier run passes for this one's. */
+export function clearArtifacts(): void {
+  fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}

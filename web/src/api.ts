@@ -1,0 +1,133 @@
+import type {
+  ApiErrorBody,
+  ConflictList,
+  DocFile,
+  FileFilters,
+  FileList,
+  LoginAnswer,
+  RemoteStatus,
+  Resolution,
+  ResolutionAnswer,
+  SyncSummary,
+} from './api-types.ts';
+
+const BASE = '/api/v1';
+
+/** An answer other than 2xx, with the API's own message (`{error, message}`) when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Called on every 401 after login: the session ended (logged out elsewhere, expired). */
+let onUnauthorized: () => void = () => undefined;
+export function setUnauthorizedHandler(handler: () => void): void {
+  onUnauthorized = handler;
+}
+
+function errorFrom(status: number, text: string): ApiError {
+  try {
+    const body = JSON.parse(text) as Partial<ApiErrorBody>;
+    if (typeof body.message === 'string') return new ApiError(status, body.error ?? 'error', body.message);
+  } catch {
+    // not JSON: a proxy's page, an empty body
+  }
+  if (status === 0) return new ApiError(0, 'network', 'The server cannot be reached. Is docsync running?');
+  return new ApiError(status, 'http', `The server answered ${status}`);
+}
+
+async function request<T>(method: string, path: string, body?: unknown, options: { quiet401?: boolean } = {}): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(BASE + path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+  } catch {
+    throw errorFrom(0, '');
+  }
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  if (!response.ok) {
+    if (response.status === 401 && !options.quiet401) onUnauthorized();
+    throw errorFrom(response.status, text);
+  }
+  return JSON.parse(text) as T;
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== '') search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+export const api = {
+  me: () => request<{ username: string }>('GET', '/auth/me', undefined, { quiet401: true }),
+  login: (username: string, password: string) =>
+    request<LoginAnswer>('POST', '/auth/login', { username, password }, { quiet401: true }),
+  logout: () => request<void>('POST', '/auth/logout', undefined, { quiet401: true }),
+
+  listFiles: (filters: FileFilters, page: { cursor?: string; limit: number }) =>
+    request<FileList>('GET', `/files${query({ collection: filters.collection, label: filters.label, q: filters.q, ...page })}`),
+  updateFile: (id: string, patch: { collections?: string[]; labels?: string[]; filename?: string }) =>
+    request<DocFile>('PATCH', `/files/${encodeURIComponent(id)}`, patch),
+  deleteFile: (id: string) => request<void>('DELETE', `/files/${encodeURIComponent(id)}`),
+  contentUrl: (id: string) => `${BASE}/files/${encodeURIComponent(id)}/content`,
+
+  syncStatus: () => request<RemoteStatus>('GET', '/sync/status'),
+  sync: () => request<SyncSummary>('POST', '/sync', {}),
+  conflicts: () => request<ConflictList>('GET', '/sync/conflicts'),
+  resolve: (fileId: string, resolution: Resolution) =>
+    request<ResolutionAnswer>('POST', '/sync/resolve-conflict', { file_id: fileId, resolution }),
+
+  eventsUrl: `${BASE}/sse/subscribe`,
+};
+
+export interface UploadHandle {
+  done: Promise<DocFile>;
+  abort(): void;
+}
+
+/** `POST /files` through XMLHttpRequest, the one browser API that reports upload progress. */
+export function uploadFile(
+  file: File,
+  fields: { collections?: string[]; labels?: string[] },
+  onProgress: (loaded: number, total: number) => void,
+): UploadHandle {
+  const xhr = new XMLHttpRequest();
+  const done = new Promise<DocFile>((resolve, reject) => {
+    xhr.open('POST', `${BASE}/files`);
+    xhr.withCredentials = true;
+    xhr.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable) onProgress(event.loaded, event.total);
+    });
+    xhr.addEventListener('load', () => {
+      if (xhr.status === 201) {
+        resolve(JSON.parse(xhr.responseText) as DocFile);
+        return;
+      }
+      if (xhr.status === 401) onUnauthorized();
+      reject(errorFrom(xhr.status, xhr.responseText));
+    });
+    xhr.addEventListener('error', () => reject(errorFrom(0, '')));
+    xhr.addEventListener('abort', () => reject(new ApiError(0, 'aborted', 'Upload cancelled')));
+    const form = new FormData();
+    // The small fields first: the server reads parts in order and the file streams last.
+    if (fields.collections?.length) form.append('collections', JSON.stringify(fields.collections));
+    if (fields.labels?.length) form.append('labels', JSON.stringify(fields.labels));
+    form.append('file', file, file.name);
+    xhr.send(form);
+  });
+  return { done, abort: () => xhr.abort() };
+}
