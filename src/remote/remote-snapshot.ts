@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import type { FileRecord } from '../domain/file.ts';
 import { AppError } from '../errors.ts';
 import { RemoteCorruptError } from './errors.ts';
 
@@ -7,21 +8,15 @@ export const FORMAT_VERSION = 1;
 /** How many commit ids the remote remembers (lost-commit detection, SPEC §3). */
 export const RECENT_COMMITS = 50;
 
+/** The fields of a file every instance shares (SPEC §2): no local sync bookkeeping. */
+export type SharedFileFields = Pick<
+  FileRecord,
+  'hash' | 'filename' | 'file_type' | 'mime_type' | 'size' | 'doc_id' | 'collections' | 'labels' | 'metadata' | 'deleted' | 'created_at' | 'updated_at'
+>;
+
 /** One row of the shared `files` table: the shareable fields of a file, its tombstone flag, its version. */
-export interface RemoteFileRow {
+export interface RemoteFileRow extends SharedFileFields {
   stable_id: string;
-  hash: string;
-  filename: string;
-  file_type: string;
-  mime_type: string;
-  size: number;
-  doc_id: string | null;
-  collections: string[];
-  labels: string[];
-  metadata: Record<string, unknown>;
-  deleted: boolean;
-  created_at: string;
-  updated_at: string;
   /** The remote version at which this row last changed. */
   version: number;
 }
