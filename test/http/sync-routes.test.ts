@@ -81,6 +81,9 @@ describe('sync routes', () => {
       remote_modified_at: '2026-02-02T00:00:00.000Z',
       remote_hash: file.hash,
       remote_deleted: true,
+      remote_filename: 'a.txt',
+      remote_collections: [],
+      remote_labels: [],
     });
 
     const resolve = (payload: object) => call('POST', '/sync/resolve-conflict', payload);
