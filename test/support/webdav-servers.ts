@@ -1,6 +1,6 @@
 /**
  * Starts real WebDAV servers (Apache mod_dav_fs, nginx dav-ext, rclone) on loopback for tests.
- * Install them with scripts/install-webdav-servers.sh. Every server gets a free port and its own
+ * Install them with scripts/install-system-deps.sh. Every server gets a free port and its own
  * temp dir (config, pid file, logs, lock db, served data) and is served at http://127.0.0.1:PORT/dav.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -63,7 +63,7 @@ export function webDavKindsForTests(): WebDavServerKind[] {
   const details = missing.map((kind) => `${kind} (missing ${missingParts(kind).join(', ')})`).join('; ');
   const banner = '!'.repeat(78);
   const message = `\n${banner}\n!!! WebDAV servers NOT TESTED: ${details}\n`
-    + `!!! Install them with: scripts/install-webdav-servers.sh\n${banner}\n`;
+    + `!!! Install them with: scripts/install-system-deps.sh\n${banner}\n`;
   if (process.env.CI === 'true') throw new Error(`CI=true requires every WebDAV server.${message}`);
   console.warn(message);
   return available;
@@ -276,7 +276,7 @@ function launch(kind: WebDavServerKind, setup: Setup): Running {
 
 export async function startWebDavServer(kind: WebDavServerKind): Promise<WebDavTestServer> {
   const missing = missingParts(kind);
-  if (missing.length > 0) throw new Error(`${kind}: missing ${missing.join(', ')}; run scripts/install-webdav-servers.sh`);
+  if (missing.length > 0) throw new Error(`${kind}: missing ${missing.join(', ')}; run scripts/install-system-deps.sh`);
   installCleanup();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `docsync-webdav-${kind}-`));
   const dataDir = path.join(dir, 'srv', BASE_PATH.slice(1));
