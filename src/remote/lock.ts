@@ -140,10 +140,20 @@ export class RemoteLock {
     if (holder && this.options.reclaimOwn && holder.owner === this.options.ownerId) return holder.nonce;
     const serverNow = await this.remote.serverTime();
     if (holder) return serverNow > Date.parse(holder.expires_at) + this.graceMs ? holder.nonce : undefined;
-    const dir = await this.remote.stat(remotePaths.lockDir);
-    if (!dir) return undefined;
-    const bornAt = dir.modifiedAt ?? serverNow;
+    const bornAt = await this.lastTouched();
+    if (bornAt === undefined) return undefined;
     return serverNow > bornAt + this.options.ttlMs + this.graceMs ? `ownerless-${Math.floor(bornAt / 1000)}` : undefined;
+  }
+
+  /**
+   * When an ownerless lock was last touched: the later of the folder's and the owner file's times.
+   * An unreadable owner file may be a torn read of a live, renewed lock (rclone during an
+   * overwrite): renewals rewrite the file, so its time says the holder is alive.
+   */
+  private async lastTouched(): Promise<number | undefined> {
+    const [dir, file] = await Promise.all([this.remote.stat(remotePaths.lockDir), this.remote.stat(remotePaths.lockOwner)]);
+    if (!dir) return undefined;
+    return Math.max(dir.modifiedAt ?? 0, file?.modifiedAt ?? 0) || (await this.remote.serverTime());
   }
 
   /**
@@ -152,7 +162,15 @@ export class RemoteLock {
    */
   private async takeOver(staleNonce: string): Promise<boolean> {
     const claim = remotePaths.lockClaim(staleNonce);
-    if ((await this.remote.mkdir(claim)) !== 'created' && this.options.exclusiveMkcol) return false;
+    if ((await this.remote.mkdir(claim)) !== 'created' && this.options.exclusiveMkcol) {
+      // A claim older than the TTL was left by a taker that died: it must not block the lock for good.
+      const made = (await this.remote.stat(claim))?.modifiedAt;
+      if (made !== undefined && (await this.remote.serverTime()) > made + this.options.ttlMs + this.graceMs) {
+        await this.remote.delete(claim);
+        return true;
+      }
+      return false;
+    }
     try {
       if (!(await this.stillStale(staleNonce))) return false;
       await this.remote.delete(remotePaths.lockDir);
@@ -167,9 +185,9 @@ export class RemoteLock {
     const current = await readOwner(this.remote);
     if (current) return current.nonce === staleNonce;
     if (!staleNonce.startsWith('ownerless-')) return false;
-    // An ownerless lock is identified by its age: a fresh lock dir has a new modification time.
-    const dir = await this.remote.stat(remotePaths.lockDir);
-    return dir !== undefined && `ownerless-${Math.floor((dir.modifiedAt ?? 0) / 1000)}` === staleNonce;
+    // An ownerless lock is identified by its age: a fresh lock (or a renewal) has a newer time.
+    const touched = await this.lastTouched();
+    return touched !== undefined && `ownerless-${Math.floor(touched / 1000)}` === staleNonce;
   }
 }
 

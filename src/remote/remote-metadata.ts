@@ -6,7 +6,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { AppError } from '../errors.ts';
-import { RemoteCorruptError } from './errors.ts';
+import { RemoteCorruptError, RemoteUnavailableError } from './errors.ts';
 import { parseSnapshotName, remotePaths } from './paths.ts';
 import type { Remote } from './remote.ts';
 import { RemoteSnapshot } from './remote-snapshot.ts';
@@ -95,13 +95,27 @@ export class RemoteMetadataStore {
     };
     await this.remote.mkdir(remotePaths.metadataDir);
     const size = (await fsp.stat(file)).size;
-    await this.remote.put(head.snapshot, { size, open: () => fs.createReadStream(file) });
+    await this.uploadConfirmed(head.snapshot, size, file);
     await hooks.beforeSwitch?.();
+    // Once more, just before the switch: the head we built on must still be the current one.
+    if ((await this.readHead())?.commit !== base?.commit) throw new RemoteMovedError();
     await this.remote.put(remotePaths.versionFile, Buffer.from(formatVersionFile(head)), { contentType: 'text/plain' });
     const written = await this.readHead();
     if (written?.commit !== commit) throw new RemoteMovedError('Another instance switched version.txt at the same moment');
     await this.prune(head).catch(() => undefined);
     return head;
+  }
+
+  /**
+   * Uploads a snapshot and checks it arrived whole (a server may acknowledge a PUT and lose it):
+   * version.txt must never name a snapshot that is not there.
+   */
+  private async uploadConfirmed(remotePath: string, size: number, file: string): Promise<void> {
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      await this.remote.put(remotePath, { size, open: () => fs.createReadStream(file) });
+      if ((await this.remote.stat(remotePath))?.size === size) return;
+    }
+    throw new RemoteUnavailableError(`The snapshot ${remotePath} did not arrive on the remote after two uploads`);
   }
 
   /** Closes a snapshot and removes its local file. */

@@ -274,7 +274,12 @@ export class SyncEngine {
       if (action.kind === 'pull' && failed.has(`${action.remote.hash}.${action.remote.file_type}`)) continue;
       this.applyOne(action);
     }
+    // Only now: a blob one pull replaced may be the very content another pull of this sync needs.
+    for (const file of this.releasable.splice(0)) this.releaseBlob(file);
   }
+
+  /** Blobs the applied remote changes may have freed, released once all of them are applied. */
+  private readonly releasable: FileRecord[] = [];
 
   /** One remote change, applied locally only if the local row did not change since it was planned. */
   private applyOne(action: PlanAction): void {
@@ -286,14 +291,14 @@ export class SyncEngine {
       const row = fromRemote(action.remote, action.local?.local_modified_at ?? now);
       if (action.local) files.update(row);
       else files.insert(row);
-      if (action.local && action.local.hash !== row.hash) this.releaseBlob(action.local);
+      if (action.local && action.local.hash !== row.hash) this.releasable.push(action.local);
       if (action.content) this.summary.downloaded++;
       else this.summary.metadata_synced++;
       this.summary.local_changed = true;
     } else if (action.kind === 'delete_local') {
       if (!unchangedSince(files.get(action.local.stable_id), action.local)) return;
       files.update({ ...action.local, deleted: true, sync_status: 'synced', remote_version: action.remote.version, updated_at: action.remote.updated_at });
-      this.releaseBlob(action.local);
+      this.releasable.push(action.local);
       this.summary.deleted_local++;
       this.summary.local_changed = true;
     } else if (action.kind === 'mark_synced') {
@@ -304,7 +309,7 @@ export class SyncEngine {
         sync_hash: action.local.hash,
         remote_version: action.remote?.version ?? action.local.remote_version,
       });
-      if (action.local.deleted) this.releaseBlob(action.local);
+      if (action.local.deleted) this.releasable.push(action.local);
     } else if (action.kind === 'conflict') {
       const current = files.get(action.local.stable_id);
       if (!current) return;
@@ -340,7 +345,13 @@ export class SyncEngine {
     });
     if (!(await handle.verify())) throw new LockLostError();
     this.progress('committing', 0, 1);
-    const newHead = await metadata.commit(snapshot, base, { beforeSwitch: () => this.deps.checkpoint?.('before_version_switch') });
+    const newHead = await metadata.commit(snapshot, base, {
+      // Right before version.txt moves: a sync that stalled past its lock's expiry must not commit.
+      beforeSwitch: async () => {
+        await this.deps.checkpoint?.('before_version_switch');
+        if (!(await handle.verify())) throw new LockLostError();
+      },
+    });
     await this.deps.checkpoint?.('after_commit');
     const pushedIds: string[] = [];
     for (const push of committed) {
@@ -399,7 +410,29 @@ export class SyncEngine {
       }
       this.progress('uploading', ++done, candidates.length);
     });
+    await this.confirmUploads(candidates.filter((file) => !failed.has(blobKey(file))), failed);
     return { failed };
+  }
+
+  /**
+   * A server may acknowledge a PUT and lose it: one listing per shard folder confirms every upload
+   * (name and size) before a commit names it. A missing blob is not committed; the next sync retries.
+   */
+  private async confirmUploads(uploaded: FileRecord[], failed: Set<string>): Promise<void> {
+    const byShard = new Map<string, FileRecord[]>();
+    for (const file of uploaded) {
+      const shard = remotePaths.blobDir(file.hash);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), file]);
+    }
+    await forEachLimited([...byShard], this.deps.transferWorkers, async ([shard, files]) => {
+      const listed = new Map((await this.deps.remote.list(shard).catch(() => undefined))?.map((e) => [e.name, e.size]) ?? []);
+      for (const file of files) {
+        if (listed.get(`${file.hash}.${file.file_type}`) === file.size) continue;
+        failed.add(blobKey(file));
+        this.summary.errors++;
+        this.deps.listener?.message?.(`Upload of ${file.filename} did not arrive on the remote; retried next sync`);
+      }
+    });
   }
 
   private dryRunSummary(actions: PlanAction[], head: VersionHead | undefined): SyncSummary {
