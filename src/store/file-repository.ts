@@ -70,7 +70,8 @@ export class SqliteFileRepository {
     this.getStmt = db.prepare(`SELECT ${COLUMNS} FROM files WHERE stable_id = ?`);
     this.countStmt = db.prepare('SELECT n FROM file_counts WHERE key = ?');
     this.pendingStmt = db.prepare(
-      `SELECT ${COLUMNS} FROM files WHERE sync_status != 'synced' AND sync_status != 'conflict' ORDER BY rowid`,
+      // No ORDER BY: it made SQLite scan the whole table instead of using the partial index (30 ms at 100K rows).
+      `SELECT ${COLUMNS} FROM files WHERE sync_status != 'synced' AND sync_status != 'conflict'`,
     );
     // A tombstone keeps its blob until its deletion has been synced: until then it can be undone.
     this.blobRefStmt = db.prepare(`SELECT 1 AS one FROM files WHERE hash = ? AND file_type = ?
