@@ -1,17 +1,20 @@
 /**
- * `npm run bench [-- --only status,insert,transfer,webdav] [--sizes 10000,100000,1000000] [--insert-rows 100000]
- *  [--transfer-mb 1024] [--iterations 2000] [--webdav-concurrency 8] [--webdav-runs 3]`: the performance targets of the issue, one table per section.
- * Defaults are the full targets. Progress goes to stderr, tables to stdout.
+ * `npm run bench [-- --only status,insert,transfer,webdav,sync,sse] [--sizes 10000,100000,1000000] [--insert-rows 100000]
+ *  [--transfer-mb 1024] [--iterations 2000] [--webdav-concurrency 8] [--webdav-runs 3] [--sync-sizes 10000,100000]
+ *  [--sync-files 2000] [--sync-runs 5] [--sse-clients 1000] [--sse-files 200] [--sse-runs 3]`: the performance targets of the issues,
+ * one or more tables per section. Defaults are the full targets. Progress goes to stderr, tables to stdout.
  */
 import { parseArgs } from 'node:util';
 import { installCleanupOnExit } from './cleanup.ts';
 import { benchInsert } from './insert.ts';
 import { benchLocalStatus } from './local-status.ts';
+import { benchSse } from './sse.ts';
+import { benchSync } from './sync.ts';
 import { renderTable, type Table } from './table.ts';
 import { benchTransfer } from './transfer.ts';
 import { benchWebDav } from './webdav-transfer.ts';
 
-const SECTIONS = ['status', 'insert', 'transfer', 'webdav'] as const;
+const SECTIONS = ['status', 'insert', 'transfer', 'webdav', 'sync', 'sse'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -21,7 +24,14 @@ const USAGE = `usage: npm run bench -- [options]
   --insert-rows <n>     rows for the bulk insert (default: 100000)
   --transfer-mb <n>     upload/download size in MiB (default: 1024)
   --webdav-concurrency <n>  requests in flight for the webdav section (default: 8)
-  --webdav-runs <n>     timed runs per webdav measurement, median shown (default: 3)`;
+  --webdav-runs <n>     timed runs per webdav measurement, median shown (default: 3)
+  --sync-sizes <list>   file counts of the no-change and 10-file-change syncs (default: 10000,100000)
+  --sync-files <n>      files of the initial sync, 1 KB-1 MB each (default: 2000)
+  --sync-runs <n>       timed runs of the initial sync and of the 10-file change, median shown (default: 5)
+  --sync-nochange <n>   timed no-change syncs per size (default: 100, so that p99 is not just the maximum)
+  --sse-clients <n>     connected SSE clients (default: 1000)
+  --sse-files <n>       files each SSE run's sync uploads, one progress event each (default: 200)
+  --sse-runs <n>        progress streams measured by the SSE section, median shown (default: 3)`;
 
 interface Options {
   sections: Section[];
@@ -31,6 +41,13 @@ interface Options {
   transferMib: number;
   webdavConcurrency: number;
   webdavRuns: number;
+  syncSizes: number[];
+  syncFiles: number;
+  syncRuns: number;
+  syncNoChange: number;
+  sseClients: number;
+  sseFiles: number;
+  sseRuns: number;
 }
 
 class UsageError extends Error {}
@@ -52,6 +69,13 @@ function parseOptions(argv: string[]): Options | 'help' {
       'transfer-mb': { type: 'string' },
       'webdav-concurrency': { type: 'string' },
       'webdav-runs': { type: 'string' },
+      'sync-sizes': { type: 'string' },
+      'sync-files': { type: 'string' },
+      'sync-runs': { type: 'string' },
+      'sync-nochange': { type: 'string' },
+      'sse-clients': { type: 'string' },
+      'sse-files': { type: 'string' },
+      'sse-runs': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -69,6 +93,13 @@ function parseOptions(argv: string[]): Options | 'help' {
     transferMib: positiveInt('transfer-mb', values['transfer-mb'] ?? '1024'),
     webdavConcurrency: positiveInt('webdav-concurrency', values['webdav-concurrency'] ?? '8'),
     webdavRuns: positiveInt('webdav-runs', values['webdav-runs'] ?? '3'),
+    syncSizes: (values['sync-sizes'] ?? '10000,100000').split(',').map((s) => positiveInt('sync-sizes', s.trim())),
+    syncFiles: positiveInt('sync-files', values['sync-files'] ?? '2000'),
+    syncRuns: positiveInt('sync-runs', values['sync-runs'] ?? '5'),
+    syncNoChange: positiveInt('sync-nochange', values['sync-nochange'] ?? '100'),
+    sseClients: positiveInt('sse-clients', values['sse-clients'] ?? '1000'),
+    sseFiles: positiveInt('sse-files', values['sse-files'] ?? '200'),
+    sseRuns: positiveInt('sse-runs', values['sse-runs'] ?? '3'),
   };
 }
 
@@ -76,7 +107,7 @@ const log = (line: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 };
 
-async function runSection(section: Section, options: Options): Promise<Table> {
+async function runSection(section: Section, options: Options): Promise<Table | Table[]> {
   switch (section) {
     case 'status':
       return benchLocalStatus({ sizes: options.sizes, iterations: options.iterations }, log);
@@ -86,6 +117,13 @@ async function runSection(section: Section, options: Options): Promise<Table> {
       return benchTransfer({ mib: options.transferMib }, log);
     case 'webdav':
       return benchWebDav({ concurrency: options.webdavConcurrency, runs: options.webdavRuns }, log);
+    case 'sync':
+      return benchSync(
+        { sizes: options.syncSizes, initialFiles: options.syncFiles, runs: options.syncRuns, noChangeRuns: options.syncNoChange },
+        log,
+      );
+    case 'sse':
+      return benchSse({ clients: options.sseClients, files: options.sseFiles, runs: options.sseRuns }, log);
   }
 }
 
@@ -105,9 +143,11 @@ async function main(): Promise<number> {
   const started = performance.now();
   const missed: string[] = [];
   for (const section of options.sections) {
-    const table = await runSection(section, options);
-    process.stdout.write(`\n${renderTable(table)}\n`);
-    for (const row of table.rows) if (row.ok === false) missed.push(`${table.title}: ${row.cells[0]}`);
+    const result = await runSection(section, options);
+    for (const table of Array.isArray(result) ? result : [result]) {
+      process.stdout.write(`\n${renderTable(table)}\n`);
+      for (const row of table.rows) if (row.ok === false) missed.push(`${table.title}: ${row.cells[0]}`);
+    }
   }
   const minutes = ((performance.now() - started) / 60_000).toFixed(1);
   const verdict = missed.length === 0 ? 'All targets met.' : `Targets missed:\n  ${missed.join('\n  ')}`;

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 export interface Row {
   cells: string[];
@@ -52,3 +54,15 @@ export const us = (n: number): string => (n < 10 ? n.toFixed(2) : n < 100 ? n.to
 export const fixed = (n: number, digits: number): string => n.toFixed(digits);
 /** Bytes as decimal megabytes (10^6), the unit of the targets. */
 export const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
+
+/** Which source was measured: the commit, and whether src/ had uncommitted changes (others edit it concurrently). */
+export function sourceLine(): string {
+  try {
+    const git = (...args: string[]): string => execFileSync('git', args, { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8' }).trim();
+    const commit = git('rev-parse', '--short', 'HEAD');
+    const dirty = git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).length;
+    return `src at commit ${commit}${dirty > 0 ? ` + uncommitted changes in ${dirty} file(s) of src/` : ' (no uncommitted change in src/)'}`;
+  } catch {
+    return 'src version unknown (no git)';
+  }
+}

@@ -31,8 +31,6 @@ const LARGE_BYTES = 100 * 1024 * 1024;
 const LARGE_NAME = '100mib.bin';
 const TARGET_RATIO = 1.2;
 const BENCH_FOLDER = 'bench-remote';
-/** A prototype of a faster WebDavRemote, if one is lying in scratch/ (measured as an extra row). */
-const PROTOTYPE_MODULE = new URL('../scratch/webdav-remote-prototype.ts', import.meta.url);
 
 type Workload = 'putSmall' | 'getSmall' | 'putLarge' | 'getLarge';
 const WORKLOADS: { key: Workload; label: string }[] = [
@@ -106,7 +104,7 @@ interface SessionContext {
   rclone: RcloneSetup;
 }
 
-interface RcloneSetup {
+export interface RcloneSetup {
   configFile: string;
   /** `rclone obscure <password>`, once the server (whose password it is) runs; never timed. */
   obscuredPassword: string;
@@ -120,9 +118,8 @@ export async function benchWebDav(options: WebDavBenchOptions, log: (line: strin
     log('webdav: generating fixtures…');
     const fixtures = generateFixtures(tmp.dir);
     const rclone = await setupRclone(tmp.dir);
-    const contenders = [...(await loadPrototypes()), ...baseContenders()];
-    // WebDavRemote first, the prototype(s) right after it, then the floors and rclone.
-    contenders.sort((a, b) => rowOrder(a) - rowOrder(b));
+    // WebDavRemote first, then the floors and rclone.
+    const contenders = baseContenders();
 
     const loadBefore = os.loadavg()[0]!;
     log('webdav: starting Apache…');
@@ -196,35 +193,17 @@ export async function benchWebDav(options: WebDavBenchOptions, log: (line: strin
 
 function baseContenders(): Contender[] {
   return [
-    { label: 'WebDavRemote', slug: 'webdavremote', role: 'remote', open: (ctx) => remoteSession(ctx, WebDavRemote) },
+    { label: 'WebDavRemote', slug: 'webdavremote', role: 'remote', open: remoteSession },
     { label: 'floor: fetch (undici)', slug: 'fetch', role: 'floor', open: fetchSession },
     { label: 'floor: http.request', slug: 'http', role: 'floor', open: httpSession },
     { label: 'rclone copy', slug: 'rclone', role: 'rclone', open: rcloneSession },
   ];
 }
 
-const rowOrder = (c: Contender): number => (c.slug === 'webdavremote' ? 0 : { remote: 1, floor: 2, rclone: 3 }[c.role]);
-
-type RemoteClass = new (options: { baseUrl: string; username: string; password: string; remoteRoot: string }) => Remote;
-
-/** scratch/webdav-remote-prototype.ts, when present: `export const prototypes: { label, slug, RemoteClass }[]`. */
-async function loadPrototypes(): Promise<Contender[]> {
-  if (!fs.existsSync(PROTOTYPE_MODULE)) return [];
-  const mod = (await import(PROTOTYPE_MODULE.href)) as {
-    prototypes: { label: string; slug: string; RemoteClass: RemoteClass }[];
-  };
-  return mod.prototypes.map((p) => ({
-    label: `WebDavRemote (prototype: ${p.label})`,
-    slug: p.slug,
-    role: 'remote' as const,
-    open: (ctx: SessionContext) => remoteSession(ctx, p.RemoteClass),
-  }));
-}
-
 /** docsync's adapter, exactly as docsync uses it: a Buffer for small files, a re-openable file stream for the large one. */
-function remoteSession(ctx: SessionContext, RemoteClass: RemoteClass): Session {
+function remoteSession(ctx: SessionContext): Session {
   const { server, fixtures, concurrency } = ctx;
-  const remote = new RemoteClass({ baseUrl: server.baseUrl, username: server.username, password: server.password, remoteRoot: `/${ctx.folder}` });
+  const remote: Remote = new WebDavRemote({ baseUrl: server.baseUrl, username: server.username, password: server.password, remoteRoot: `/${ctx.folder}` });
   return {
     putSmall: () => pool(fixtures.small, concurrency, async (f) => void (await remote.put(`small/${f.rel}`, f.bytes))),
     getSmall: async () => {
@@ -380,14 +359,14 @@ function rcloneSession(ctx: SessionContext): Session {
   };
 }
 
-async function setupRclone(dir: string): Promise<RcloneSetup> {
+export async function setupRclone(dir: string): Promise<RcloneSetup> {
   const configFile = path.join(dir, 'rclone.conf');
   fs.writeFileSync(configFile, ''); // else rclone looks for ~/.config/rclone
   const version = (await capture('rclone', ['version'])).split('\n')[0]!.trim();
   return { configFile, obscuredPassword: '', version };
 }
 
-async function runRclone(rclone: RcloneSetup, server: WebDavTestServer, args: string[]): Promise<void> {
+export async function runRclone(rclone: RcloneSetup, server: WebDavTestServer, args: string[]): Promise<void> {
   await capture('rclone', [
     ...args,
     '--webdav-url', server.baseUrl,
@@ -398,7 +377,7 @@ async function runRclone(rclone: RcloneSetup, server: WebDavTestServer, args: st
   ]);
 }
 
-function capture(command: string, args: string[]): Promise<string> {
+export function capture(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
