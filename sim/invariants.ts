@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FileRecord } from '../src/domain/file.ts';
+import { remotePaths } from '../src/remote/paths.ts';
+import { RemoteSnapshot, type RemoteFileRow } from '../src/remote/remote-snapshot.ts';
+import { parseVersionFile, type VersionHead } from '../src/remote/version-file.ts';
+import { shareable } from './model.ts';
+import { peek } from './observer.ts';
+import type { SimInstance, World } from './world.ts';
+
+/**
+ * The invariants, checked on the world's true state (read past the fault injection):
+ *
+ * 1. Convergence: after the end phase every instance holds the same live files as the remote —
+ *    same ids, byte-identical content (the local blob re-hashed), equal shareable metadata and
+ *    timestamps — all `synced`, nothing pending, no conflict left. (Checked first with conflicts
+ *    still open, excluding each instance's own conflicted files; see `World.quiesce`.)
+ * 2. Nothing vanishes: every accepted change is in the history of a final state or was dropped by a
+ *    resolution (`Model.check`); no final or remote state was made by no change.
+ * 3. No resurrection: a file live at the end was not deleted, unless a resolution undid the deletion.
+ * 4. One lock holder: every switch of `version.txt` is made by the instance whose nonce the lock
+ *    owner file holds at that moment (checked on each switch, `World.observe`).
+ * 5. Remote integrity: `version.txt` names a snapshot that exists and matches its sha256, and every
+ *    live row of it names a blob that exists and matches its hash (checked on every switch and at
+ *    the end). Tombstone rows are not checked: nothing needs their blob. On every switch, every row of
+ *    the new snapshot must also be a state some change produced (part of invariant 2).
+ *
+ * Not checked: the local databases' internal counters, temp-file leftovers, blobs that nothing
+ * references any more (local or remote garbage), snapshots other than the current one, and the lock
+ * state left at the end.
+ */
+export interface Violation {
+  invariant: string;
+  step: number;
+  message: string;
+}
+
+export function readHead(bytes: Buffer | undefined): VersionHead | undefined {
+  if (!bytes) return undefined;
+  try {
+    return parseVersionFile(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The rows of the snapshot `version.txt` names, with the problems found on the way (invariant 5). */
+export function loadRemote(world: World): { head: VersionHead | undefined; rows: RemoteFileRow[]; problems: string[] } {
+  const problems: string[] = [];
+  const bytes = peek(world.memory, remotePaths.versionFile);
+  if (!bytes) return { head: undefined, rows: [], problems };
+  const head = readHead(bytes);
+  if (!head) return { head, rows: [], problems: [`version.txt is not readable: ${JSON.stringify(bytes.toString('utf8').slice(0, 200))}`] };
+  const data = peek(world.memory, head.snapshot);
+  if (!data) return { head, rows: [], problems: [`version.txt names ${head.snapshot}, which does not exist`] };
+  if (sha256(data) !== head.sha256) return { head, rows: [], problems: [`${head.snapshot} does not match the sha256 in version.txt`] };
+  const file = path.join(world.root, 'check', `${head.commit}.db`);
+  fs.writeFileSync(file, data);
+  let rows: RemoteFileRow[] = [];
+  try {
+    const snapshot = RemoteSnapshot.open(file);
+    try {
+      rows = snapshot.files();
+      if (snapshot.version !== head.version) problems.push(`${head.snapshot} says version ${snapshot.version}, version.txt ${head.version}`);
+    } finally {
+      snapshot.close();
+    }
+  } catch (error) {
+    problems.push(`${head.snapshot} cannot be opened: ${(error as Error).message}`);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+  for (const row of rows) {
+    if (row.deleted) continue;
+    const blob = peek(world.memory, remotePaths.blob(row.hash, row.file_type));
+    if (!blob) problems.push(`row ${row.stable_id} (${row.filename}, v${row.version}) names blob ${row.hash.slice(0, 12)}….${row.file_type}, which does not exist`);
+    else if (sha256(blob) !== row.hash) problems.push(`row ${row.stable_id} names blob ${row.hash.slice(0, 12)}…, whose content does not match`);
+  }
+  return { head, rows, problems };
+}
+
+/** Local row and remote row agree on everything shareable. */
+function sameRow(local: FileRecord, remote: RemoteFileRow): boolean {
+  return (
+    shareable(local) === shareable(remote) &&
+    local.created_at === remote.created_at &&
+    local.updated_at === remote.updated_at
+  );
+}
+
+/**
+ * Invariant 1. With `excludeConflicted`, an instance's own conflicted files are left out (it keeps
+ * its side of them until a person resolves them); everything else must agree with the remote.
+ */
+export async function checkConvergence(world: World, excludeConflicted: boolean): Promise<Violation[]> {
+  const violations: Violation[] = [];
+  const fail = (message: string): void => void violations.push({ invariant: '1', step: world.step, message });
+  const { rows, problems } = loadRemote(world);
+  if (problems.length > 0) return problems.map((message) => ({ invariant: '5', step: world.step, message }));
+  const remoteLive = new Map(rows.filter((r) => !r.deleted).map((r) => [r.stable_id, r]));
+  for (const instance of world.instances) {
+    const all = listAll(instance);
+    const conflicted = new Set(all.filter((f) => f.sync_status === 'conflict').map((f) => f.stable_id as string));
+    if (!excludeConflicted && conflicted.size > 0) fail(`${instance.name} still has ${conflicted.size} conflict(s)`);
+    const live = new Map(all.filter((f) => !f.deleted).map((f) => [f.stable_id as string, f]));
+    for (const [id, remote] of remoteLive) {
+      if (conflicted.has(id)) continue;
+      const local = live.get(id);
+      if (!local) {
+        const row = all.find((f) => f.stable_id === id);
+        fail(`${instance.name} lacks live file ${id} (${remote.filename}) that the remote has${row ? ` — its row: deleted=${row.deleted} status=${row.sync_status}` : ''}`);
+      } else if (!sameRow(local, remote)) {
+        fail(`${instance.name} holds ${id} differently from the remote:\n      local  ${shareable(local)} ${local.updated_at} ${local.sync_status}\n      remote ${shareable(remote)} ${remote.updated_at} v${remote.version}`);
+      } else if (local.sync_status !== 'synced') {
+        fail(`${instance.name} holds ${id} as the remote does, but with status ${local.sync_status}`);
+      }
+    }
+    for (const [id, local] of live) {
+      if (conflicted.has(id) || remoteLive.has(id)) continue;
+      const remote = rows.find((r) => r.stable_id === id);
+      fail(`${instance.name} has live file ${id} (${local.filename}, ${local.sync_status}) that the remote ${remote ? 'has as a tombstone' : 'never got'}`);
+    }
+    for (const file of live.values()) {
+      if (conflicted.has(file.stable_id)) continue;
+      let content: Buffer;
+      try {
+        content = await world.readBlob(instance, file);
+      } catch (error) {
+        fail(`${instance.name}: the content of ${file.stable_id} is missing locally (${(error as NodeJS.ErrnoException).code ?? error})`);
+        continue;
+      }
+      if (sha256(content) !== file.hash || content.length !== file.size) {
+        fail(`${instance.name}: the local content of ${file.stable_id} does not match its hash/size`);
+      }
+    }
+    if (!excludeConflicted && instance.docsync.fileRepository.pendingCount() > 0) {
+      fail(`${instance.name} still has ${instance.docsync.fileRepository.pendingCount()} change(s) to push`);
+    }
+  }
+  return violations;
+}
+
+/** Everything, at the very end: 5, 1 (full), 2 and 3. */
+export async function checkFinal(world: World): Promise<Violation[]> {
+  const { rows, problems } = loadRemote(world);
+  if (problems.length > 0) return problems.map((message) => ({ invariant: '5', step: world.step, message }));
+  // Without convergence the model check may also complain (a change not pushed yet): both are
+  // reported, convergence first.
+  const violations = await checkConvergence(world, false);
+  const onRemote = new Set(rows.map((r) => r.stable_id));
+  const localOnly: FileRecord[] = [];
+  for (const instance of world.instances) {
+    for (const row of listAll(instance)) if (!onRemote.has(row.stable_id)) localOnly.push(row);
+  }
+  return [...violations, ...world.model.check(rows, localOnly).map((p) => ({ ...p, step: world.step }))];
+}
+
+function listAll(instance: SimInstance): FileRecord[] {
+  return instance.docsync.files.list({ limit: 1_000_000, includeDeleted: true }).files;
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
