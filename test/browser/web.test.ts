@@ -94,6 +94,7 @@ async function syncOnPage(page: Page): Promise<{ summary: string; progress: numb
   return { summary, progress };
 }
 
+// Skipped only outside CI, with a loud warning, when Chromium or Apache is missing (CI=true fails instead).
 describe.skipIf(!ready)('web page in Chromium, two instances through Apache WebDAV', () => {
   let webdav: WebDavTestServer;
   let one: BrowserInstance;
