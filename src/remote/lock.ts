@@ -183,7 +183,13 @@ export class RemoteLock {
   /** Whether the lock is still the one judged stale (not a fresh lock made by a faster taker). */
   private async stillStale(staleNonce: string): Promise<boolean> {
     const current = await readOwner(this.remote);
-    if (current) return current.nonce === staleNonce;
+    if (current) {
+      if (current.nonce !== staleNonce) return false;
+      if (this.options.reclaimOwn && current.owner === this.options.ownerId) return true;
+      // Judged again on a fresh server time: the first judgement may be old (a slow answer) and a
+      // renewal keeps the nonce while it moves the expiry.
+      return (await this.remote.serverTime()) > Date.parse(current.expires_at) + this.graceMs;
+    }
     if (!staleNonce.startsWith('ownerless-')) return false;
     // An ownerless lock is identified by its age: a fresh lock (or a renewal) has a newer time.
     const touched = await this.lastTouched();
