@@ -134,6 +134,9 @@ export class SimInstance {
   }
 }
 
+/** Temp dirs of the worlds not closed yet: the CLI removes them if the process is interrupted. */
+export const openWorldDirs = new Set<string>();
+
 /** Thrown to stop a run at its first violation. */
 class StopRun extends Error {}
 
@@ -176,6 +179,7 @@ export class World {
     this.memory = new MemoryRemote({ clock: this.clock, sleep: this.sleep, description: 'memory://sim' });
     const tmpRoot = options.tmpRoot ?? (isWritableDir('/dev/shm') ? '/dev/shm' : os.tmpdir());
     this.root = fs.mkdtempSync(path.join(tmpRoot, `docsync-sim-${options.seed}-`));
+    openWorldDirs.add(this.root);
     fs.mkdirSync(path.join(this.root, 'check'));
     if (options.trace) {
       this.model.onChange = (c, parent) => this.trace(`  change #${c.id}: ${c.kind} by ${c.instance} → ${c.key}${parent ? ` (on ${parent})` : ''}`);
@@ -229,16 +233,26 @@ export class World {
 
   /** Kills what still runs and removes the temp dir. */
   async close(): Promise<void> {
-    for (const instance of this.instances) {
-      const running = instance.running;
-      if (running?.parked) {
-        this.kill(instance, running.inc, 'close');
-        running.parked.gate.reject(new SimKill('close'));
+    try {
+      for (const instance of this.instances) {
+        const running = instance.running;
+        if (running?.parked) {
+          this.kill(instance, running.inc, 'close');
+          running.parked.gate.reject(new SimKill('close'));
+        }
+        if (running) await running.done;
+        if (!instance.inc.dead) {
+          try {
+            instance.inc.docsync.close();
+          } catch {
+            // already closed
+          }
+        }
       }
-      if (running) await running.done;
-      if (!instance.inc.dead) instance.inc.docsync.close();
+    } finally {
+      fs.rmSync(this.root, { recursive: true, force: true });
+      openWorldDirs.delete(this.root);
     }
-    fs.rmSync(this.root, { recursive: true, force: true });
   }
 
   // ---- steps ---------------------------------------------------------------------------------
