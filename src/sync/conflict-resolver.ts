@@ -59,8 +59,17 @@ export class ConflictResolver {
       // Based on the remote version it conflicted with: the next sync sees only the local change.
       files.update({ ...local, sync_status: local.deleted ? 'pending_delete' : 'modified', remote_version: remote.version });
     } else {
+      // The remote side's content first: if it cannot be fetched, nothing has changed yet, and
+      // resolving again does not make a second copy.
+      if (!remote.deleted && !this.deps.blobs.has(remote.hash, remote.file_type)) {
+        await this.download(remote);
+        const now = files.get(stableId);
+        if (now?.sync_status !== 'conflict' || now.local_modified_at !== local.local_modified_at || now.hash !== local.hash) {
+          throw new ConflictError('changed_meanwhile', `File '${stableId}' changed while its conflict was being resolved; look again and resolve it then`);
+        }
+      }
       if (resolution === 'keep_both' && !local.deleted) copyId = this.copyOf(local);
-      await this.adoptRemote(local, remote);
+      this.adoptRemote(local, remote);
     }
     conflicts.delete(stableId);
     return {
@@ -91,13 +100,12 @@ export class ConflictResolver {
     return copy.stable_id;
   }
 
-  /** The local row becomes the remote version, synced at that version. */
-  private async adoptRemote(local: FileRecord, remote: RemoteFileRow): Promise<void> {
+  /** The local row becomes the remote version (its content already here), synced at that version. */
+  private adoptRemote(local: FileRecord, remote: RemoteFileRow): void {
     const { files, blobs } = this.deps;
     if (remote.deleted) {
       files.update({ ...local, deleted: true, sync_status: 'synced', remote_version: remote.version });
     } else {
-      if (!blobs.has(remote.hash, remote.file_type)) await this.download(remote);
       const { version, ...fields } = remote;
       files.update({
         ...local,
