@@ -65,8 +65,12 @@ export class SimRemote implements Remote {
   constructor(
     private readonly inner: MemoryRemote,
     private readonly hooks: CallHooks,
-    /** Like rclone: MKCOL answers 'created' to everyone, so the lock is not atomic. */
-    private readonly nonExclusiveMkcol = false,
+    private readonly server: {
+      /** False like rclone: MKCOL answers 'created' to everyone, so the lock is not atomic. */
+      exclusiveMkcol: boolean;
+      /** False like nginx and rclone: `If-Match` and `If-None-Match` are ignored. */
+      preconditions: boolean;
+    } = { exclusiveMkcol: true, preconditions: true },
   ) {}
 
   get description(): string {
@@ -83,10 +87,12 @@ export class SimRemote implements Remote {
     return this.call('getBytes', path, undefined, () => this.inner.getBytes(path));
   }
   put(path: string, body: PutBody, options?: PutOptions): Promise<PutResult> {
-    return this.call('put', path, body, () => this.inner.put(path, body, options));
+    const honoured = this.server.preconditions ? options : options && { ...options, ifMatch: undefined, ifNoneMatch: undefined };
+    return this.call('put', path, body, () => this.inner.put(path, body, honoured));
   }
   delete(path: string, options?: { ifMatch?: string }): Promise<boolean> {
-    return this.call('delete', path, undefined, () => this.inner.delete(path, options));
+    const honoured = this.server.preconditions ? options : undefined;
+    return this.call('delete', path, undefined, () => this.inner.delete(path, honoured));
   }
   list(path: string): Promise<RemoteEntry[] | undefined> {
     return this.call('list', path, undefined, () => this.inner.list(path));
@@ -94,7 +100,7 @@ export class SimRemote implements Remote {
   mkdir(path: string): Promise<'created' | 'exists'> {
     return this.call('mkdir', path, undefined, async () => {
       const made = await this.inner.mkdir(path);
-      return this.nonExclusiveMkcol ? 'created' : made;
+      return this.server.exclusiveMkcol ? made : 'created';
     });
   }
   serverTime(): Promise<number> {

@@ -9,7 +9,7 @@ import type { Violation } from './invariants.ts';
 import { shrink } from './shrink.ts';
 import { Stats } from './stats.ts';
 import { FAULT_KINDS, formatStep, generateSteps, type FaultKind, type Step } from './steps.ts';
-import { openWorldDirs, World, type RunResult, type WorldOptions } from './world.ts';
+import { openWorldDirs, SIM_SERVERS, World, type RunResult, type SimServer, type WorldOptions } from './world.ts';
 
 export interface SimOptions {
   instances: number;
@@ -34,18 +34,13 @@ export interface SimOptions {
 export const DEFAULT_OPTIONS: SimOptions = { instances: 3, steps: 200, faults: FAULT_KINDS };
 
 /**
- * What the CI run leaves out, so that it passes while the bugs it found are open; each is reproduced
- * by an `it.fails` test in test/sim/known-bugs.test.ts. When one is fixed, its test starts failing:
- * make it a regression test and remove the matching line here, so the CI run covers that ground again.
- * (Bugs 1, 2, 4, 5, 6 were fixed in 2b372e3 — lostWrite, shared blobs and leftover claims are back
- * in — and bug 8 in fd50064. Bugs 9 and 10 break no invariant, so nothing needs avoiding for them.)
+ * What the CI run leaves out, so that it passes while a bug it found is open; each open bug is
+ * reproduced by an `it.fails` test in test/sim/known-bugs.test.ts. When one is fixed, its test starts
+ * failing: make it a regression test and remove the matching line here, so the CI run covers that
+ * ground again. Nothing today: bugs 1-10 are fixed (3 and 7 in this form: frozen stalls are back in).
  */
 export const KNOWN_BUG_AVOIDANCE = {
   faults: FAULT_KINDS,
-  // Bugs 3, 3b, 3c, 7, 7b: a sync frozen past its lock's expiry still switches version.txt (the switch
-  // is an unconditional PUT), and the commit it replaces is not recovered by the instances that had
-  // pulled it. Parked syncs stay live processes (their lock is renewed) instead.
-  frozenStalls: false,
 } satisfies Partial<SimOptions> & { faults: readonly FaultKind[] };
 
 /** Runs one list of steps in a fresh world and tears it down. */
@@ -229,7 +224,7 @@ async function main(argv: string[]): Promise<number> {
       `${options.steps} steps, ${options.instances} instances, faults: ${options.faults.join(',') || 'none'}` +
       `${options.frozenStalls === false ? ', no frozen stalls' : ''}${options.tolerate ? `, tolerating invariant(s) ${options.tolerate.join(',')}` : ''}` +
       `${options.workarounds ? `, workarounds: ${options.workarounds.join(',')}` : ''}` +
-      `${options.server === 'nonatomic' ? ', non-atomic lock (MKCOL always created)' : ''}` +
+      `${options.server && options.server !== 'atomic' ? `, ${options.server} server` : ''}` +
       (Number.isFinite(deadline) ? `, for ${minutes} minute(s)` : '') +
       (jobs > 1 ? `, ${jobs} processes` : ''),
   );
@@ -329,9 +324,9 @@ function firstWords(message: string): string {
   return message.replace(/[0-9a-z]{12,}/g, '…').replace(/\d+/g, 'N').slice(0, 60);
 }
 
-function parseServer(value: string): 'atomic' | 'nonatomic' {
-  if (value !== 'atomic' && value !== 'nonatomic') throw new Error(`--server must be atomic or nonatomic, got '${value}'`);
-  return value;
+function parseServer(value: string): SimServer {
+  if (!(SIM_SERVERS as readonly string[]).includes(value)) throw new Error(`--server must be one of ${SIM_SERVERS.join(', ')}, got '${value}'`);
+  return value as SimServer;
 }
 
 function parseFaults(list: string): FaultKind[] {
@@ -369,8 +364,9 @@ const HELP = `npm run sim -- [options]
   --tolerate LIST     invariants (1,2,3,4,5,error) whose violations are counted, not failed
   --no-frozen-stalls  parked syncs are live processes only (their lock never expires under them)
   --no-dup-content    creates never copy another file's content (no shared blobs)
-  --server nonatomic  MKCOL answers 'created' to everyone (rclone): no atomic lock; invariant 4 is
-                      only counted there, the others must hold (the lost-commit check's job)
+  --server KIND       atomic (default; Apache): exclusive MKCOL, If-Match honoured; unconditional
+                      (nginx): preconditions ignored; nonatomic (rclone): neither. Invariant 4 is only
+                      counted on the last two; the others must hold (the lost-commit recovery's job)
   --avoid-known-bugs  the configuration of the CI run: steers clear of the bugs reproduced in
                       test/sim/known-bugs.test.ts (see KNOWN_BUG_AVOIDANCE in sim/run.ts)
   --workaround LIST   known-bug workarounds for the end phase: stale-claim (remove leftover takeover claims)`;

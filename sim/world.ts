@@ -52,11 +52,15 @@ export interface WorldOptions {
    */
   workarounds?: readonly string[];
   /**
-   * `nonatomic`: the remote's MKCOL answers 'created' to everyone (rclone), so the lock gives no
-   * mutual exclusion. The spec accepts two holders there (invariant 4 is only counted) and asks the
-   * lost-commit check to keep the data safe: invariants 1-3 and 5 still apply.
+   * How the server behaves (WEBDAV-NOTES.md). `atomic` (the default; Apache, the folder remote):
+   * exclusive MKCOL, and `If-Match`/`If-None-Match` honoured. `unconditional` (nginx): exclusive MKCOL,
+   * preconditions ignored — a sync frozen in the one request between its last check and its version
+   * switch still lands it (invariant 4 is only counted), and the lost-commit recovery must keep the
+   * data safe. `nonatomic` (rclone): MKCOL answers 'created' to everyone and preconditions are
+   * ignored, so the lock gives no mutual exclusion; the spec accepts two holders there (invariant 4 is
+   * only counted) and invariants 1-3 and 5 still apply.
    */
-  server?: 'atomic' | 'nonatomic';
+  server?: SimServer;
   /** An extra check after the final ones (tests: an invariant broken on purpose, to test the shrinker). */
   extraCheck?: (world: World) => Violation[] | Promise<Violation[]>;
   /** Receives a line per step outcome (and per remote call with `traceCalls`): for diagnosis. */
@@ -133,6 +137,9 @@ export class SimInstance {
     return this.inc.docsync;
   }
 }
+
+export const SIM_SERVERS = ['atomic', 'unconditional', 'nonatomic'] as const;
+export type SimServer = (typeof SIM_SERVERS)[number];
 
 /** Temp dirs of the worlds not closed yet: the CLI removes them if the process is interrupted. */
 export const openWorldDirs = new Set<string>();
@@ -495,7 +502,10 @@ export class World {
   private open(instance: SimInstance): void {
     const inc: Incarnation = { docsync: undefined as unknown as Docsync, dead: false, events: 0, arm: undefined };
     const remote = new RetryingRemote(
-      new SimRemote(this.memory, this.hooks(instance, inc), this.options.server === 'nonatomic'),
+      new SimRemote(this.memory, this.hooks(instance, inc), {
+        exclusiveMkcol: this.options.server !== 'nonatomic',
+        preconditions: (this.options.server ?? 'atomic') === 'atomic',
+      }),
       DEFAULT_RETRY_POLICY,
       this.sleep,
     );
@@ -790,7 +800,7 @@ export class World {
 
   addViolations(violations: Violation[]): void {
     for (const violation of violations) {
-      const tolerated = this.options.tolerate?.includes(violation.invariant) || (violation.invariant === '4' && this.options.server === 'nonatomic');
+      const tolerated = this.options.tolerate?.includes(violation.invariant) || (violation.invariant === '4' && (this.options.server ?? 'atomic') !== 'atomic');
       if (tolerated) {
         this.stats.tolerated[violation.invariant] = (this.stats.tolerated[violation.invariant] ?? 0) + 1;
         if (this.stats.toleratedSamples.length < 3) this.stats.toleratedSamples.push(`step ${violation.step}: ${violation.message}`);

@@ -2,6 +2,8 @@ import { newStableId, type IdSource } from '../domain/ids.ts';
 import { PreconditionFailedError } from './errors.ts';
 import { remotePaths } from './paths.ts';
 import type { Remote } from './remote.ts';
+import { strongEtag, WEAK_ETAG_MS } from './remote-metadata.ts';
+import { realSleep, type Sleep } from './retrying-remote.ts';
 
 /** What a server honours, found out on first contact and remembered (SPEC §4, WEBDAV-NOTES.md). */
 export interface RemoteCapabilities {
@@ -11,16 +13,18 @@ export interface RemoteCapabilities {
   ifMatch: boolean;
   /** MKCOL of an existing folder says so: the lock is atomic. */
   exclusiveMkcol: boolean;
-  /** The ETag changes on every write, even same-size rewrites within one second. */
+  /** The ETag changes on a same-size rewrite a moment (20 ms) later (informational). */
   etagChangesOnWrite: boolean;
   probed_at: string;
 }
+
+const ETAG_PAUSE_MS = 20;
 
 /**
  * Probes the server in a scratch folder (about ten small requests) and cleans up after itself.
  * Each answer is a behaviour observed, not a version string believed.
  */
-export async function probeCapabilities(remote: Remote, ids: IdSource, nowIso: string): Promise<RemoteCapabilities> {
+export async function probeCapabilities(remote: Remote, ids: IdSource, nowIso: string, sleep: Sleep = realSleep): Promise<RemoteCapabilities> {
   await remote.mkdir('');
   await remote.mkdir(remotePaths.probeDir);
   const dir = remotePaths.probe(newStableId(ids));
@@ -32,14 +36,35 @@ export async function probeCapabilities(remote: Remote, ids: IdSource, nowIso: s
     const conditionalPut = await refused(() => remote.put(file, Buffer.from('probe-X'), { ifNoneMatch: '*' }));
     await remote.put(file, Buffer.from('probe-1'));
     const before = (await remote.stat(file))?.etag;
+    // Past the file system's timestamp granularity (a few ms): Apache's ETag is size + mtime.
+    await sleep(ETAG_PAUSE_MS);
     await remote.put(file, Buffer.from('probe-2'));
     const after = (await remote.stat(file))?.etag;
     const etagChangesOnWrite = before !== undefined && after !== undefined && before !== after;
-    const ifMatch = await refused(() => remote.put(file, Buffer.from('probe-3'), { ifMatch: '"docsync-stale-etag"' }));
+    // Honoured means both halves: a stale ETag is refused, and the file's own ETag is accepted (a
+    // server comparing weak ETags strongly would refuse every conditional write).
+    const staleRefused = await refused(() => remote.put(file, Buffer.from('probe-3'), { ifMatch: '"docsync-stale-etag"' }));
+    const ifMatch = staleRefused && (await acceptsOwnEtag(remote, file, sleep));
     return { conditionalPut, ifMatch, exclusiveMkcol, etagChangesOnWrite, probed_at: nowIso };
   } finally {
     await remote.delete(dir).catch(() => undefined);
   }
+}
+
+/**
+ * Whether `If-Match` with the file's own ETag (in its strong form, as the version switch sends it) is
+ * accepted. Apache calls the ETag of a file written within the last second weak and refuses it then:
+ * the probe asks again once that second is over.
+ */
+async function acceptsOwnEtag(remote: Remote, file: string, sleep: Sleep): Promise<boolean> {
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const current = (await remote.stat(file))?.etag;
+    if (current === undefined) return false;
+    if (!(await refused(() => remote.put(file, Buffer.from(`probe-match-${attempt}`), { ifMatch: strongEtag(current) })))) return true;
+    if (!current.startsWith('W/')) return false;
+    await sleep(WEAK_ETAG_MS);
+  }
+  return false;
 }
 
 async function refused(write: () => Promise<unknown>): Promise<boolean> {

@@ -6,9 +6,10 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { AppError } from '../errors.ts';
-import { RemoteCorruptError, RemoteUnavailableError } from './errors.ts';
+import { PreconditionFailedError, RemoteCorruptError, RemoteUnavailableError } from './errors.ts';
 import { parseSnapshotName, remotePaths } from './paths.ts';
-import type { Remote } from './remote.ts';
+import type { PutOptions, Remote } from './remote.ts';
+import { realSleep, type Sleep } from './retrying-remote.ts';
 import { RemoteSnapshot } from './remote-snapshot.ts';
 import { formatVersionFile, parseVersionFile, type VersionHead } from './version-file.ts';
 
@@ -17,6 +18,29 @@ export class RemoteMovedError extends AppError {
   constructor(message = 'The remote changed while this sync was running') {
     super('remote_moved', message, 409, true);
   }
+}
+
+/** Which preconditions the server honours on `version.txt` (from the capability probe). */
+export interface ConditionalWrites {
+  /** `If-Match` with a stale ETag is refused, and ETags change on every write. */
+  ifMatch: boolean;
+  /** `If-None-Match: *` on an existing file is refused. */
+  ifNoneMatch: boolean;
+}
+
+export interface CommitHooks {
+  /** Runs right before `version.txt` moves (and before a retry of that write): throw to stop. */
+  beforeSwitch?: (head: VersionHead) => unknown;
+  /** What to guard the switch with; none when absent. */
+  conditional?: ConditionalWrites;
+}
+
+/** How long Apache keeps the ETag of a file just written weak (it is strong a second after the write). */
+export const WEAK_ETAG_MS = 1100;
+
+/** `W/"x"` → `"x"`; a strong ETag as it is. */
+export function strongEtag(etag: string): string {
+  return etag.startsWith('W/') ? etag.slice(2) : etag;
 }
 
 /** How many snapshots to keep on the remote: restore points, and room for slow readers. */
@@ -35,6 +59,7 @@ export class RemoteMetadataStore {
     private readonly tmpDir: string,
     private readonly ids: IdSource,
     private readonly keep = KEEP_SNAPSHOTS,
+    private readonly sleep: Sleep = realSleep,
   ) {}
 
   /** The current head, or `undefined` when there is no `version.txt` (only a 404 says so). */
@@ -72,11 +97,18 @@ export class RemoteMetadataStore {
   /**
    * Publishes `snapshot` as the version after `base` (`undefined` for a new remote). Refuses with
    * `RemoteMovedError` if `version.txt` no longer says `base`. Closes the snapshot.
+   *
+   * The switch of `version.txt` is the one write that must never land late: a sync frozen (laptop
+   * asleep, process stopped) between its last check and this PUT would otherwise overwrite a commit
+   * made meanwhile by the next lock holder. Where the server honours it (`hooks.conditional`), the
+   * PUT carries `If-Match` with the ETag of the `version.txt` it checked (`If-None-Match: *` on a new
+   * remote), so a late switch fails with 412. Elsewhere the window is one request wide; a retried
+   * switch looks again first (`beforeRetry`) so a retry never writes a version back.
    */
   async commit(
     snapshot: RemoteSnapshot,
     base: VersionHead | undefined,
-    hooks: { beforeSwitch?: () => unknown } = {},
+    hooks: CommitHooks = {},
   ): Promise<VersionHead> {
     const current = await this.readHead();
     if (current?.commit !== base?.commit) throw new RemoteMovedError();
@@ -96,14 +128,56 @@ export class RemoteMetadataStore {
     await this.remote.mkdir(remotePaths.metadataDir);
     const size = (await fsp.stat(file)).size;
     await this.uploadConfirmed(head.snapshot, size, file);
-    await hooks.beforeSwitch?.();
-    // Once more, just before the switch: the head we built on must still be the current one.
-    if ((await this.readHead())?.commit !== base?.commit) throw new RemoteMovedError();
-    await this.remote.put(remotePaths.versionFile, Buffer.from(formatVersionFile(head)), { contentType: 'text/plain' });
-    const written = await this.readHead();
-    if (written?.commit !== commit) throw new RemoteMovedError('Another instance switched version.txt at the same moment');
+    await hooks.beforeSwitch?.(head);
+    await this.switchTo(head, base, hooks);
     await this.prune(head).catch(() => undefined);
     return head;
+  }
+
+  /** Moves `version.txt` from `base` to `head` (see `commit`). */
+  private async switchTo(head: VersionHead, base: VersionHead | undefined, hooks: CommitHooks): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const guard = await this.switchGuard(base, hooks.conditional);
+      // Once more, just before the switch: the head we built on must still be the current one.
+      if ((await this.readHead())?.commit !== base?.commit) throw new RemoteMovedError();
+      const beforeRetry = async (): Promise<'retry' | 'done'> => {
+        const now = await this.readHead();
+        if (now?.commit === head.commit) return 'done';
+        if (now?.commit !== base?.commit) throw new RemoteMovedError();
+        await hooks.beforeSwitch?.(head);
+        return 'retry';
+      };
+      try {
+        await this.remote.put(remotePaths.versionFile, Buffer.from(formatVersionFile(head)), { contentType: 'text/plain', ...guard, beforeRetry });
+      } catch (error) {
+        if (!(error instanceof PreconditionFailedError)) throw error;
+        // 412: another commit landed since the check — or our own first try did, its answer lost.
+        const now = await this.readHead();
+        if (now?.commit === head.commit) break;
+        if (now?.commit !== base?.commit || attempt >= 2) {
+          throw new RemoteMovedError('Another instance committed first; this commit was not published');
+        }
+        // Still our base, yet refused: Apache calls the ETag of a file written in the last second
+        // weak, and If-Match never matches a weak ETag. Once that second is over it is strong.
+        await this.sleep(WEAK_ETAG_MS);
+        await hooks.beforeSwitch?.(head);
+        continue;
+      }
+      break;
+    }
+    const written = await this.readHead();
+    if (written?.commit !== head.commit) throw new RemoteMovedError('Another instance switched version.txt at the same moment');
+  }
+
+  /** The precondition that makes the switch fail if `version.txt` changed since it was checked. */
+  private async switchGuard(base: VersionHead | undefined, conditional: ConditionalWrites | undefined): Promise<PutOptions> {
+    if (!base) return conditional?.ifNoneMatch ? { ifNoneMatch: '*' } : {};
+    if (!conditional?.ifMatch) return {};
+    const stat = await this.remote.stat(remotePaths.versionFile);
+    if (!stat) throw new RemoteMovedError('version.txt disappeared during the sync');
+    // A weak ETag (Apache, within a second of a write) in its strong form: what the server will call
+    // it once that second is over — which a frozen sync's late switch always is.
+    return stat.etag ? { ifMatch: strongEtag(stat.etag) } : {};
   }
 
   /**

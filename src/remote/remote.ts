@@ -74,6 +74,12 @@ export interface PutOptions {
   ifMatch?: string;
   ifNoneMatch?: '*';
   contentType?: string;
+  /**
+   * Asked by `RetryingRemote` before it sends this write again after a retryable failure (whose
+   * write may have taken effect): `'done'` ends the retries as a success, an error ends them as that
+   * error. Adapters ignore it. The version switch uses it to look before it writes again.
+   */
+  beforeRetry?: () => Promise<'retry' | 'done'>;
 }
 
 export interface PutResult {

@@ -52,7 +52,12 @@ export class RetryingRemote implements Remote {
     return this.retry(() => this.inner.getBytes(path));
   }
   put(path: string, body: PutBody, options?: PutOptions): Promise<PutResult> {
-    return this.retry(() => this.inner.put(path, body, options));
+    const beforeRetry = options?.beforeRetry;
+    let attempts = 0;
+    return this.retry(async () => {
+      if (attempts++ > 0 && beforeRetry && (await beforeRetry()) === 'done') return {};
+      return this.inner.put(path, body, options);
+    });
   }
   delete(path: string, options?: { ifMatch?: string }): Promise<boolean> {
     return this.retry(() => this.inner.delete(path, options));

@@ -147,6 +147,11 @@ export class SqliteFileRepository {
     return this.pendingStmt.all().map(fromRow);
   }
 
+  /** Rows last synced with a remote version above `version` (a full scan: for rare repairs only). */
+  syncedAbove(version: number): FileRecord[] {
+    return this.db.prepare<[number], FileRow>(`SELECT ${COLUMNS} FROM files WHERE remote_version > ?`).all(version).map(fromRow);
+  }
+
   /** How many rows the next sync must push (conflicts wait for a person, not for a sync). */
   pendingCount(): number {
     return this.count('status:modified') + this.count('status:pending_delete');

@@ -86,4 +86,7 @@ export const MIGRATIONS: readonly string[] = [
   -- The ids pushed by this instance's last commit: re-queued if that commit is found lost (SPEC §3).
   CREATE TABLE last_commit_rows (stable_id TEXT PRIMARY KEY) WITHOUT ROWID;
   `,
+  /* 3: a digest of each pushed row's state: tells a row untouched since its commit (settling a commit) */ `
+  ALTER TABLE last_commit_rows ADD COLUMN fingerprint TEXT;
+  `,
 ];

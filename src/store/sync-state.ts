@@ -9,6 +9,8 @@ export const SYNC_STATE_KEYS = {
   lastRemoteVersion: 'last_remote_version',
   /** The commit `version.txt` named at the last sync: a different one at the same version means ours was replaced. */
   lastRemoteCommit: 'last_remote_commit',
+  /** JSON `[[version, commit], …]`: the heads this instance was in step with, newest last. */
+  seenCommits: 'seen_commits',
   lastSyncTime: 'last_sync_time',
   lastSyncSummary: 'last_sync_summary',
   /** JSON `{id, version, base}` of this instance's last commit. */
@@ -17,11 +19,19 @@ export const SYNC_STATE_KEYS = {
   capabilities: 'remote_capabilities',
 } as const;
 
+/** How many seen heads are kept: as many as a snapshot lists recent commits (RECENT_COMMITS). */
+const SEEN_COMMITS = 50;
+
 export interface CommitRecord {
   id: string;
   version: number;
   /** The version the commit was made on: where its rows go back to if it is found lost. */
   base: number;
+  /**
+   * Recorded before `version.txt` is switched, `settled` once the rows are marked synced after it. A
+   * sync killed in between leaves it unsettled: the next sync settles the rows if the commit landed.
+   */
+  settled?: boolean;
 }
 
 /** Per-instance sync state: instance id, remote repository id, last seen version, last commit, … */
@@ -74,7 +84,38 @@ export class SyncStateStore {
     this.db.transaction(() => {
       this.set(SYNC_STATE_KEYS.lastRemoteVersion, String(head.version));
       this.set(SYNC_STATE_KEYS.lastRemoteCommit, head.commit);
+      const seen = this.seenCommits().filter(([version]) => version < head.version);
+      seen.push([head.version, head.commit]);
+      this.set(SYNC_STATE_KEYS.seenCommits, JSON.stringify(seen.slice(-SEEN_COMMITS)));
     })();
+  }
+
+  /** The last heads this instance was in step with (`[version, commit]`, oldest first). */
+  seenCommits(): [number, string][] {
+    const value = this.get(SYNC_STATE_KEYS.seenCommits);
+    return value === undefined ? [] : (JSON.parse(value) as [number, string][]);
+  }
+
+  /**
+   * Steps back to an earlier head after the remote's history was rewritten past it: the seen heads
+   * the remote no longer has are forgotten, and the next plans start from `head`.
+   */
+  rewindSeen(head: { version: number; commit: string } | undefined, keep: readonly [number, string][]): void {
+    this.db.transaction(() => {
+      if (head) {
+        this.set(SYNC_STATE_KEYS.lastRemoteVersion, String(head.version));
+        this.set(SYNC_STATE_KEYS.lastRemoteCommit, head.commit);
+      } else {
+        this.delete(SYNC_STATE_KEYS.lastRemoteVersion);
+        this.delete(SYNC_STATE_KEYS.lastRemoteCommit);
+      }
+      this.set(SYNC_STATE_KEYS.seenCommits, JSON.stringify(keep));
+    })();
+  }
+
+  /** Forgets the seen heads (a new repository starts a new history). */
+  clearSeenCommits(): void {
+    this.delete(SYNC_STATE_KEYS.seenCommits);
   }
 
   lastCommit(): CommitRecord | undefined {
@@ -83,17 +124,28 @@ export class SyncStateStore {
   }
 
   lastCommitRows(): string[] {
-    return this.db.prepare<[], { stable_id: string }>('SELECT stable_id FROM last_commit_rows').all().map((r) => r.stable_id);
+    return this.lastCommitEdits().map((r) => r.stable_id);
   }
 
-  /** Remembers a commit and the rows it carried, replacing the previous one. */
-  recordCommit(commit: CommitRecord, rowIds: readonly string[]): void {
+  /** The rows of the last commit, each with a fingerprint of the state it pushed. */
+  lastCommitEdits(): { stable_id: string; fingerprint: string | null }[] {
+    return this.db.prepare<[], { stable_id: string; fingerprint: string | null }>('SELECT stable_id, fingerprint FROM last_commit_rows').all();
+  }
+
+  /** Remembers a commit and the rows it carried (with fingerprints), replacing the previous one. */
+  recordCommit(commit: CommitRecord, rows: readonly { stable_id: string; fingerprint?: string }[]): void {
     this.db.transaction(() => {
       this.set(SYNC_STATE_KEYS.lastCommit, JSON.stringify(commit));
       this.db.exec('DELETE FROM last_commit_rows');
-      const insert = this.db.prepare('INSERT OR IGNORE INTO last_commit_rows (stable_id) VALUES (?)');
-      for (const id of rowIds) insert.run(id);
+      const insert = this.db.prepare('INSERT OR IGNORE INTO last_commit_rows (stable_id, fingerprint) VALUES (?, ?)');
+      for (const row of rows) insert.run(row.stable_id, row.fingerprint ?? null);
     })();
+  }
+
+  /** The last commit's rows are marked synced (see `CommitRecord.settled`). */
+  markCommitSettled(): void {
+    const last = this.lastCommit();
+    if (last) this.set(SYNC_STATE_KEYS.lastCommit, JSON.stringify({ ...last, settled: true }));
   }
 
   clearLastCommit(): void {

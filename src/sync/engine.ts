@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { FileRecord } from '../domain/file.ts';
 import type { IdSource } from '../domain/ids.ts';
 import { LockLostError, type LockHandle, type RemoteLock } from '../remote/lock.ts';
 import { remotePaths } from '../remote/paths.ts';
 import type { Remote } from '../remote/remote.ts';
-import type { RemoteMetadataStore } from '../remote/remote-metadata.ts';
+import type { ConditionalWrites, RemoteMetadataStore } from '../remote/remote-metadata.ts';
 import { RECENT_COMMITS, type RemoteFileRow, type RemoteSnapshot } from '../remote/remote-snapshot.ts';
 import type { VersionHead } from '../remote/version-file.ts';
 import type { BlobStore } from '../store/blob-store.ts';
@@ -13,7 +14,7 @@ import type { SqliteFileRepository } from '../store/file-repository.ts';
 import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
 import { MassDeleteError, RemoteReplacedError } from './errors.ts';
 import { emptySummary, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
-import { planSync, type PlanAction } from './planner.ts';
+import { planSync, sameState, type PlanAction } from './planner.ts';
 import { forEachLimited } from './transfers.ts';
 
 /**
@@ -51,6 +52,8 @@ export interface SyncEngineDeps {
   transferWorkers: number;
   maxDeletePercent: number;
   listener?: SyncListener;
+  /** The preconditions the server honours, to make the version switch conditional. */
+  conditionalSwitch?: ConditionalWrites;
   checkpoint?: (point: SyncCheckpoint) => void | Promise<void>;
 }
 
@@ -116,11 +119,15 @@ export class SyncEngine {
       const head = await metadata.readHead();
       const opened = await this.openSnapshot(head, options);
       snapshot = opened.snapshot;
+      this.settleLastCommit(snapshot);
       const lost = this.requeueLostCommit(snapshot);
-      const requeued = lost?.requeued ?? 0;
+      const rewritten = opened.fresh ? undefined : this.repairRewrittenHistory(snapshot);
+      const requeued = (lost?.requeued ?? 0) + (rewritten?.requeued ?? 0);
       this.progress('planning', 0, 1);
       // After a lost commit, what others wrote since its base is news too, whatever its version.
-      const since = options.reinitialize ? 0 : Math.min(lastSeen ?? 0, lost?.base ?? Number.POSITIVE_INFINITY);
+      const since = options.reinitialize
+        ? 0
+        : Math.min(lastSeen ?? 0, lost?.base ?? Number.POSITIVE_INFINITY, rewritten?.fork ?? Number.POSITIVE_INFINITY);
       const actions = this.plan(snapshot, since);
       this.guardMassDelete(actions, options);
       if (options.dryRun) return this.dryRunSummary(actions, head);
@@ -159,6 +166,7 @@ export class SyncEngine {
     const knownRepo = state.get(SYNC_STATE_KEYS.repoId);
     if (options.reinitialize || (!head && !knownRepo)) {
       if (options.reinitialize) this.requeueEverything();
+      state.clearSeenCommits();
       // The repository id is remembered only once its first commit is published.
       return { snapshot: await metadata.initialize(ids.uuid()), base: head, fresh: true };
     }
@@ -179,7 +187,10 @@ export class SyncEngine {
     if (knownRepo && lastSeen !== undefined && head.version < lastSeen) {
       await refuse(`The remote went back from version ${lastSeen} to ${head.version} (restored from an older copy?).`);
     }
-    if (!knownRepo) state.set(SYNC_STATE_KEYS.repoId, snapshot.repoId);
+    if (!knownRepo) {
+      state.set(SYNC_STATE_KEYS.repoId, snapshot.repoId);
+      state.clearSeenCommits();
+    }
     return { snapshot, base: head, fresh: false };
   }
 
@@ -195,6 +206,26 @@ export class SyncEngine {
       page = files.list({ limit: 1000, includeDeleted: false, cursor: page.nextCursor });
     }
     this.deps.state.clearLastCommit();
+  }
+
+  /**
+   * Finishes the bookkeeping of a commit whose sync died right after switching `version.txt`: its
+   * rows, still `modified`, are marked synced at its version if they still hold what it published.
+   * Otherwise a later edit of them made elsewhere would look like a conflict with their own past.
+   */
+  private settleLastCommit(snapshot: RemoteSnapshot): void {
+    const { state, files } = this.deps;
+    const last = state.lastCommit();
+    if (!last || last.settled !== false || !snapshot.recentCommits.includes(last.id)) return;
+    for (const pushed of state.lastCommitEdits()) {
+      const file = files.get(pushed.stable_id);
+      if (file?.sync_status !== 'modified' && file?.sync_status !== 'pending_delete') continue;
+      // Untouched since the push; the remote may hold a later version of it, which the plan pulls.
+      if (fingerprint(file) !== pushed.fingerprint || !snapshot.get(file.stable_id)) continue;
+      files.update({ ...file, sync_status: 'synced', sync_hash: file.hash, remote_version: last.version });
+      if (file.deleted) this.releaseBlob(file);
+    }
+    state.markCommitSettled();
   }
 
   /**
@@ -216,6 +247,59 @@ export class SyncEngine {
     }
     state.clearLastCommit();
     return { requeued, base: last.base };
+  }
+
+  /**
+   * A commit this instance saw is gone from the remote's history: a late or racing writer replaced
+   * it (a sync frozen right before an unconditional version switch, or a lock that is not atomic).
+   * Its author re-queues its own rows (`requeueLostCommit`); every instance that pulled it holds rows
+   * "synced" with a version the remote no longer has, which the normal plan (version numbers only)
+   * would never look at again. Those rows are compared with the remote as it is: the same state is
+   * simply re-based; anything else becomes a local change on top of the fork point, so the next plan
+   * re-publishes it where the remote did not change since, and reports a conflict where it did —
+   * nothing the lost commit carried is dropped or silently overwritten. A file the remote never had
+   * is published again, a deletion of it too (so no copy elsewhere brings it back).
+   */
+  private repairRewrittenHistory(snapshot: RemoteSnapshot): { fork: number; requeued: number } | undefined {
+    const { state, files } = this.deps;
+    const recent = snapshot.recentCommits;
+    const history = new Map(recent.map((commit, i) => [snapshot.version - (recent.length - 1 - i), commit]));
+    const seen = state.seenCommits();
+    let rewritten = false;
+    let fork: [number, string] | undefined;
+    for (const [version, commit] of seen) {
+      const theirs = history.get(version);
+      if (theirs === undefined) continue; // Older than the remote's memory: nothing to compare.
+      if (theirs === commit) fork = [version, commit];
+      else rewritten = true;
+    }
+    if (!rewritten) return undefined;
+    // The last version both histories share (as far as this instance can tell).
+    const shared = fork?.[0] ?? Math.max(0, snapshot.version - recent.length);
+    let requeued = 0;
+    for (const file of files.syncedAbove(shared)) {
+      if (file.sync_status === 'conflict') continue;
+      const remote = snapshot.get(file.stable_id);
+      if (remote && sameState(file, remote)) {
+        files.update({ ...file, sync_status: 'synced', sync_hash: file.hash, remote_version: remote.version });
+        continue;
+      }
+      const status = file.deleted ? 'pending_delete' : 'modified';
+      // A live file the remote lacks is new to it; a tombstone keeps a base, so it is pushed.
+      const base = !remote && !file.deleted ? null : shared;
+      files.update({ ...file, sync_status: status, remote_version: base });
+      requeued++;
+    }
+    // Only once the rows are repaired (a crash before this repeats the repair, which is idempotent).
+    const sharedHead = fork ?? (history.has(shared) ? ([shared, history.get(shared)!] as [number, string]) : undefined);
+    state.rewindSeen(
+      sharedHead && { version: sharedHead[0], commit: sharedHead[1] },
+      seen.filter(([version, commit]) => version <= shared && history.get(version) !== undefined && history.get(version) === commit),
+    );
+    this.deps.listener?.message?.(
+      `The remote's history was rewritten after version ${shared} (a commit this instance had seen is gone); ${requeued} file(s) re-queued`,
+    );
+    return { fork: shared, requeued };
   }
 
   /** Plans the files changed on either side since `lastSeen`: no scan of unchanged files. */
@@ -348,19 +432,27 @@ export class SyncEngine {
     });
     if (!(await handle.verify())) throw new LockLostError();
     this.progress('committing', 0, 1);
+    let recorded = false;
     const newHead = await metadata.commit(snapshot, base, {
+      ...(this.deps.conditionalSwitch && { conditional: this.deps.conditionalSwitch }),
       // Right before version.txt moves: a sync that stalled past its lock's expiry must not commit.
-      beforeSwitch: async () => {
+      beforeSwitch: async (head) => {
         await this.deps.checkpoint?.('before_version_switch');
         if (!(await handle.verify())) throw new LockLostError();
+        // Recorded before the switch: if this process dies right after it, the next sync finds the
+        // commit on the remote and settles its rows (`settleLastCommit`).
+        if (recorded) return;
+        state.recordCommit(
+          { id: head.commit, version: head.version, base: base?.version ?? 0, settled: false },
+          committed.map((p) => ({ stable_id: p.local.stable_id, fingerprint: fingerprint(p.local) })),
+        );
+        recorded = true;
       },
     });
     await this.deps.checkpoint?.('after_commit');
-    const pushedIds: string[] = [];
     for (const push of committed) {
       const current = files.get(push.local.stable_id);
       if (!current) continue;
-      pushedIds.push(current.stable_id);
       const untouched = unchangedSince(current, push.local);
       files.update({
         ...current,
@@ -378,7 +470,7 @@ export class SyncEngine {
       }
     }
     if (fresh) state.set(SYNC_STATE_KEYS.repoId, snapshotRepoId);
-    state.recordCommit({ id: newHead.commit, version: newHead.version, base: base?.version ?? 0 }, pushedIds);
+    state.markCommitSettled();
     return newHead;
   }
 
@@ -549,6 +641,11 @@ function unchangedSince(current: FileRecord | undefined, planned: FileRecord): b
     current.deleted === planned.deleted &&
     current.remote_version === planned.remote_version
   );
+}
+
+/** A digest of everything a commit publishes of a row: equal means "as pushed". */
+function fingerprint(file: FileRecord): string {
+  return createHash('sha256').update(JSON.stringify(toRemote(file, 0))).digest('base64url');
 }
 
 function blobKey(file: { hash: string; file_type: string }): string {

@@ -10,7 +10,7 @@ export type PlanAction =
   /** Local change to the remote. `content`: the blob is new to this row (else metadata only). */
   | { kind: 'push'; local: FileRecord; remote: RemoteFileRow | undefined; content: boolean }
   /** A local deletion to the remote as a tombstone. */
-  | { kind: 'push_delete'; local: FileRecord; remote: RemoteFileRow }
+  | { kind: 'push_delete'; local: FileRecord; remote: RemoteFileRow | undefined }
   /** Remote change to the local store. `content`: the local row lacks this content. */
   | { kind: 'pull'; remote: RemoteFileRow; local: FileRecord | undefined; content: boolean }
   /** A remote tombstone applied locally (a soft delete that is already synced: never pushed back). */
@@ -33,8 +33,9 @@ export function planFile(local: FileRecord | undefined, remote: RemoteFileRow | 
   const localChanged = local.sync_status === 'modified' || local.sync_status === 'pending_delete';
   if (!remote) {
     if (!localChanged) return undefined;
-    // A tombstone of a file the remote never had: nothing to tell anyone.
-    if (local.deleted) return { kind: 'mark_synced', local, remote: undefined };
+    // A tombstone of a file the remote never had: nothing to tell anyone. One of a file the remote
+    // had and lost (a commit replaced): published, so no other copy of the file brings it back.
+    if (local.deleted) return local.remote_version === null ? { kind: 'mark_synced', local, remote: undefined } : { kind: 'push_delete', local, remote: undefined };
     return { kind: 'push', local, remote: undefined, content: true };
   }
   const remoteChanged = local.remote_version === null || remote.version > local.remote_version;

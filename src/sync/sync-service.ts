@@ -151,7 +151,7 @@ export class SyncService {
       const parsed = JSON.parse(cached) as { remote: string; capabilities: RemoteCapabilities };
       if (parsed.remote === where) return parsed.capabilities;
     }
-    const capabilities = await probeCapabilities(remote, ids, isoUtc(clock.now()));
+    const capabilities = await probeCapabilities(remote, ids, isoUtc(clock.now()), this.deps.sleep ?? realSleep);
     state.set(SYNC_STATE_KEYS.capabilities, JSON.stringify({ remote: where, capabilities }));
     return capabilities;
   }
@@ -190,6 +190,9 @@ export class SyncService {
           ids,
           transferWorkers: config.transferWorkers,
           maxDeletePercent: config.maxDeletePercent,
+          // If-Match never hurts where it is honoured: at worst (an ETag kept across a quick
+          // rewrite, Nextcloud) it lets through what an unconditional write would.
+          conditionalSwitch: { ifMatch: capabilities.ifMatch, ifNoneMatch: capabilities.conditionalPut },
           ...(this.deps.checkpoint && { checkpoint: this.deps.checkpoint }),
           listener: {
             progress: (data) => this.emit({ type: 'syncProgress', origin, data }),

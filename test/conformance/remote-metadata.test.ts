@@ -5,7 +5,9 @@ import Database from 'better-sqlite3';
 import { seededIdSource } from '../../src/domain/ids.ts';
 import { RemoteCorruptError } from '../../src/remote/errors.ts';
 import { remotePaths } from '../../src/remote/paths.ts';
-import { RemoteMetadataStore, RemoteMovedError } from '../../src/remote/remote-metadata.ts';
+import { probeCapabilities } from '../../src/remote/capabilities.ts';
+import type { Remote } from '../../src/remote/remote.ts';
+import { RemoteMetadataStore, RemoteMovedError, type ConditionalWrites } from '../../src/remote/remote-metadata.ts';
 import { FORMAT_VERSION, RemoteFormatError, type RemoteFileRow } from '../../src/remote/remote-snapshot.ts';
 import { formatVersionFile, parseVersionFile } from '../../src/remote/version-file.ts';
 import { tempDir } from '../support/instance.ts';
@@ -138,4 +140,68 @@ describe.each(remoteTargetNames())('remote metadata on %s', (name) => {
       `The remote was written by a newer docsync (metadata format ${FORMAT_VERSION + 1}; this build understands ${FORMAT_VERSION}): upgrade docsync`,
     );
   });
+
+  // A sync frozen between its last check of version.txt and the switch (laptop asleep): meanwhile
+  // another instance commits. The late switch must fail where the server honours preconditions.
+  it('a switch sent after another commit landed is refused where the server honours If-Match, and lands where it does not', async () => {
+    const remote = target.fresh().connect();
+    const conditional = await conditionalWrites(remote);
+    const { store } = storeFor(remote);
+    const v1 = await store.commit(await store.initialize('repo-race'), undefined);
+    const other = storeFor(remote).store;
+    const late = storeFor(
+      raceBeforeSwitch(remote, async () => {
+        await other.commit(await other.download(v1), v1);
+      }),
+    ).store;
+    const attempt = late.commit(await late.download(v1), v1, { conditional });
+    const winner = conditional.ifMatch ? 'other' : 'late';
+    if (winner === 'other') await expect(attempt).rejects.toBeInstanceOf(RemoteMovedError);
+    const lateHead = winner === 'late' ? await attempt : undefined;
+    const head = (await store.readHead())!;
+    expect(head.version).toBe(2);
+    if (lateHead) expect(head.commit).toBe(lateHead.commit);
+    expect(['apache', 'memory', 'folder'].includes(name) ? conditional.ifMatch : !conditional.ifMatch).toBe(true);
+  });
+
+  it('the first switch of a new remote is refused if another instance created the repository meanwhile, where If-None-Match is honoured', async () => {
+    const remote = target.fresh().connect();
+    const conditional = await conditionalWrites(remote);
+    const other = storeFor(remote).store;
+    const late = storeFor(
+      raceBeforeSwitch(remote, async () => {
+        await other.commit(await other.initialize('repo-first'), undefined);
+      }),
+    ).store;
+    const attempt = late.commit(await late.initialize('repo-late'), undefined, { conditional });
+    if (conditional.ifNoneMatch) await expect(attempt).rejects.toBeInstanceOf(RemoteMovedError);
+    else await attempt;
+    expect((await other.readHead())!.repo).toBe(conditional.ifNoneMatch ? 'repo-first' : 'repo-late');
+  });
 });
+
+/** What the engine gets from the capability probe (sync-service.ts). */
+async function conditionalWrites(remote: Remote): Promise<ConditionalWrites> {
+  const caps = await probeCapabilities(remote, seededIdSource(7), 'now');
+  return { ifMatch: caps.ifMatch, ifNoneMatch: caps.conditionalPut };
+}
+
+/** `remote`, where `race` runs (once) right before the first PUT of version.txt reaches the server. */
+function raceBeforeSwitch(remote: Remote, race: () => Promise<void>): Remote {
+  let raced = false;
+  return new Proxy(remote, {
+    get(target, prop, receiver) {
+      if (prop === 'put') {
+        return async (...args: Parameters<Remote['put']>) => {
+          if (args[0] === remotePaths.versionFile && !raced) {
+            raced = true;
+            await race();
+          }
+          return target.put(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}

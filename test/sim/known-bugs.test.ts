@@ -7,12 +7,10 @@ import type { EventRef, FaultKind, FaultTarget, Step } from '../../sim/steps.ts'
  * Bugs in docsync found by the simulation (sim/), each as the shortest step list that shows it,
  * replayed in the simulated world (then its end phase and final checks).
  *
- * Open bugs are `it.fails`: the body asserts the invariant, which the bug breaks today. When a fix
- * lands the test starts failing ("expected to fail"): turn it into a plain `it` under "fixed", and
- * drop the matching entry of `KNOWN_BUG_AVOIDANCE` in sim/run.ts so the CI run covers it again.
- * A body first checks that the run broke the invariant the bug is about and nothing unexpected (a
- * harness error): otherwise it passes, and `it.fails` reports it — a reproduction that changed never
- * masquerades as the bug.
+ * Every bug found so far is fixed; each test asserts that the invariants hold on its steps (and,
+ * where the bug needs one, that the fault it needs really happened). A new open bug goes in as
+ * `it.fails` with its shortest step list, and `KNOWN_BUG_AVOIDANCE` in sim/run.ts steers the CI run
+ * clear of it until it is fixed.
  *
  * Instances are a, b, c. Pause and crash points are event names: `checkpoint …`, or an operation and
  * the class of its remote path (`put version.txt` is the switch, `put metadata` the snapshot upload,
@@ -32,64 +30,102 @@ async function run(steps: Step[], options: Partial<SimOptions> = {}, seed = 1) {
   return runSteps(seed, steps, { ...DEFAULT_OPTIONS, ...options });
 }
 
-/** Asserts `invariant` held — but only when the run broke exactly that (see the file comment). */
-async function expectHolds(invariant: string, steps: Step[], options: Partial<SimOptions> = {}, seed = 1): Promise<void> {
-  const result = await run(steps, options, seed);
-  const kinds = result.violations.map((v) => v.invariant);
-  if (kinds.includes('harness') || kinds.includes('error') || !kinds.includes(invariant)) return;
-  expect(result.violations.filter((v) => v.invariant === invariant).map((v) => v.message)).toEqual([]);
-}
-
-describe('open bugs found by the simulation', () => {
-  // Bug 3 (invariant 4), narrowed but still open after commit 2b372e3. A sync whose process freezes
-  // (laptop asleep, SIGSTOP, VM paused) after its last checks and before its version switch switches
-  // version.txt after its lock expired and another instance took it over. The lock and the head are
-  // now checked again right before the switch (src/sync/engine.ts:350-352,
-  // src/remote/remote-metadata.ts:101), but the switch itself is still an unconditional PUT
-  // (remote-metadata.ts:102): a freeze between that check and the PUT — one request — still lands it.
-  // Only a conditional switch closes it: If-Match with the ETag of the version.txt just read (the
-  // memory remote and most servers honour it; capabilities.ifMatch says where).
-  it.fails('bug 3: a sync frozen right before its version switch switches version.txt under another holder', async () => {
-    await expectHolds('4', [create(A), sync(A), sync(B), create(B, 2), park(B, 'put version.txt', true), pastLockTtl, create(A, 3), sync(A)]);
+describe('bugs 3, 7, 9 and 10, fixed (regression tests)', () => {
+  // Bug 3 (invariant 4). A sync whose process freezes (laptop asleep, SIGSTOP, VM paused) after its
+  // last checks and before its version switch switched version.txt after its lock expired and another
+  // instance took it over. Fixed: the switch is conditional where the server honours it — If-Match
+  // with the ETag of the version.txt just checked (src/remote/remote-metadata.ts, `switchTo`) — so the
+  // late write fails with 412 and the frozen sync gives up.
+  const bug3 = [create(A), sync(A), sync(B), create(B, 2), park(B, 'put version.txt', true), pastLockTtl, create(A, 3), sync(A)];
+  it('bug 3: a sync frozen right before its version switch does not switch under another holder', async () => {
+    const result = await run(bug3);
+    expect(result.violations).toEqual([]);
+    expect(result.stats.tolerated).toEqual({});
   });
 
-  // Bug 3b: the same on a new remote replaces the repository the other instance just created (another
-  // repo id); that instance then refuses every sync (remote_replaced) until someone re-initialises.
-  it.fails('bug 3b: on a new remote, the frozen first sync replaces the repository and locks the other instance out', async () => {
-    await expectHolds('1', [create(B), park(B, 'put version.txt', true), create(A, 2), sync(A)], { tolerate: ['4'] });
+  // Bug 3b: the same on a new remote replaced the repository the other instance had just created (a
+  // new repo id); that instance then refused every sync. Fixed: the first switch is `If-None-Match: *`.
+  it('bug 3b: on a new remote, the frozen first sync does not replace the repository', async () => {
+    const result = await run([create(B), park(B, 'put version.txt', true), create(A, 2), sync(A)]);
+    expect(result.violations).toEqual([]);
+    expect(result.stats.tolerated).toEqual({});
   });
 
-  // Bug 3c: the same through a retry. The switch PUT takes effect but its answer is lost; RetryingRemote
-  // (src/remote/retrying-remote.ts:70-80) sends it again after a backoff — no check in between. A
-  // freeze before the retry lets another instance take the lock and commit version n+1; the retry then
-  // writes version n back. The remote went back a version: the other instance's commit is gone and it
-  // refuses every later sync ("The remote went back from version 3 to 2", src/sync/engine.ts:176).
-  it.fails('bug 3c: a retried version switch lands after a takeover and moves the remote back a version', async () => {
-    await expectHolds(
-      '1',
+  // Bug 3c: the same through a retry. The switch PUT took effect but its answer was lost; RetryingRemote
+  // sent it again after a backoff, frozen meanwhile: another instance took the lock and committed
+  // version n+1, and the retry wrote version n back — the remote went back a version and the other
+  // instance refused every later sync. Fixed: the retry is conditional too, and looks first
+  // (`beforeRetry`: done if version.txt already names this commit, given up if it names another).
+  it('bug 3c: a retried version switch does not land after a takeover', async () => {
+    const result = await run([
+      create(C),
+      sync(C),
+      fault('lostResponse', 'put', 'version'),
+      { dt: 0, kind: 'editContent', inst: C, pick: 0, size: 50, bytes: 3 },
+      create(B, 2),
+      park(C, 'put version.txt#2', true),
+      sync(B),
+    ]);
+    expect(result.violations).toEqual([]);
+    expect(result.stats.tolerated).toEqual({});
+  });
+
+  // Where the server ignores If-Match (nginx, rclone), the switch cannot be made conditional: the
+  // freeze still lands it (a window of one request). The damage is repaired: the commit it replaced is
+  // re-queued by its author, and every instance that had pulled it (bug 7) re-bases on the remote.
+  it('bug 3 on a server that ignores If-Match: the late switch lands, and nothing is lost', async () => {
+    const result = await run(bug3, { server: 'unconditional' });
+    expect(result.stats.tolerated['4']).toBeGreaterThan(0);
+    expect(result.violations).toEqual([]);
+  });
+
+  // Bug 7 (invariant 1: divergence). Lost-commit recovery only helped the instance whose commit was
+  // lost. An instance that had pulled the lost commit saw version.txt at the same version with another
+  // commit id, but planned with `changedSince(lastSeen)` and compared version numbers only: it neither
+  // pulled the replacing commit's rows nor noticed that its `synced` rows no longer matched the remote.
+  // Fixed: every instance keeps the heads it saw; one that is gone from the remote's recent commits
+  // means the history was rewritten, and the rows based on it are compared with the remote
+  // (src/sync/engine.ts, `repairRewrittenHistory`). Reproduced where the switch cannot be conditional.
+  it('bug 7: an instance that pulled a commit later lost re-bases on the remote and converges', async () => {
+    const result = await run(
       [
-        create(C),
-        sync(C),
-        fault('lostResponse', 'put', 'version'),
-        { dt: 0, kind: 'editContent', inst: C, pick: 0, size: 50, bytes: 3 },
-        create(B, 2),
-        park(C, 'put version.txt#2', true),
+        create(B),
         sync(B),
+        { dt: 0, kind: 'editMeta', inst: B, pick: 0, variant: 1 },
+        sync(A),
+        { dt: 0, kind: 'editMeta', inst: A, pick: 0, variant: 2 },
+        park(B, 'put version.txt', true),
+        pastLockTtl,
+        sync(A),
+        sync(C),
       ],
-      { tolerate: ['4'] },
+      { server: 'unconditional' },
     );
+    expect(result.stats.tolerated['4']).toBeGreaterThan(0); // the lost commit happened
+    expect(result.violations).toEqual([]);
   });
 
+  // Bug 7b (invariant 3). Same cause, other damage: that instance deleted a file that only the lost
+  // commit had; its next sync found no remote row and dropped the deletion as "a tombstone of a file
+  // the remote never had"; the committer then re-queued its lost rows and the file came back
+  // everywhere. Fixed: a tombstone of a file that was synced (it has a base) and that the remote lacks
+  // is published (src/sync/planner.ts).
+  it('bug 7b: a deletion of a file from a lost commit is kept, the file does not come back', async () => {
+    const result = await run(
+      [create(A, 3), sync(A), create(B), park(B, 'put version.txt', true), pastLockTtl, create(C, 2), sync(C), sync(A), { dt: 0, kind: 'delete', inst: A, pick: 0 }],
+      { server: 'unconditional' },
+    );
+    expect(result.stats.tolerated['4']).toBeGreaterThan(0);
+    expect(result.violations).toEqual([]);
+  });
 
   // Bug 9 (no invariant broken; a conflict nobody made). A sync killed after its version switch and
-  // before its bookkeeping (the after_commit checkpoint, src/sync/engine.ts:358; rows are marked synced
-  // and the commit recorded (engine.ts:381) after it) leaves its pushed rows `modified`, based on the old version.
-  // Another instance pulls them and edits on top; the restarted instance then meets a conflict between
-  // its own version and a descendant of it (here a new file, base null, vs. a's edit of it) — a person
-  // must resolve what was never concurrent, and may pick the older side. SPEC §3: "the next sync
-  // finishes the job". Fix: record the commit (id, rows) before the switch and, when the next sync finds
-  // it among the remote's recent commits, mark those rows synced at its version if unchanged since.
-  it.fails('bug 9: a sync killed right after its commit leaves a spurious conflict behind', async () => {
+  // before its bookkeeping left its pushed rows `modified` on the old base; another instance pulled
+  // them and edited on top, and the restarted instance met a conflict between its own version and a
+  // descendant of it. Fixed: the commit and a fingerprint of each row are recorded before the switch;
+  // the next sync finds the commit in the remote's history and settles the untouched rows
+  // (src/sync/engine.ts, `settleLastCommit`).
+  it('bug 9: a sync killed right after its commit leaves no spurious conflict behind', async () => {
     const result = await run([
       create(C),
       crash(C, 'checkpoint after_commit', false),
@@ -97,15 +133,15 @@ describe('open bugs found by the simulation', () => {
       { dt: 0, kind: 'editMeta', inst: A, pick: 0, variant: 1 },
       sync(A),
     ]);
-    if (!result.ok) return; // something else broke: let it.fails report it
+    expect(result.violations).toEqual([]);
+    expect(result.stats.crashes).toBe(1);
     expect(result.stats.spuriousSamples).toEqual([]);
   });
 
-  // Bug 10 (no invariant broken; a duplicate). `keep_both` makes the conflict copy
-  // (src/sync/conflict-resolver.ts:62) before it fetches the remote side's content (lines 63 → 100);
-  // when that download fails (the server answers 503 past the retries) the resolution fails but the
-  // copy stays, and the conflict too. Resolving again — what a person does — makes a second, identical
-  // copy; every instance ends with two "conflict copy" files. Fix: fetch first, then copy and adopt.
+  // Bug 10 (no invariant broken; a duplicate). `keep_both` made the conflict copy before it fetched the
+  // remote side's content; when that download failed (503 past the retries) the resolution failed but
+  // the copy stayed, and the conflict too. Resolving again — what a person does — made a second,
+  // identical copy on every instance. Fixed: the remote side is fetched first (conflict-resolver.ts).
   it('bug 10: a keep_both that fails to fetch the remote side leaves a copy; the retry makes another', async () => {
     const copies: string[] = [];
     const result = await run(
@@ -131,46 +167,9 @@ describe('open bugs found by the simulation', () => {
     expect(result.violations).toEqual([]);
     expect(copies).toHaveLength(1);
   });
-
-  // Bug 7 (invariant 1: divergence). Lost-commit recovery (SPEC §3, src/sync/engine.ts:205) only helps
-  // the instance whose commit was lost. An instance that had pulled the lost commit sees version.txt at
-  // the same version with another commit id, but plans with `changedSince(lastSeen)` (engine.ts:221) and
-  // compares version numbers only (src/sync/planner.ts:40): the replacing commit's rows carry that same
-  // version number, so it neither pulls them nor notices that its `synced` rows no longer match the
-  // remote. It stays different from everyone, marked synced. (The commit is lost through bug 3 here; the
-  // spec asks for this safety also on servers whose lock is not atomic.)
-  it.fails('bug 7: an instance that pulled a commit later lost keeps its rows as synced and diverges', async () => {
-    await expectHolds(
-      '1',
-      [
-        create(B),
-        sync(B),
-        { dt: 0, kind: 'editMeta', inst: B, pick: 0, variant: 1 },
-        sync(A),
-        { dt: 0, kind: 'editMeta', inst: A, pick: 0, variant: 2 },
-        park(B, 'put version.txt', true),
-        pastLockTtl,
-        sync(A),
-        sync(C),
-      ],
-      { tolerate: ['4'] },
-    );
-  });
-
-  // Bug 7b (invariant 3). Same cause, other damage: that instance deletes a file that only the lost
-  // commit had; its next sync finds no remote row and drops the deletion as "a tombstone of a file the
-  // remote never had" (src/sync/planner.ts:37). The committer then re-queues its lost rows and the
-  // deleted file comes back everywhere.
-  it.fails('bug 7b: a deletion of a file from a lost commit is dropped and the file comes back', async () => {
-    await expectHolds(
-      '3',
-      [create(A, 3), sync(A), create(B), park(B, 'put version.txt', true), pastLockTtl, create(C, 2), sync(C), sync(A), { dt: 0, kind: 'delete', inst: A, pick: 0 }],
-      { tolerate: ['4', '1'] },
-    );
-  });
 });
 
-describe('bugs found by the simulation and fixed (regression tests)', () => {
+describe('bugs 1-8 found by the simulation, fixed (regression tests)', () => {
   // Bug 1, fixed in 2b372e3: a blob PUT acknowledged and lost was committed anyway; no one uploaded it
   // again (a row naming it counted as "on the remote") and every other instance failed that download.
   it('bug 1: a lost blob write is noticed and retried', async () => {

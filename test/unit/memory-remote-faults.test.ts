@@ -254,4 +254,39 @@ describe('RetryingRemote over injected faults', () => {
     await expect(remote.put('d/owner', Buffer.from('me'), { ifNoneMatch: '*' })).rejects.toThrow(PreconditionFailedError);
     expect(await memory.getBytes('d/owner')).toEqual(Buffer.from('me'));
   });
+
+  it('asks beforeRetry before sending a write again: "done" ends the retries as a success', async () => {
+    memory.faults.inject({ op: 'put', effect: { kind: 'lostResponse' } });
+    const asked: string[] = [];
+    const result = await retrying().put('d/v.txt', Buffer.from('mine'), {
+      beforeRetry: async () => {
+        asked.push(String(await memory.getBytes('d/v.txt')));
+        return 'done';
+      },
+    });
+    expect(result).toEqual({});
+    expect(asked).toEqual(['mine']); // the first write took effect; its answer was lost
+    expect(memory.requests.put).toBe(1);
+  });
+
+  it('an error thrown by beforeRetry ends the retries with that error, nothing written again', async () => {
+    memory.faults.inject({ op: 'put', times: 1, effect: { kind: 'error', status: 503 } });
+    const remote = retrying();
+    const attempt = remote.put('d/f.txt', Buffer.from('late'), {
+      beforeRetry: async () => {
+        throw new Error('someone else committed meanwhile');
+      },
+    });
+    await expect(attempt).rejects.toThrow('someone else committed meanwhile');
+    expect(memory.requests.put).toBe(1);
+    expect(await memory.getBytes('d/f.txt')).toEqual(DATA);
+  });
+
+  it('"retry" from beforeRetry sends the write again', async () => {
+    memory.faults.inject({ op: 'put', times: 2, effect: { kind: 'error', status: 503 } });
+    let asked = 0;
+    await retrying().put('d/v.txt', Buffer.from('again'), { beforeRetry: async () => (asked++, 'retry') });
+    expect(asked).toBe(2);
+    expect(await memory.getBytes('d/v.txt')).toEqual(Buffer.from('again'));
+  });
 });

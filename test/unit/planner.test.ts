@@ -226,7 +226,9 @@ function expectedOutcome(cell: Cell): string {
 
   if (!remote) {
     if (localEdited) return 'push(content)'; // the remote has no row: row and blob both go up
-    if (localDeleting) return 'mark_synced'; // a tombstone the remote never needs to hear about
+    // A tombstone of a file the remote never had needs no telling; one of a file the remote had and
+    // lost (a replaced commit) is published, or another copy of the file would bring it back.
+    if (localDeleting) return base === null ? 'mark_synced' : 'push_delete';
     return 'none';
   }
 
@@ -383,7 +385,7 @@ const IMPORTANT: Row[] = [
   { name: 'local pending_delete · remote tombstone newer → mark_synced', local: pendingDelete(), remote: remoteRow({ deleted: true, version: newer }), expected: 'mark_synced' },
   { name: 'local pending_delete · remote tombstone same version → mark_synced', local: pendingDelete(), remote: remoteRow({ deleted: true }), expected: 'mark_synced' },
   // Never pushed: nobody else knows the file, nothing to tell.
-  { name: 'local pending_delete · remote absent → mark_synced', local: pendingDelete(), remote: undefined, expected: 'mark_synced' },
+  { name: 'local pending_delete · remote absent (its commit lost) → push_delete', local: pendingDelete(), remote: undefined, expected: 'push_delete' },
   { name: 'local pending_delete base null · remote absent → mark_synced', local: pendingDelete({ remote_version: null, sync_hash: null }), remote: undefined, expected: 'mark_synced' },
   // Deleted here, modified there (SPEC §3.5).
   { name: 'local pending_delete · remote live newer, other content → conflict deleted_local', local: pendingDelete(), remote: remoteRow({ ...remoteContentEdit, version: newer }), expected: 'conflict(deleted_local)' },
@@ -415,10 +417,13 @@ describe('planFile: named rules', () => {
   });
 
   it('a local tombstone never pushed (remote absent) is mark_synced', () => {
-    for (const local of [pendingDelete({ remote_version: null, sync_hash: null }), pendingDelete()]) {
-      const action = planFile(local, undefined);
-      expect(action).toEqual({ kind: 'mark_synced', local, remote: undefined });
-    }
+    const local = pendingDelete({ remote_version: null, sync_hash: null });
+    expect(planFile(local, undefined)).toEqual({ kind: 'mark_synced', local, remote: undefined });
+  });
+
+  it('a local tombstone of a file whose remote row was lost is pushed (it must not come back)', () => {
+    const local = pendingDelete();
+    expect(planFile(local, undefined)).toEqual({ kind: 'push_delete', local, remote: undefined });
   });
 
   it('a conflicted local row is left alone whatever the remote does', () => {
