@@ -11,6 +11,7 @@ import { RemoteMetadataStore, RemoteMovedError, type ConditionalWrites } from '.
 import { FORMAT_VERSION, RemoteFormatError, type RemoteFileRow } from '../../src/remote/remote-snapshot.ts';
 import { formatVersionFile, parseVersionFile } from '../../src/remote/version-file.ts';
 import { tempDir } from '../support/instance.ts';
+import { once, raceBeforeSwitch } from '../support/race.ts';
 import { remoteTargetNames, startRemoteTarget, type RemoteTarget } from '../support/remote-targets.ts';
 
 const row = (id: string, version: number, extra: Partial<RemoteFileRow> = {}): RemoteFileRow => ({
@@ -150,9 +151,12 @@ describe.each(remoteTargetNames())('remote metadata on %s', (name) => {
     const v1 = await store.commit(await store.initialize('repo-race'), undefined);
     const other = storeFor(remote).store;
     const late = storeFor(
-      raceBeforeSwitch(remote, async () => {
-        await other.commit(await other.download(v1), v1);
-      }),
+      raceBeforeSwitch(
+        remote,
+        once(async () => {
+          await other.commit(await other.download(v1), v1);
+        }),
+      ),
     ).store;
     const attempt = late.commit(await late.download(v1), v1, { conditional });
     const winner = conditional.ifMatch ? 'other' : 'late';
@@ -169,9 +173,12 @@ describe.each(remoteTargetNames())('remote metadata on %s', (name) => {
     const conditional = await conditionalWrites(remote);
     const other = storeFor(remote).store;
     const late = storeFor(
-      raceBeforeSwitch(remote, async () => {
-        await other.commit(await other.initialize('repo-first'), undefined);
-      }),
+      raceBeforeSwitch(
+        remote,
+        once(async () => {
+          await other.commit(await other.initialize('repo-first'), undefined);
+        }),
+      ),
     ).store;
     const attempt = late.commit(await late.initialize('repo-late'), undefined, { conditional });
     if (conditional.ifNoneMatch) await expect(attempt).rejects.toBeInstanceOf(RemoteMovedError);
@@ -184,24 +191,4 @@ describe.each(remoteTargetNames())('remote metadata on %s', (name) => {
 async function conditionalWrites(remote: Remote): Promise<ConditionalWrites> {
   const caps = await probeCapabilities(remote, seededIdSource(7), 'now');
   return { ifMatch: caps.ifMatch, ifNoneMatch: caps.conditionalPut };
-}
-
-/** `remote`, where `race` runs (once) right before the first PUT of version.txt reaches the server. */
-function raceBeforeSwitch(remote: Remote, race: () => Promise<void>): Remote {
-  let raced = false;
-  return new Proxy(remote, {
-    get(target, prop, receiver) {
-      if (prop === 'put') {
-        return async (...args: Parameters<Remote['put']>) => {
-          if (args[0] === remotePaths.versionFile && !raced) {
-            raced = true;
-            await race();
-          }
-          return target.put(...args);
-        };
-      }
-      const value: unknown = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
 }

@@ -216,6 +216,51 @@ describe.each(remoteTargetNames())('sync between instances on %s', (name) => {
     },
   );
 
+  it('a sync killed right after its commit meets no conflict with a later edit made elsewhere', async () => {
+    setup();
+    const x = await a.put('draft.txt', 'first');
+    a.crashAt = 'after_commit';
+    await expect(a.sync()).rejects.toThrow('simulated crash at after_commit');
+    await fresh.connect().delete(remotePaths.lockDir); // a stays down past its lock's expiry
+    await b.sync();
+    await b.edit(x.stable_id, 'second, by b');
+    await b.sync();
+    // a's row is still 'modified' from the dead sync: its commit is found and settled, then b's edit pulled.
+    expect(await a.sync()).toMatchObject({ conflicts: 0, downloaded: 1 });
+    expect(await a.content(x.stable_id)).toBe('second, by b');
+    expect(a.docsync.fileRepository.pendingCount()).toBe(0);
+  });
+
+  it('a version switch sent late (its sync froze) is refused where the server honours If-Match; elsewhere the commit it replaced is repaired', async () => {
+    setup(['a', 'b', 'c']);
+    const c = cluster.nodes[2]!;
+    const shared = await a.put('shared.txt', 'v1');
+    await a.sync();
+    await b.sync();
+    await c.sync();
+    b.docsync.files.updateMetadata(shared.stable_id, { labels: ['from-b'] });
+    await b.put('b-new.txt', 'b');
+    await a.put('a-new.txt', 'a');
+    const ifMatch = (await b.docsync.sync.capabilities()).ifMatch;
+    // b froze after its last checks; its lock expired; a took over and committed, and c pulled that.
+    b.beforeSwitchPut = async () => {
+      await fresh.connect().delete(remotePaths.lockDir);
+      await a.sync();
+      expect(await c.sync()).toMatchObject({ downloaded: 1 });
+    };
+    const late = b.sync();
+    if (ifMatch) await expect(late).rejects.toThrow(/Another instance committed first/);
+    else await late;
+    for (let round = 0; round < 2; round++) for (const node of [b, a, c]) await node.sync();
+    const expected = { 'shared.txt': 'v1', 'a-new.txt': 'a', 'b-new.txt': 'b' };
+    for (const node of [a, b, c]) {
+      expect(await node.contents()).toEqual(expected);
+      expect(node.docsync.files.get(shared.stable_id).labels).toEqual(['from-b']);
+      expect(node.docsync.fileRepository.pendingCount()).toBe(0);
+      expect(node.live().filter((f) => f.sync_status === 'conflict')).toEqual([]);
+    }
+  });
+
   it('refuses a remote that was emptied or replaced, and keeps local data', async () => {
     setup(['a', 'b', 'c']);
     const c = cluster.nodes[2]!;

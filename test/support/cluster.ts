@@ -7,6 +7,7 @@ import type { SyncCheckpoint, SyncOptions } from '../../src/sync/engine.ts';
 import type { SyncSummary } from '../../src/sync/events.ts';
 import type { FreshRemote } from './remote-targets.ts';
 import { tempDir } from './instance.ts';
+import { raceBeforeSwitch } from './race.ts';
 
 /** One docsync instance of a test cluster: its own data dir, a client of the shared remote. */
 export interface Node {
@@ -15,6 +16,11 @@ export interface Node {
   dataDir: string;
   /** Set to make the next sync stop at that point as a killed process would. */
   crashAt: SyncCheckpoint | undefined;
+  /**
+   * Set to run something right before this node's next PUT of version.txt reaches the server (after
+   * all its checks, as if it froze there); cleared when it runs.
+   */
+  beforeSwitchPut: (() => Promise<void>) | undefined;
   sync(options?: SyncOptions): Promise<SyncSummary>;
   put(filename: string, content: string, extra?: { collections?: string[]; labels?: string[] }): Promise<FileRecord>;
   edit(id: string, content: string): Promise<FileRecord>;
@@ -47,6 +53,7 @@ export function startNode(fresh: FreshRemote, name: string, seed: number, env: R
     name,
     dataDir: dir.dir,
     crashAt: undefined,
+    beforeSwitchPut: undefined,
     docsync: undefined as unknown as Docsync,
     sync: (options) => node.docsync.sync.sync(options),
     put: (filename, content, extra = {}) => node.docsync.files.create(Readable.from([Buffer.from(content)]), { filename, ...extra }),
@@ -69,7 +76,11 @@ export function startNode(fresh: FreshRemote, name: string, seed: number, env: R
   };
   node.docsync = openDocsync(config, {
     ids: seededIdSource(seed),
-    remote: fresh.connect(),
+    remote: raceBeforeSwitch(fresh.connect(), () => {
+      const run = node.beforeSwitchPut;
+      node.beforeSwitchPut = undefined;
+      return run;
+    }),
     sync: {
       checkpoint: async (point) => {
         if (node.crashAt === point) {
