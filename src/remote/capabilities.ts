@@ -2,7 +2,7 @@ import { newStableId, type IdSource } from '../domain/ids.ts';
 import { PreconditionFailedError } from './errors.ts';
 import { remotePaths } from './paths.ts';
 import type { Remote } from './remote.ts';
-import { strongEtag, WEAK_ETAG_MS } from './remote-metadata.ts';
+import { strongEtag } from './remote-metadata.ts';
 import { realSleep, type Sleep } from './retrying-remote.ts';
 
 /** What a server honours, found out on first contact and remembered (SPEC §4, WEBDAV-NOTES.md). */
@@ -44,7 +44,7 @@ export async function probeCapabilities(remote: Remote, ids: IdSource, nowIso: s
     // Honoured means both halves: a stale ETag is refused, and the file's own ETag is accepted (a
     // server comparing weak ETags strongly would refuse every conditional write).
     const staleRefused = await refused(() => remote.put(file, Buffer.from('probe-3'), { ifMatch: '"docsync-stale-etag"' }));
-    const ifMatch = staleRefused && (await acceptsOwnEtag(remote, file, sleep));
+    const ifMatch = staleRefused && (await acceptsOwnEtag(remote, file));
     return { conditionalPut, ifMatch, exclusiveMkcol, etagChangesOnWrite, probed_at: nowIso };
   } finally {
     await remote.delete(dir).catch(() => undefined);
@@ -53,18 +53,15 @@ export async function probeCapabilities(remote: Remote, ids: IdSource, nowIso: s
 
 /**
  * Whether `If-Match` with the file's own ETag (in its strong form, as the version switch sends it) is
- * accepted. Apache calls the ETag of a file written within the last second weak and refuses it then:
- * the probe asks again once that second is over.
+ * accepted. Apache calls the ETag of a file written within the last second weak and refuses it then,
+ * as RFC 9110 says (If-Match compares strongly); the switch waits that second out, so a refused weak
+ * ETag still counts as honoured.
  */
-async function acceptsOwnEtag(remote: Remote, file: string, sleep: Sleep): Promise<boolean> {
-  for (let attempt = 1; attempt <= 2; attempt++) {
-    const current = (await remote.stat(file))?.etag;
-    if (current === undefined) return false;
-    if (!(await refused(() => remote.put(file, Buffer.from(`probe-match-${attempt}`), { ifMatch: strongEtag(current) })))) return true;
-    if (!current.startsWith('W/')) return false;
-    await sleep(WEAK_ETAG_MS);
-  }
-  return false;
+async function acceptsOwnEtag(remote: Remote, file: string): Promise<boolean> {
+  const current = (await remote.stat(file))?.etag;
+  if (current === undefined) return false;
+  if (!(await refused(() => remote.put(file, Buffer.from('probe-match'), { ifMatch: strongEtag(current) })))) return true;
+  return current.startsWith('W/');
 }
 
 async function refused(write: () => Promise<unknown>): Promise<boolean> {

@@ -137,7 +137,9 @@ export class RemoteMetadataStore {
   /** Moves `version.txt` from `base` to `head` (see `commit`). */
   private async switchTo(head: VersionHead, base: VersionHead | undefined, hooks: CommitHooks): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const guard = await this.switchGuard(base, hooks.conditional);
+      // A third try goes unconditional: a server that refuses even its own, strong ETag must not
+      // stop every sync (the lost-commit recovery covers the one-request window that opens).
+      const guard = attempt <= 2 ? await this.switchGuard(base, hooks.conditional) : {};
       // Once more, just before the switch: the head we built on must still be the current one.
       if ((await this.readHead())?.commit !== base?.commit) throw new RemoteMovedError();
       const beforeRetry = async (): Promise<'retry' | 'done'> => {
@@ -154,12 +156,12 @@ export class RemoteMetadataStore {
         // 412: another commit landed since the check — or our own first try did, its answer lost.
         const now = await this.readHead();
         if (now?.commit === head.commit) break;
-        if (now?.commit !== base?.commit || attempt >= 2) {
+        if (now?.commit !== base?.commit || attempt >= 3) {
           throw new RemoteMovedError('Another instance committed first; this commit was not published');
         }
         // Still our base, yet refused: Apache calls the ETag of a file written in the last second
         // weak, and If-Match never matches a weak ETag. Once that second is over it is strong.
-        await this.sleep(WEAK_ETAG_MS);
+        if (attempt === 1) await this.sleep(WEAK_ETAG_MS);
         await hooks.beforeSwitch?.(head);
         continue;
       }

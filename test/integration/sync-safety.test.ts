@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seededIdSource } from '../../src/domain/ids.ts';
 import { MemoryRemote } from '../../src/remote/memory-remote.ts';
 import { remotePaths } from '../../src/remote/paths.ts';
-import { RemoteMetadataStore } from '../../src/remote/remote-metadata.ts';
+import { RemoteMetadataStore, WEAK_ETAG_MS } from '../../src/remote/remote-metadata.ts';
 import { RetryingRemote } from '../../src/remote/retrying-remote.ts';
 import { WebDavRemote } from '../../src/remote/webdav-remote.ts';
 import { formatVersionFile } from '../../src/remote/version-file.ts';
@@ -61,6 +61,54 @@ describe('lost commits (a racing writer replaced ours, where the lock is not ato
     expect(final.get(mine.stable_id)).toMatchObject({ deleted: false, hash: mine.hash, version: 3 });
     await store.discard(final);
     expect(await a.contents()).toEqual({ 'base.txt': 'base', 'mine.txt': 'mine', 'racer.txt': 'from the racer' });
+  });
+});
+
+describe('the conditional version switch', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  afterEach(() => tmp.remove());
+  const conditional = { ifMatch: true, ifNoneMatch: true };
+
+  it('refused although version.txt did not move (a weak ETag): waits a second, then tries again; a third try goes unconditional', async () => {
+    tmp = tempDir();
+    const memory = new MemoryRemote();
+    const slept: number[] = [];
+    const store = new RemoteMetadataStore(memory, tmp.dir, seededIdSource(6), undefined, async (ms) => void slept.push(ms));
+    const v1 = await store.commit(await store.initialize('repo-weak'), undefined, { conditional });
+    const refused: (string | undefined)[] = [];
+    memory.faults.inject({ op: 'put', path: remotePaths.versionFile, times: 2, effect: { kind: 'precondition' } });
+    const observed = new Proxy(memory, {
+      get(target, prop) {
+        if (prop === 'put') {
+          return (path: string, body: Buffer, options?: { ifMatch?: string }) => {
+            if (path === remotePaths.versionFile) refused.push(options?.ifMatch);
+            return target.put(path, body, options);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const retried = new RemoteMetadataStore(observed, tmp.dir, seededIdSource(7), undefined, async (ms) => void slept.push(ms));
+    const v2 = await retried.commit(await retried.download(v1), v1, { conditional });
+    expect((await store.readHead())?.commit).toBe(v2.commit);
+    expect(slept).toEqual([WEAK_ETAG_MS]);
+    expect(refused).toHaveLength(3);
+    expect(refused[0]).toMatch(/^"/);
+    expect(refused[1]).toMatch(/^"/);
+    expect(refused[2]).toBeUndefined();
+  });
+
+  it('a 412 whose write did land (its answer lost, the retry refused) is a success, not a conflict', async () => {
+    tmp = tempDir();
+    const memory = new MemoryRemote();
+    const store = new RemoteMetadataStore(memory, tmp.dir, seededIdSource(8));
+    const v1 = await store.commit(await store.initialize('repo-lost-answer'), undefined, { conditional });
+    memory.faults.inject({ op: 'put', path: remotePaths.versionFile, times: 1, effect: { kind: 'lostResponse' } });
+    const retrying = new RemoteMetadataStore(new RetryingRemote(memory, { attempts: 3, baseDelayMs: 1, maxDelayMs: 1 }), tmp.dir, seededIdSource(9));
+    const v2 = await retrying.commit(await retrying.download(v1), v1, { conditional });
+    expect((await store.readHead())?.commit).toBe(v2.commit);
+    expect(v2.version).toBe(2);
   });
 });
 
