@@ -46,22 +46,24 @@ export function readHead(bytes: Buffer | undefined): VersionHead | undefined {
 }
 
 /** The rows of the snapshot `version.txt` names, with the problems found on the way (invariant 5). */
-export function loadRemote(world: World): { head: VersionHead | undefined; rows: RemoteFileRow[]; problems: string[] } {
+export function loadRemote(world: World): { head: VersionHead | undefined; rows: RemoteFileRow[]; problems: string[]; recentCommits: string[] } {
   const problems: string[] = [];
   const bytes = peek(world.memory, remotePaths.versionFile);
-  if (!bytes) return { head: undefined, rows: [], problems };
+  if (!bytes) return { head: undefined, rows: [], problems, recentCommits: [] };
   const head = readHead(bytes);
-  if (!head) return { head, rows: [], problems: [`version.txt is not readable: ${JSON.stringify(bytes.toString('utf8').slice(0, 200))}`] };
+  if (!head) return { head, rows: [], problems: [`version.txt is not readable: ${JSON.stringify(bytes.toString('utf8').slice(0, 200))}`], recentCommits: [] };
   const data = peek(world.memory, head.snapshot);
-  if (!data) return { head, rows: [], problems: [`version.txt names ${head.snapshot}, which does not exist`] };
-  if (sha256(data) !== head.sha256) return { head, rows: [], problems: [`${head.snapshot} does not match the sha256 in version.txt`] };
+  if (!data) return { head, rows: [], problems: [`version.txt names ${head.snapshot}, which does not exist`], recentCommits: [] };
+  if (sha256(data) !== head.sha256) return { head, rows: [], problems: [`${head.snapshot} does not match the sha256 in version.txt`], recentCommits: [] };
   const file = path.join(world.root, 'check', `${head.commit}.db`);
   fs.writeFileSync(file, data);
   let rows: RemoteFileRow[] = [];
+  let recentCommits: string[] = [];
   try {
     const snapshot = RemoteSnapshot.open(file);
     try {
       rows = snapshot.files();
+      recentCommits = snapshot.recentCommits;
       if (snapshot.version !== head.version) problems.push(`${head.snapshot} says version ${snapshot.version}, version.txt ${head.version}`);
     } finally {
       snapshot.close();
@@ -77,7 +79,7 @@ export function loadRemote(world: World): { head: VersionHead | undefined; rows:
     if (!blob) problems.push(`row ${row.stable_id} (${row.filename}, v${row.version}) names blob ${row.hash.slice(0, 12)}….${row.file_type}, which does not exist`);
     else if (sha256(blob) !== row.hash) problems.push(`row ${row.stable_id} names blob ${row.hash.slice(0, 12)}…, whose content does not match`);
   }
-  return { head, rows, problems };
+  return { head, rows, problems, recentCommits };
 }
 
 /** Local row and remote row agree on everything shareable. */

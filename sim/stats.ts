@@ -25,6 +25,8 @@ export class Stats {
   lockTakeovers = 0;
   ownLockReclaims = 0;
   switchesUnderExpiredLock = 0;
+  /** Switches by a sync that had lost its lock, made on the very head they were built on (a valid compare-and-swap). */
+  lateSwitchesOnUnchangedHead = 0;
   /** Lock renewals: they run on a real-time timer, so any at all means the run may not replay. */
   renewals = 0;
   /** Renewals the world made for live parked syncs (their timers would have). */
@@ -77,7 +79,7 @@ export class Stats {
       `faults fired:    ${kv(this.faultsFired)}`,
       `conflicts detected: ${this.conflicts}; resolved: ${kv(this.resolutions)} (${this.endResolutions} in the end phase); resolutions that failed: ${this.resolveFailures} (keep_both left half-done: ${this.partialKeepBoth}); spurious (one side contained the other): ${this.spuriousConflicts}`,
       `crashes: ${this.crashes}, clean restarts: ${this.restarts}; crash points: ${kv(this.crashPoints)}`,
-      `version.txt switches: ${this.versionSwitches} (under an expired lock of the switcher: ${this.switchesUnderExpiredLock}); lock takeovers: ${this.lockTakeovers}, own stale locks reclaimed: ${this.ownLockReclaims}; real-time renewals: ${this.renewals}, simulated renewals of parked syncs: ${this.simulatedRenewals}`,
+      `version.txt switches: ${this.versionSwitches} (under an expired lock of the switcher: ${this.switchesUnderExpiredLock}; after the lock was lost, on the unchanged head: ${this.lateSwitchesOnUnchangedHead}); lock takeovers: ${this.lockTakeovers}, own stale locks reclaimed: ${this.ownLockReclaims}; real-time renewals: ${this.renewals}, simulated renewals of parked syncs: ${this.simulatedRenewals}`,
       `end phase sync rounds: ${this.quiesceRounds}; workarounds applied: ${this.workaroundsApplied}`,
     ];
     if (Object.keys(this.tolerated).length > 0) {

@@ -639,7 +639,9 @@ export class World {
 
   /**
    * Invariant 4 (one lock holder): every switch of `version.txt` must be made by the instance whose
-   * nonce the lock owner file holds at that moment. Invariant 5 is checked on every switch too.
+   * nonce the lock owner file holds at that moment — or be built directly on the head it replaced
+   * (a sync that lost its lock while frozen, whose conditional switch found the head unchanged: it
+   * overwrote no one). Invariant 5 is checked on every switch too.
    */
   private observe(instance: SimInstance, op: string, p: string, body: PutBody | undefined): (() => void) | undefined {
     if (op === 'put' && p === remotePaths.lockOwner && Buffer.isBuffer(body)) {
@@ -667,7 +669,19 @@ export class World {
       if (!after || (before && before.equals(after))) return;
       this.stats.versionSwitches++;
       const owner = parseOwner(ownerBytes);
+      // Invariant 5 on the new head, and no remote row in a state that no change produced (2).
+      const { rows, problems, recentCommits } = loadRemote(this);
+      this.addViolations(problems.map((message) => ({ invariant: '5', step: this.step, message: `after ${instance.name}'s switch: ${message}` })));
+      for (const row of rows) this.model.historyOf(row, `remote row after ${instance.name}'s switch to v${readHead(after)?.version ?? '?'}`);
+      // What the lock protects is version.txt: a switch built directly on the head it replaced (a
+      // conditional switch that found the head unchanged) overwrote no one, lock or not.
+      const replaced = before && readHead(before)?.commit;
+      const onUnchangedHead = replaced ? recentCommits.at(-2) === replaced : recentCommits.length === 1;
       if (!owner || owner.nonce !== instance.lastNonce || owner.owner !== instance.instanceId) {
+        if (onUnchangedHead) {
+          this.stats.lateSwitchesOnUnchangedHead++;
+          return;
+        }
         const holder = owner ? `${this.nonceOwners.get(owner.nonce) ?? '?'} (nonce ${owner.nonce}, expires ${owner.expires_at})` : 'nobody (no owner file)';
         this.addViolations([
           {
@@ -679,10 +693,6 @@ export class World {
       } else if (Date.parse(owner.expires_at) < this.clock.now()) {
         this.stats.switchesUnderExpiredLock++;
       }
-      // Invariant 5 on the new head, and no remote row in a state that no change produced (2).
-      const { rows, problems } = loadRemote(this);
-      this.addViolations(problems.map((message) => ({ invariant: '5', step: this.step, message: `after ${instance.name}'s switch: ${message}` })));
-      for (const row of rows) this.model.historyOf(row, `remote row after ${instance.name}'s switch to v${readHead(after)?.version ?? '?'}`);
     };
   }
 
