@@ -294,7 +294,7 @@ export class SyncEngine {
     const sharedHead = fork ?? (history.has(shared) ? ([shared, history.get(shared)!] as [number, string]) : undefined);
     state.rewindSeen(
       sharedHead && { version: sharedHead[0], commit: sharedHead[1] },
-      seen.filter(([version, commit]) => version <= shared && history.get(version) !== undefined && history.get(version) === commit),
+      seen.filter(([version, commit]) => version <= shared && history.get(version) === commit),
     );
     this.deps.listener?.message?.(
       `The remote's history was rewritten after version ${shared} (a commit this instance had seen is gone); ${requeued} file(s) re-queued`,
