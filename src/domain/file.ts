@@ -1,3 +1,4 @@
+import mime from 'mime-types';
 import type { StableId } from './ids.ts';
 
 export const SYNC_STATUSES = ['synced', 'modified', 'pending_delete', 'conflict'] as const;
@@ -47,6 +48,14 @@ export function fileTypeOf(filename: string): string {
   for (const compound of COMPOUND_TYPES) if (lower.endsWith(`.${compound}`)) return compound;
   const match = /\.([a-z0-9]{1,16})$/.exec(lower);
   return match?.[1] ?? 'bin';
+}
+
+/**
+ * The MIME type of a file, derived here from its name only: never taken from an uploader's part
+ * header or a remote row, so no one else decides how a browser treats the bytes.
+ */
+export function mimeTypeOf(filename: string): string {
+  return mime.lookup(filename) || 'application/octet-stream';
 }
 
 /** Sync status after a local change: a conflict stays a conflict until it is resolved. */

@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
-import mime from 'mime-types';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import {
   docIdProblem,
   filenameProblem,
   fileTypeOf,
   metadataProblem,
+  mimeTypeOf,
   normalizeTags,
   statusAfterLocalChange,
   statusAfterLocalDelete,
@@ -21,7 +21,6 @@ import type { FileFilter, FilePage, SqliteFileRepository } from '../store/file-r
 export interface NewFileInput {
   filename: string;
   /** Type sent by the client; used only when the filename's extension says nothing. */
-  mimeType?: string;
   docId?: string | null;
   collections?: string[];
   labels?: string[];
@@ -75,7 +74,7 @@ export class FileService {
       hash: staged.hash,
       filename: input.filename,
       file_type: fileType,
-      mime_type: mimeTypeOf(input.filename, input.mimeType),
+      mime_type: mimeTypeOf(input.filename),
       size: staged.size,
       doc_id: input.docId ?? null,
       collections: normalizeTags(input.collections ?? []),
@@ -204,13 +203,6 @@ export class FileService {
   private nowIso(): string {
     return isoUtc(this.deps.clock.now());
   }
-}
-
-function mimeTypeOf(filename: string, declared: string | undefined): string {
-  const byName = mime.lookup(filename);
-  if (byName) return byName;
-  if (declared && /^[\w.+-]+\/[\w.+-]+$/.test(declared)) return declared;
-  return 'application/octet-stream';
 }
 
 function sameMetadata(a: FileRecord, b: FileRecord): boolean {

@@ -55,7 +55,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
       if (!request.isMultipart()) throw new BadRequestError('expected a multipart/form-data body with a `file` field');
       const fields = new Map<string, string>();
       let staged: StagedBlob | undefined;
-      let upload: { filename: string; mimetype: string } | undefined;
+      let upload: { filename: string } | undefined;
       try {
         for await (const part of request.parts()) {
           if (part.type === 'file') {
@@ -63,7 +63,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
               part.file.resume();
               throw new BadRequestError(`only one file part, named 'file', is accepted (got '${part.fieldname}')`);
             }
-            upload = { filename: part.filename, mimetype: part.mimetype };
+            upload = { filename: part.filename };
             staged = await stageLimited(part.file);
           } else {
             fields.set(part.fieldname, fieldText(part));
@@ -228,12 +228,12 @@ function fieldText(part: MultipartValue): string {
   return String(part.value);
 }
 
-function uploadInput(fields: Map<string, string>, upload: { filename: string; mimetype: string }): NewFileInput {
+function uploadInput(fields: Map<string, string>, upload: { filename: string }): NewFileInput {
   // Browsers percent-encode `"`, CR and LF in a part's filename (HTML spec): a `filename` field, when
   // sent, carries the name exactly.
   const filename = fields.get('filename') ?? upload.filename;
   if (!filename) throw new BadRequestError("the 'file' part needs a filename");
-  const input: NewFileInput = { filename, mimeType: upload.mimetype };
+  const input: NewFileInput = { filename };
   const docId = fields.get('doc_id');
   if (docId !== undefined) input.docId = docId;
   const collections = fields.get('collections');
