@@ -14,7 +14,7 @@ const BAD_ROWS: Array<[string, RawRow]> = [
   ['path-like stable_id', { stable_id: '../../etc/passwd' }],
   ['300-character stable_id', { stable_id: 'a'.repeat(300) }],
   ['newline in the filename', { stable_id: 'badnam234567', filename: 'evil\nname.txt' }],
-  ['NUL in the filename', { stable_id: 'badnul234567', filename: 'nul\u0000.txt' }],
+  ['NUL in the filename', { stable_id: 'badnux234567', filename: 'nul\u0000.txt' }],
   ['path-like file_type', { stable_id: 'badtyp234567', file_type: '../x' }],
   ['hash not hex', { stable_id: 'badhsh234567', hash: 'not-a-hash/../../x' }],
   ['negative size', { stable_id: 'badsze234567', size: -1 }],
