@@ -73,7 +73,7 @@ describe('a shared row is checked field by field', () => {
     ['filename', 42, false],
     ['file_type', 'tei.xml', true],
     ['file_type', 'bin', true],
-    ['file_type', 'txt', true],
+    ['file_type', 'txt', true], // a renamed file keeps its content, blob and type: paper.pdf may be a txt
     ['file_type', '../x', false],
     ['file_type', 'PDF', false],
     ['file_type', 'pdf/..', false],
