@@ -432,7 +432,7 @@ export class World {
     const { docsync } = instance;
     const local = docsync.fileRepository.get(stableId)!;
     const stored = new ConflictRepository(docsync.db).get(stableId)!;
-    const remote = { ...stored.remote, stable_id: stableId };
+    const remote = { ...stored.remote!, stable_id: stableId };
     const before = new Set(this.allRows(instance).map((r) => r.stable_id));
     let error: unknown;
     try {
@@ -463,7 +463,7 @@ export class World {
     const droppedBefore = this.model.dropped.size;
     this.model.resolve(this.step, instance.name, resolution, local, remote, kept);
     this.trace(
-      `  ${instance.name} resolved ${stored.conflict_type} on ${stableId} with ${resolution}: local ${stateKey(local)}, remote ${stateKey(remote)} v${stored.remote.version}` +
+      `  ${instance.name} resolved ${stored.conflict_type} on ${stableId} with ${resolution}: local ${stateKey(local)}, remote ${stateKey(remote)} v${stored.remote!.version}` +
         `${copies.length ? `, copy ${copies[0]!.stable_id}` : ''}; ${this.model.dropped.size - droppedBefore} change(s) dropped`,
     );
   }

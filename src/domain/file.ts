@@ -139,3 +139,29 @@ function depthOf(value: unknown): number {
   }
   return deepest;
 }
+
+/** A content address: sha256 as 64 lowercase hex digits (it names the blob's path). */
+export function hashProblem(hash: unknown): string | undefined {
+  return typeof hash === 'string' && /^[0-9a-f]{64}$/.test(hash) ? undefined : 'hash must be 64 lowercase hex digits (sha256)';
+}
+
+/**
+ * A file type is one `fileTypeOf` can give, since it forms the blob's extension and so its path.
+ * It need not be the one the current filename gives: a rename keeps the content, so its blob and type.
+ */
+export function fileTypeProblem(fileType: unknown): string | undefined {
+  if (typeof fileType === 'string' && (COMPOUND_TYPES.includes(fileType) || /^[a-z0-9]{1,16}$/.test(fileType))) return undefined;
+  return 'file_type must be an extension class such as pdf, tei.xml or bin';
+}
+
+export function sizeProblem(size: unknown): string | undefined {
+  return Number.isSafeInteger(size) && (size as number) >= 0 ? undefined : 'size must be a non-negative integer';
+}
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+/** Timestamps are UTC ISO-8601 with a trailing `Z` (what `isoUtc` writes): they are compared as text. */
+export function timestampProblem(field: string, value: unknown): string | undefined {
+  if (typeof value === 'string' && ISO_UTC.test(value) && Number.isFinite(Date.parse(value))) return undefined;
+  return `${field} must be an ISO-8601 UTC timestamp`;
+}

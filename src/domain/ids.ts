@@ -7,10 +7,16 @@ export type StableId = string & { readonly [stableIdBrand]: true };
 /** No 0/o, 1/l/i: ids are read aloud and typed by people. */
 export const STABLE_ID_ALPHABET = '23456789abcdefghjkmnpqrstuvwxyz';
 export const STABLE_ID_LENGTH = 12;
-const STABLE_ID_PATTERN = new RegExp(`^[${STABLE_ID_ALPHABET}]{10,32}$`);
+/** What the API accepts as an id, and what a remote row must carry (new ids are 12; older seeds vary). */
+export const STABLE_ID_PATTERN = new RegExp(`^[${STABLE_ID_ALPHABET}]{10,32}$`);
 
 export function isStableId(value: string): value is StableId {
   return STABLE_ID_PATTERN.test(value);
+}
+
+export function stableIdProblem(value: unknown): string | undefined {
+  if (typeof value === 'string' && isStableId(value)) return undefined;
+  return `stable_id must be 10-32 characters of ${STABLE_ID_ALPHABET}`;
 }
 
 /** Source of randomness. Injected so tests and the simulation are deterministic. */

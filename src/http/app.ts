@@ -8,7 +8,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
 import type { Docsync } from '../docsync.ts';
 import { VERSION } from '../version.ts';
@@ -130,7 +130,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
     queueLimit: 500,
   });
   sse.start();
-  const unsubscribe = forwardSyncEvents(docsync, sse);
+  const unsubscribe = forwardSyncEvents(docsync, sse, app.log);
   // Streams never end by themselves: end them before the server waits for open connections.
   app.addHook('preClose', async () => {
     unsubscribe();
@@ -156,8 +156,12 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
  * Sync events to SSE (SPEC §6): progress, messages and errors go to the session that started the
  * sync (to everyone for background syncs); completion, conflicts and changed files to everyone.
  */
-function forwardSyncEvents(docsync: Docsync, sse: SseHub): () => void {
+function forwardSyncEvents(docsync: Docsync, sse: SseHub, log: FastifyBaseLogger): () => void {
   return docsync.sync.subscribe((event) => {
+    // Invalid remote rows are news for whoever runs the server, not only for the page: once per sync.
+    if (event.type === 'syncComplete' && event.data.skipped_rows > 0) {
+      log.warn({ skipped_rows: event.data.skipped_rows }, event.data.message);
+    }
     const toOrigin = event.type === 'syncProgress' || event.type === 'syncMessage' || event.type === 'syncError';
     const audience = toOrigin && event.origin ? sessionKeyOf(event.origin, 0) : undefined;
     sse.publish(event.type, event.data, audience);

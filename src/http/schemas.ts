@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { LIMITS } from '../domain/file.ts';
-import { STABLE_ID_ALPHABET } from '../domain/ids.ts';
+import { STABLE_ID_PATTERN } from '../domain/ids.ts';
 
 /** Route schemas: they validate input (400 naming the field) and shape output (unknown fields are dropped). */
 
@@ -41,7 +41,7 @@ export const FileSchema = Type.Object(
 
 export const FileIdParams = Type.Object({
   id: Type.String({
-    pattern: `^[${STABLE_ID_ALPHABET}]{10,32}$`,
+    pattern: STABLE_ID_PATTERN.source,
     description: 'the file stable_id',
   }),
 });
@@ -120,6 +120,7 @@ export const SyncSummarySchema = Type.Object({
   metadata_synced: Type.Integer(),
   conflicts: Type.Integer(),
   errors: Type.Integer(),
+  skipped_rows: Type.Integer({ description: 'remote rows left out because they are invalid (see message)' }),
   new_version: Nullable(Type.Integer()),
   duration_ms: Type.Integer(),
   message: Type.String(),

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { FileRecord } from '../domain/file.ts';
+import { readStoredRow, type RejectedRow, type SharedRow } from '../domain/shared-row.ts';
 import { AppError } from '../errors.ts';
 import { RemoteCorruptError } from './errors.ts';
 
@@ -8,18 +8,9 @@ export const FORMAT_VERSION = 1;
 /** How many commit ids the remote remembers (lost-commit detection, SPEC §3). */
 export const RECENT_COMMITS = 50;
 
-/** The fields of a file every instance shares (SPEC §2): no local sync bookkeeping. */
-export type SharedFileFields = Pick<
-  FileRecord,
-  'hash' | 'filename' | 'file_type' | 'mime_type' | 'size' | 'doc_id' | 'collections' | 'labels' | 'metadata' | 'deleted' | 'created_at' | 'updated_at'
->;
-
-/** One row of the shared `files` table: the shareable fields of a file, its tombstone flag, its version. */
-export interface RemoteFileRow extends SharedFileFields {
-  stable_id: string;
-  /** The remote version at which this row last changed. */
-  version: number;
-}
+/** One row of the shared `files` table (the type lives in the domain, beside the checks every row passes). */
+export type RemoteFileRow = SharedRow;
+export type { SharedFileFields } from '../domain/shared-row.ts';
 
 export class RemoteFormatError extends AppError {
   constructor(found: number) {
@@ -60,11 +51,23 @@ interface StoredRow extends Omit<RemoteFileRow, 'collections' | 'labels' | 'meta
   deleted: number;
 }
 
+/** The columns every reader selects; a snapshot lacking one is not a docsync snapshot. */
+const FILE_COLUMNS = [
+  'stable_id', 'hash', 'filename', 'file_type', 'mime_type', 'size', 'doc_id',
+  'collections', 'labels', 'metadata', 'deleted', 'created_at', 'updated_at', 'version',
+];
+const COLUMN_LIST = FILE_COLUMNS.join(', ');
+
 /**
  * A metadata snapshot (SPEC §2) opened from a local file: the remote's `files` and `meta` tables.
  * One file, no journal left behind (`journal_mode = DELETE`), so it can be uploaded as it is.
+ * Rows are input (SPEC §10): every row read is checked, and one that fails is left out of every
+ * answer and kept in `rejected`, for the sync to report. Reading never throws on a bad row.
  */
 export class RemoteSnapshot {
+  /** Rows left out because they failed the checks, by stable_id as found: reported once per sync. */
+  readonly rejected = new Map<unknown, RejectedRow>();
+
   private constructor(
     private readonly db: Database.Database,
     readonly path: string,
@@ -94,6 +97,13 @@ export class RemoteSnapshot {
       if (!Number.isInteger(format) || format < 1) throw new RemoteCorruptError('The metadata snapshot has no valid format_version');
       if (format > FORMAT_VERSION) throw new RemoteFormatError(format);
       if (!snapshot.meta('repo_id')) throw new RemoteCorruptError('The metadata snapshot has no repo_id');
+      if (!Number.isSafeInteger(snapshot.version) || snapshot.version < 0) throw new RemoteCorruptError('The metadata snapshot has no valid version');
+      if (!isStringArray(parseJson(snapshot.meta('recent_commits') ?? '[]'))) {
+        throw new RemoteCorruptError('The metadata snapshot has an invalid recent_commits list');
+      }
+      const columns = new Set(db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('files')").all().map((c) => c.name));
+      const missing = FILE_COLUMNS.filter((c) => !columns.has(c));
+      if (missing.length > 0) throw new RemoteCorruptError(`The metadata snapshot's files table lacks ${missing.join(', ')}`);
       return snapshot;
     } catch (error) {
       db?.close();
@@ -110,28 +120,35 @@ export class RemoteSnapshot {
     return Number(this.meta('version'));
   }
 
+  /** Checked when the snapshot is opened. */
   get recentCommits(): string[] {
     return JSON.parse(this.meta('recent_commits') ?? '[]') as string[];
   }
 
-  /** Every row, tombstones included. */
+  /** Every valid row, tombstones included. */
   files(): RemoteFileRow[] {
-    return this.db.prepare<[], StoredRow>('SELECT * FROM files').all().map(fromStored);
+    return this.validRows(this.db.prepare<[], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files`).all());
   }
 
-  /** Rows that changed after `version` (what another instance has not seen yet). */
+  /** Valid rows that changed after `version` (what another instance has not seen yet). */
   changedSince(version: number): RemoteFileRow[] {
-    return this.db.prepare<[number], StoredRow>('SELECT * FROM files WHERE version > ?').all(version).map(fromStored);
+    return this.validRows(this.db.prepare<[number], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE version > ?`).all(version));
   }
 
-  /** Whether some row names the blob `(hash, fileType)`: then the remote has it, no upload needed. */
+  /**
+   * Whether some valid row names the blob `(hash, fileType)`: then the remote has it, no upload
+   * needed. A row that fails the checks proves nothing, so the blob is uploaded.
+   */
   hasBlob(hash: string, fileType: string): boolean {
-    return this.db.prepare('SELECT 1 FROM files WHERE hash = ? AND file_type = ? LIMIT 1').get(hash, fileType) !== undefined;
+    const rows = this.db.prepare<[string, string], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE hash = ? AND file_type = ?`);
+    for (const row of rows.iterate(hash, fileType)) if (this.valid(row)) return true;
+    return false;
   }
 
+  /** The row of `stableId`, if there is one and it passes the checks (a bad row reads as absent). */
   get(stableId: string): RemoteFileRow | undefined {
-    const row = this.db.prepare<[string], StoredRow>('SELECT * FROM files WHERE stable_id = ?').get(stableId);
-    return row && fromStored(row);
+    const row = this.db.prepare<[string], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE stable_id = ?`).get(stableId);
+    return row && this.valid(row);
   }
 
   upsert(row: RemoteFileRow): void {
@@ -168,6 +185,17 @@ export class RemoteSnapshot {
     if (this.db.open) this.db.close();
   }
 
+  private validRows(rows: Record<string, unknown>[]): RemoteFileRow[] {
+    return rows.flatMap((row) => this.valid(row) ?? []);
+  }
+
+  private valid(stored: Record<string, unknown>): RemoteFileRow | undefined {
+    const reading = readStoredRow(stored);
+    if (reading.ok) return reading.row;
+    this.rejected.set(stored.stable_id, reading.rejected);
+    return undefined;
+  }
+
   private meta(key: string): string | undefined {
     return this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value;
   }
@@ -187,12 +215,14 @@ function toStored(row: RemoteFileRow): StoredRow {
   };
 }
 
-function fromStored(row: StoredRow): RemoteFileRow {
-  return {
-    ...row,
-    collections: JSON.parse(row.collections) as string[],
-    labels: JSON.parse(row.labels) as string[],
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
-    deleted: row.deleted === 1,
-  };
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }

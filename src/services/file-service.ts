@@ -133,7 +133,8 @@ export class FileService {
     const current = this.getLive(id);
     const next: FileRecord = {
       ...current,
-      ...(patch.filename !== undefined && { filename: patch.filename }),
+      // The MIME type follows the name (as for an upload, and as every other instance derives it).
+      ...(patch.filename !== undefined && { filename: patch.filename, mime_type: mimeTypeOf(patch.filename) }),
       ...(patch.collections !== undefined && { collections: normalizeTags(patch.collections) }),
       ...(patch.labels !== undefined && { labels: normalizeTags(patch.labels) }),
       ...(patch.metadata !== undefined && { metadata: patch.metadata }),

@@ -1,4 +1,5 @@
 import type { Statement } from 'better-sqlite3';
+import { readSharedRow } from '../domain/shared-row.ts';
 import type { RemoteFileRow } from '../remote/remote-snapshot.ts';
 import type { ConflictType } from '../sync/planner.ts';
 import type { Db } from './database.ts';
@@ -6,8 +7,12 @@ import type { Db } from './database.ts';
 export interface StoredConflict {
   stable_id: string;
   conflict_type: ConflictType;
-  /** The remote side, as last seen: what `remote_wins` adopts. */
-  remote: RemoteFileRow;
+  /**
+   * The remote side, as last seen: what `remote_wins` adopts. Checked again when read (an older
+   * build stored remote rows unchecked); undefined, with `remote_problem`, when it fails.
+   */
+  remote: RemoteFileRow | undefined;
+  remote_problem?: string;
   detected_at: string;
 }
 
@@ -53,10 +58,14 @@ interface Row {
 }
 
 function fromRow(row: Row): StoredConflict {
-  return {
-    stable_id: row.stable_id,
-    conflict_type: row.conflict_type,
-    remote: JSON.parse(row.remote_row) as RemoteFileRow,
-    detected_at: row.detected_at,
-  };
+  const conflict = { stable_id: row.stable_id, conflict_type: row.conflict_type, detected_at: row.detected_at };
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(row.remote_row);
+  } catch {
+    return { ...conflict, remote: undefined, remote_problem: 'the stored remote row is not JSON' };
+  }
+  if (decoded === null || typeof decoded !== 'object') return { ...conflict, remote: undefined, remote_problem: 'the stored remote row is not an object' };
+  const reading = readSharedRow(decoded as Record<string, unknown>);
+  return reading.ok ? { ...conflict, remote: reading.row } : { ...conflict, remote: undefined, remote_problem: reading.rejected.problem };
 }

@@ -57,7 +57,15 @@ export class ConflictResolver {
     let copyId: string | null = null;
     if (resolution === 'local_wins') {
       // Based on the remote version it conflicted with: the next sync sees only the local change.
-      files.update({ ...local, sync_status: local.deleted ? 'pending_delete' : 'modified', remote_version: remote.version });
+      // With that version unknown (an unreadable stored row), on the old base: the next sync meets
+      // the remote row again, as a conflict if it is readable by then, else it publishes over it.
+      const base = remote?.version ?? local.remote_version;
+      files.update({ ...local, sync_status: local.deleted ? 'pending_delete' : 'modified', remote_version: base });
+    } else if (!remote) {
+      throw new ConflictError(
+        'remote_unreadable',
+        `The remote side of the conflict of '${stableId}' is unreadable (${conflict.remote_problem}): resolve it with local_wins, or sync again to read the remote side anew`,
+      );
     } else {
       // The remote side's content first: if it cannot be fetched, nothing has changed yet, and
       // resolving again does not make a second copy.

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { FileRecord } from '../domain/file.ts';
+import { describeRejected } from '../domain/shared-row.ts';
 import type { IdSource } from '../domain/ids.ts';
 import { LockLostError, type LockHandle, type RemoteLock } from '../remote/lock.ts';
 import { remotePaths } from '../remote/paths.ts';
@@ -130,7 +131,7 @@ export class SyncEngine {
         : Math.min(lastSeen ?? 0, lost?.base ?? Number.POSITIVE_INFINITY, rewritten?.fork ?? Number.POSITIVE_INFINITY);
       const actions = this.plan(snapshot, since);
       this.guardMassDelete(actions, options);
-      if (options.dryRun) return this.dryRunSummary(actions, head);
+      if (options.dryRun) return this.dryRunSummary(actions, head, snapshot);
       await this.applyRemoteChanges(actions);
       const pullsComplete = this.summary.errors === 0;
       if (pullsComplete && head) state.markSeen(head);
@@ -139,6 +140,7 @@ export class SyncEngine {
       const newHead = await this.pushLocalChanges(actions, opened, handle);
       const version = newHead?.version ?? head?.version ?? null;
       if (newHead && pullsComplete) state.markSeen(newHead);
+      this.reportRejected(snapshot);
       state.set(SYNC_STATE_KEYS.lastSyncTime, isoUtc(this.deps.clock.now()));
       this.summary.new_version = version;
       this.summary.message = this.describe(requeued);
@@ -530,7 +532,23 @@ export class SyncEngine {
     });
   }
 
-  private dryRunSummary(actions: PlanAction[], head: VersionHead | undefined): SyncSummary {
+  /**
+   * Rows of the snapshot that failed the checks (SPEC §10): skipped, counted and announced once per
+   * sync. They are not errors: the sync moves past them (`lastSeen` advances), and a repaired row
+   * comes back as a new version. A bad row reads as absent, never as a deletion: a local file
+   * keeps its last good state, and its next local change publishes a good row over the bad one.
+   */
+  private reportRejected(snapshot: RemoteSnapshot): void {
+    const rejected = [...snapshot.rejected.values()];
+    this.summary.skipped_rows = rejected.length;
+    this.rejectedText = describeRejected(rejected);
+    if (rejected.length > 0) this.deps.listener?.message?.(`Skipped ${rejected.length} invalid remote row(s): ${this.rejectedText}`);
+  }
+
+  private rejectedText = '';
+
+  private dryRunSummary(actions: PlanAction[], head: VersionHead | undefined, snapshot: RemoteSnapshot): SyncSummary {
+    this.reportRejected(snapshot);
     const count = (kind: PlanAction['kind'], content?: boolean) =>
       actions.filter((a) => a.kind === kind && (content === undefined || ('content' in a && a.content === content))).length;
     return {
@@ -542,7 +560,7 @@ export class SyncEngine {
       metadata_synced: count('push', false) + count('pull', false),
       conflicts: count('conflict'),
       new_version: head?.version ?? null,
-      message: 'Dry run: nothing was changed',
+      message: `Dry run: nothing was changed${this.summary.skipped_rows ? `; ${this.skippedPart()}` : ''}`,
     };
   }
 
@@ -557,8 +575,13 @@ export class SyncEngine {
       s.conflicts && `${s.conflicts} in conflict`,
       s.errors && `${s.errors} failed (retried next sync)`,
       requeued && `${requeued} re-queued from a lost commit`,
+      s.skipped_rows && this.skippedPart(),
     ].filter(Boolean);
     return parts.length > 0 ? `Synced: ${parts.join(', ')}` : 'In sync';
+  }
+
+  private skippedPart(): string {
+    return `${this.summary.skipped_rows} invalid remote row(s) skipped (${this.rejectedText})`;
   }
 
   private releaseBlob(file: FileRecord): void {

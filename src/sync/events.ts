@@ -26,6 +26,8 @@ export interface SyncSummary {
   metadata_synced: number;
   conflicts: number;
   errors: number;
+  /** Remote rows left out because they failed the checks (SPEC §10); the message says which and why. */
+  skipped_rows: number;
   new_version: number | null;
   duration_ms: number;
   message: string;
@@ -52,6 +54,7 @@ export function emptySummary(): SyncSummary {
     metadata_synced: 0,
     conflicts: 0,
     errors: 0,
+    skipped_rows: 0,
     new_version: null,
     duration_ms: 0,
     message: '',

@@ -251,12 +251,13 @@ export class SyncService {
           local_modified_at: local.local_modified_at,
           local_hash: local.hash,
           local_deleted: local.deleted,
-          remote_modified_at: conflict.remote.updated_at,
-          remote_hash: conflict.remote.hash,
-          remote_deleted: conflict.remote.deleted,
-          remote_filename: conflict.remote.filename,
-          remote_collections: conflict.remote.collections,
-          remote_labels: conflict.remote.labels,
+          // An unreadable remote side (stored by an older build) shows as unknown; only local_wins resolves it.
+          remote_modified_at: conflict.remote?.updated_at ?? null,
+          remote_hash: conflict.remote?.hash ?? null,
+          remote_deleted: conflict.remote?.deleted ?? false,
+          remote_filename: conflict.remote?.filename ?? '',
+          remote_collections: conflict.remote?.collections ?? [],
+          remote_labels: conflict.remote?.labels ?? [],
         },
       ];
     });

@@ -91,6 +91,13 @@ describe('FileService: the sync_status transitions the sync relies on', () => {
     expect(after.file_type).toBe('xml');
   });
 
+  it('a rename re-derives the MIME type from the new name; the file type (the blob) stays', async () => {
+    const file = await create('page.xml', '<a/>');
+    expect(file.mime_type).toBe('application/xml');
+    const after = t.docsync.files.updateMetadata(file.stable_id, { filename: 'page.txt' });
+    expect(after).toMatchObject({ filename: 'page.txt', mime_type: 'text/plain', file_type: 'xml' });
+  });
+
   it('a metadata patch that changes nothing leaves a synced file synced', async () => {
     const synced = markSynced(await create('b.txt', 'b', { labels: ['x'] }));
     const after = t.docsync.files.updateMetadata(synced.stable_id, { labels: ['x'] });

@@ -73,6 +73,7 @@ export interface SyncSummary {
   metadata_synced: number;
   conflicts: number;
   errors: number;
+  skipped_rows: number;
   new_version: number | null;
   duration_ms: number;
   message: string;
