@@ -4,6 +4,7 @@ import { AppError, ConfigError, LocalStateError, storageErrorOf } from '../error
 import { VERSION } from '../version.ts';
 import { registerFiles } from './files.ts';
 import { println, processIo, type CliIo } from './io.ts';
+import { registerRecover } from './recover.ts';
 import { registerServe } from './serve.ts';
 import { registerStatus } from './status.ts';
 import { registerSync } from './sync.ts';
@@ -22,6 +23,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   registerFiles(program, io);
   registerStatus(program, io);
   registerSync(program, io);
+  registerRecover(program, io);
   return program;
 }
 

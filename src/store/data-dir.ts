@@ -15,7 +15,8 @@ export function dataPaths(dataDir: string): { database: string; blobs: string; t
 /** What the database file holds, looked at without changing it. */
 export type DatabaseState = 'missing' | 'empty' | 'no_schema' | 'ok';
 
-export const RECOVER_HINT = "Run 'docsync recover --data-dir <dir>' to rebuild the index from the remote and the local blobs";
+export const RECOVER_HINT =
+  "Run 'docsync recover --data-dir <dir>' (with the same remote settings as serve) to rebuild the index from the remote and the local blobs";
 
 /**
  * Makes sure `dataDir` is a usable folder. `create: false` (every CLI command but `serve`) refuses
