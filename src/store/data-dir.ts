@@ -92,7 +92,7 @@ export function unreadableDatabase(file: string, cause: unknown): LocalStateErro
   return new LocalStateError(
     'database_unreadable',
     `The database ${file} cannot be read (${detail}). docsync will not start on it, nor replace it. ` +
-      `${RECOVER_HINT.replace('<dir>', path.dirname(file))}: the broken file is kept beside it.`,
+      `${RECOVER_HINT.replace('<dir>', path.dirname(file))} (it moves the broken file aside, never deletes it).`,
     { cause },
   );
 }
