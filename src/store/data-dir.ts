@@ -23,7 +23,12 @@ export const RECOVER_HINT =
  * a data dir that does not exist rather than making an empty store at a mistyped path.
  */
 export function prepareDataDir(dataDir: string, { create }: { create: boolean }): void {
-  const stat = statOrUndefined(dataDir);
+  let stat: fs.Stats | undefined;
+  try {
+    stat = statOrUndefined(dataDir);
+  } catch (error) {
+    throw new LocalStateError('data_dir_invalid', `The data dir ${dataDir} cannot be used: ${describeErrno(error)}`, { cause: error });
+  }
   if (stat && !stat.isDirectory()) {
     throw new LocalStateError('data_dir_invalid', `The data dir ${dataDir} is not a folder (a file is in the way): fix the path or move the file`);
   }

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.ts';
+import type { StableId } from '../../src/domain/ids.ts';
 import { openDocsync } from '../../src/docsync.ts';
 import { LocalStateError } from '../../src/errors.ts';
 import { buildApp } from '../../src/http/app.ts';
@@ -66,7 +67,7 @@ describe('local state is never silently reset', () => {
     await docsync.auth.ensureAdmin(TEST_PASSWORD);
     docsync.fileRepository.insertMany(
       Array.from({ length: 2000 }, (_, i) => ({
-        stable_id: `file${String(i).padStart(8, '0')}`,
+        stable_id: `file${String(i).padStart(8, '0')}` as StableId,
         hash: 'ab'.repeat(32),
         filename: `file-${i}.pdf`,
         file_type: 'pdf',
