@@ -1,4 +1,5 @@
 import { StorageFaultError, storageErrorOf } from '../errors.ts';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.ts';
 
 /**
@@ -9,11 +10,15 @@ import type { Db } from './database.ts';
 export class StorageHealth {
   private corrupt: StorageFaultError | undefined;
   private ioError: { error: StorageFaultError; atMs: number } | undefined;
+  private readonly probes: Statement[];
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly nowMs: () => number,
-  ) {}
+  ) {
+    // The schema page and a small table: a file replaced, truncated or unreadable shows here.
+    this.probes = [db.prepare('SELECT count(*) AS n FROM sqlite_master'), db.prepare('SELECT n FROM file_counts LIMIT 1')];
+  }
 
   /** Notes an error thrown anywhere; returns the AppError it maps to, if it is a storage error. */
   note(error: unknown): ReturnType<typeof storageErrorOf> {
@@ -31,8 +36,7 @@ export class StorageHealth {
     if (this.corrupt) return this.corrupt;
     if (this.ioError && this.nowMs() - this.ioError.atMs < 60_000) return this.ioError.error;
     try {
-      this.db.prepare('SELECT count(*) AS n FROM sqlite_master').get();
-      this.db.prepare('SELECT n FROM file_counts LIMIT 1').get();
+      for (const probe of this.probes) probe.get();
     } catch (error) {
       const mapped = this.note(error);
       return mapped instanceof StorageFaultError ? mapped : new StorageFaultError((error as Error).message, { cause: error });

@@ -6,7 +6,7 @@ import { isoUtc, systemClock, type Clock } from '../domain/clock.ts';
 import { mimeTypeOf, type FileRecord } from '../domain/file.ts';
 import { cryptoIdSource, newStableId, type IdSource } from '../domain/ids.ts';
 import { openDocsync, type Docsync } from '../docsync.ts';
-import { LocalStateError } from '../errors.ts';
+import { AppError, LocalStateError } from '../errors.ts';
 import { RemoteMetadataStore } from '../remote/remote-metadata.ts';
 import type { RemoteSnapshot } from '../remote/remote-snapshot.ts';
 import type { Remote } from '../remote/remote.ts';
@@ -126,9 +126,11 @@ async function adoptRemote(docsync: Docsync, report: RecoveryReport): Promise<vo
   const summary = await docsync.sync.sync({});
   report.adopted = summary.downloaded + summary.metadata_synced;
   if (summary.errors > 0) {
-    throw new LocalStateError(
+    throw new AppError(
       'recovery_incomplete',
       `Adopting the remote's state failed for ${summary.errors} file(s) (${summary.message}); nothing else was changed. Run 'docsync recover' again.`,
+      502,
+      true,
     );
   }
 }
