@@ -128,7 +128,7 @@ async function adoptRemote(docsync: Docsync, report: RecoveryReport): Promise<vo
   if (summary.errors > 0) {
     throw new AppError(
       'recovery_incomplete',
-      `Adopting the remote's state failed for ${summary.errors} file(s) (${summary.message}); nothing else was changed. Run 'docsync recover' again.`,
+      `Adopting the remote's state failed for ${summary.errors} file(s) (${summary.message}); the local blobs are not recovered until the adoption is complete. Run 'docsync recover' again.`,
       502,
       true,
     );
