@@ -135,7 +135,7 @@ async function measureInject(docsync: Docsync, iterations: number, warmup: numbe
 /**
  * A real `docsync serve` on the filled data dir, asked over loopback one request at a time. The
  * client is `node:http` with a keep-alive agent: on this machine it adds less than `fetch` does.
- * `/health` (no session, no database) is measured the same way, as the floor of a round trip.
+ * `/health` (no session; two one-page database reads) is measured the same way, as the floor of a round trip.
  */
 async function measureServer(dataDir: string, iterations: number): Promise<{ status: Latency; health: Latency }> {
   const server = await startServer({ ...benchEnv(dataDir), DOCSYNC_LOG_LEVEL: 'warn' });
@@ -194,7 +194,7 @@ function statusTable(results: SizeResult[], iterations: number): Table {
       'files.get(id): random live ids spread over the whole table. DOCSYNC_REMOTE=none: the local answer only, no remote read.',
       'HTTP inject = app.inject() in-process with an X-Session-Id session (routing, auth, serialization; no socket).',
       'HTTP server = a spawned `docsync serve` on the same data dir, one keep-alive node:http GET at a time over 127.0.0.1;',
-      '  (health …) = GET /api/v1/health on the same connection: the round trip without session check or database.',
+      '  (health …) = GET /api/v1/health on the same connection: the round trip without session check (its database probe reads two small pages).',
     ],
   };
 }

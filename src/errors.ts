@@ -58,6 +58,59 @@ export class ConfigError extends AppError {
   }
 }
 
+/**
+ * The data dir cannot be used as it is: missing (outside `serve`), not a folder, not creatable, a
+ * database lost beside existing blobs, or a database that is unreadable. Refused at start, never
+ * "fixed" by starting empty; the message says what was found and what to do.
+ */
+export class LocalStateError extends AppError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, 503, false, options);
+  }
+}
+
+/** ENOSPC / SQLITE_FULL: nothing was stored; the server keeps serving reads. */
+export class InsufficientStorageError extends AppError {
+  constructor(
+    options?: { cause?: unknown },
+    message = 'The disk holding the data dir is full: nothing was stored. Free some space and retry.',
+  ) {
+    super(
+      'insufficient_storage',
+      message,
+      507,
+      true,
+      options,
+    );
+  }
+}
+
+/** The local database reported corruption or an I/O error at runtime. */
+export class StorageFaultError extends AppError {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(
+      'storage_fault',
+      `The local database cannot be read or written (${detail}). Stop docsync, check the disk, and run 'docsync recover'.`,
+      503,
+      false,
+      options,
+    );
+  }
+}
+
+/**
+ * The one place raw storage errors (Node fs, SQLite) become AppErrors, so a full disk or a broken
+ * database is never a bare 500. `undefined` for anything else.
+ */
+export function storageErrorOf(error: unknown): AppError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return new InsufficientStorageError({ cause: error });
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return new StorageFaultError('database corrupt', { cause: error });
+  if (code.startsWith('SQLITE_IOERR') || code === 'EIO') return new StorageFaultError('I/O error', { cause: error });
+  return undefined;
+}
+
 export function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MB`;
   return `${bytes} bytes`;

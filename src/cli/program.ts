@@ -1,9 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { OPTIONS } from '../config.ts';
-import { AppError, ConfigError } from '../errors.ts';
+import { AppError, ConfigError, LocalStateError, storageErrorOf } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerFiles } from './files.ts';
 import { println, processIo, type CliIo } from './io.ts';
+import { registerRecover } from './recover.ts';
 import { registerServe } from './serve.ts';
 import { registerStatus } from './status.ts';
 import { registerSync } from './sync.ts';
@@ -22,6 +23,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   registerFiles(program, io);
   registerStatus(program, io);
   registerSync(program, io);
+  registerRecover(program, io);
   return program;
 }
 
@@ -39,7 +41,13 @@ export async function runCli(argv: string[], io: CliIo = processIo()): Promise<n
       println(io.stderr, error.message);
       return 2;
     }
-    const message = error instanceof AppError || error instanceof Error ? error.message : String(error);
+    // A data dir that cannot be used as it is: the person has to act (fix the path, recover).
+    if (error instanceof LocalStateError) {
+      println(io.stderr, `error: ${error.message}`);
+      return 2;
+    }
+    const mapped = error instanceof AppError ? error : (storageErrorOf(error) ?? error);
+    const message = mapped instanceof Error ? mapped.message : String(mapped);
     println(io.stderr, `error: ${message}`);
     return 1;
   }

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { describeRemote, OPTIONS, type OptionName } from '../config.ts';
-import { openDocsync } from '../docsync.ts';
+import { dataPaths, openDocsync } from '../docsync.ts';
 import { startServer } from '../http/server.ts';
+import { sweepTempFiles } from '../store/temp-sweep.ts';
+import { localSyncLockHeldElsewhere } from '../sync/local-sync-lock.ts';
 import { addConfigOptions, configFrom } from './config-options.ts';
 import { println, type CliIo } from './io.ts';
 
@@ -9,7 +11,11 @@ export function registerServe(program: Command, io: CliIo): void {
   const names = (Object.keys(OPTIONS) as OptionName[]).filter((n) => n !== 'dataDir');
   addConfigOptions(program.command('serve').description('start the HTTP server'), names).action(async (_opts, command: Command) => {
     const config = configFrom(command, io);
+    // Makes a new data dir if there is none; refuses lost or unreadable local state (`docsync recover`).
     const docsync = openDocsync(config);
+    const swept = await sweepTempFiles(dataPaths(config.dataDir).tmp, docsync.clock.now(), {
+      syncRunningElsewhere: localSyncLockHeldElsewhere(config.dataDir),
+    });
     const admin = await docsync.auth.ensureAdmin(config.adminPassword);
     if (admin.generatedPassword) {
       // Shown once, on the terminal only: the logger never sees it.
@@ -19,6 +25,7 @@ export function registerServe(program: Command, io: CliIo): void {
       println(io.stderr, "Created user 'admin' with the password from DOCSYNC_ADMIN_PASSWORD.");
     }
     const server = await startServer(docsync, { handleSignals: true });
+    server.app.log.info(swept, 'swept temp files left by killed transfers');
     println(io.stderr, `docsync listening on ${server.url} (data in ${config.dataDir}, remote ${describeRemote(config.remote)})`);
     docsync.sync.startPeriodic(config.syncIntervalSeconds, (error) => {
       server.app.log.warn({ err: error }, 'background sync failed');

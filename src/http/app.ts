@@ -99,7 +99,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
   });
 
   app.setValidatorCompiler(validatorCompiler());
-  installErrorHandler(app);
+  installErrorHandler(app, (error) => docsync.health.note(error));
   await app.register(fastifyCookie);
   await app.register(fastifyMultipart, {
     // Filenames are data: keep `../../etc/passwd` as sent (it never becomes a path here).
@@ -140,7 +140,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
   await app.register(
     async (api) => {
       api.addHook('onRequest', authenticate(docsync.auth));
-      await api.register(healthRoutes);
+      await api.register(healthRoutes, { docsync });
       await api.register(authRoutes, { docsync });
       await api.register(fileRoutes, { docsync });
       await api.register(syncRoutes, { docsync });

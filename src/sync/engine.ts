@@ -13,6 +13,7 @@ import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
 import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
+import { InsufficientStorageError, storageErrorOf } from '../errors.ts';
 import { MassDeleteError, RemoteReplacedError } from './errors.ts';
 import { emptySummary, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
 import { planSync, sameState, type PlanAction } from './planner.ts';
@@ -341,6 +342,7 @@ export class SyncEngine {
     const pulls = actions.filter((a): a is Extract<PlanAction, { kind: 'pull' }> => a.kind === 'pull');
     const needed = uniqueBlobs(pulls.filter((p) => p.content && !blobs.has(p.remote.hash, p.remote.file_type)).map((p) => p.remote));
     const failed = new Set<string>();
+    let diskFull: unknown;
     let done = 0;
     this.progress('downloading', 0, needed.length);
     await forEachLimited(needed, this.deps.transferWorkers, async (row) => {
@@ -354,10 +356,20 @@ export class SyncEngine {
       } catch (error) {
         failed.add(`${row.hash}.${row.file_type}`);
         this.summary.errors++;
-        this.deps.listener?.message?.(`Download of ${row.filename} failed: ${(error as Error).message}`);
+        const reason = storageErrorOf(error) ?? (error as Error);
+        if (reason instanceof InsufficientStorageError) diskFull ??= error;
+        this.deps.listener?.message?.(`Download of ${row.filename} failed: ${reason.message}`);
       }
       this.progress('downloading', ++done, needed.length);
     });
+    // Every further write would fail too: stop here, before applying anything; the next sync
+    // (once space is freed) downloads what is still missing.
+    if (diskFull) {
+      throw new InsufficientStorageError(
+        { cause: diskFull },
+        `The disk holding the data dir is full: ${failed.size} of ${needed.length} download(s) could not be stored and this sync stopped before applying anything. Free some space and sync again.`,
+      );
+    }
     this.progress('applying', 0, actions.length);
     for (const action of actions) {
       if (action.kind === 'pull' && failed.has(`${action.remote.hash}.${action.remote.file_type}`)) continue;

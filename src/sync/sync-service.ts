@@ -1,7 +1,7 @@
 import { describeRemote, type Config } from '../config.ts';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { IdSource, StableId } from '../domain/ids.ts';
-import { AppError, ConflictError } from '../errors.ts';
+import { AppError, ConflictError, storageErrorOf } from '../errors.ts';
 import { probeCapabilities, type RemoteCapabilities } from '../remote/capabilities.ts';
 import { RemoteLock } from '../remote/lock.ts';
 import type { Remote } from '../remote/remote.ts';
@@ -14,7 +14,7 @@ import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
 import { ConflictResolver, type ResolutionResult } from './conflict-resolver.ts';
 import { SyncEngine, type SyncCheckpoint, type SyncOptions } from './engine.ts';
 import type { SyncEvent, SyncSummary } from './events.ts';
-import { acquireLocalSyncLock } from './local-sync-lock.ts';
+import { acquireLocalSyncLock, localSyncLockHeldElsewhere } from './local-sync-lock.ts';
 import type { ConflictType } from './planner.ts';
 
 export { SYNC_STATE_KEYS };
@@ -110,7 +110,8 @@ export class SyncService {
       remote_version: null,
       unsynced_count: files.unsyncedCount(),
       last_sync_time: state.get(SYNC_STATE_KEYS.lastSyncTime) ?? null,
-      sync_in_progress: this.inProgress,
+      // Also a sync of another process on this data dir (a CLI `docsync sync`): one small file read.
+      sync_in_progress: this.inProgress || localSyncLockHeldElsewhere(config.dataDir),
       remote_configured: this.remoteConfigured,
       remote: describeRemote(config.remote),
       remote_error: null,
@@ -209,7 +210,9 @@ export class SyncService {
       } finally {
         release();
       }
-    } catch (error) {
+    } catch (raw) {
+      // A full disk or a failing database says so, in the event and to the caller.
+      const error = raw instanceof AppError ? raw : (storageErrorOf(raw) ?? raw);
       const code = error instanceof AppError ? error.code : 'internal';
       this.emit({ type: 'syncError', origin, data: { code, message: error instanceof Error ? error.message : String(error) } });
       throw error;

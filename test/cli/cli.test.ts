@@ -18,6 +18,8 @@ describe('docsync CLI', () => {
   let tmp: ReturnType<typeof tempDir>;
   beforeEach(() => {
     tmp = tempDir();
+    // Only `serve` makes a new data dir; the other commands refuse a path that does not exist.
+    fs.mkdirSync(path.join(tmp.dir, 'data'));
   });
   afterEach(() => tmp.remove());
 
@@ -106,6 +108,7 @@ describe('docsync CLI', () => {
   it('takes --data-dir before or after the command', async () => {
     fs.writeFileSync(path.join(tmp.dir, 'a.txt'), 'a');
     const other = path.join(tmp.dir, 'other');
+    fs.mkdirSync(other);
     expect((await cli(['--data-dir', other, 'files', 'put', 'a.txt'])).code).toBe(0);
     expect((await cli(['files', 'ls', '--data-dir', other])).stdout).toMatch(/"a\.txt"/);
     expect((await cli(['files', 'ls'])).stdout).toBe('');

@@ -10,6 +10,8 @@ describe('docsync sync / conflicts / resolve on the embedded folder remote', () 
   let tmp: ReturnType<typeof tempDir>;
   beforeEach(() => {
     tmp = tempDir();
+    // Only `serve` makes a new data dir; the other commands refuse a path that does not exist.
+    for (const dir of ['data', 'data2']) fs.mkdirSync(path.join(tmp.dir, dir));
   });
   afterEach(() => tmp.remove());
 
