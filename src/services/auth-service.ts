@@ -61,9 +61,15 @@ export class AuthService {
   async login(username: string, password: string, address = 'local'): Promise<LoginResult> {
     this.throttle.begin(username, address);
     const user = this.repo.findUser(username);
-    const ok = user
-      ? await verifyPassword(password, user.password_hash)
-      : await verifyPassword(password, await this.dummy()).then(() => false);
+    let ok: boolean;
+    try {
+      ok = user
+        ? await verifyPassword(password, user.password_hash)
+        : await verifyPassword(password, await this.dummy()).then(() => false);
+    } catch (error) {
+      this.throttle.refund(username, address);
+      throw error;
+    }
     if (!user || !ok) throw new UnauthorizedError('Invalid username or password');
     this.throttle.succeeded(username, address);
     const sessionId = newSecret(this.ids);
@@ -128,7 +134,11 @@ export class AuthService {
   }
 
   private dummy(): Promise<string> {
-    this.dummyHash ??= hashPassword('not a real password', Buffer.alloc(16));
+    // A refusal (hasher busy) is not remembered: the next attempt computes it again.
+    this.dummyHash ??= hashPassword('not a real password', Buffer.alloc(16)).catch((error: unknown) => {
+      this.dummyHash = undefined;
+      throw error;
+    });
     return this.dummyHash;
   }
 

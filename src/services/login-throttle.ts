@@ -77,6 +77,14 @@ export class LoginThrottle {
     if (this.known.size > this.policy.maxEntries) this.known.delete(this.known.keys().next().value!);
   }
 
+  /** The attempt was never judged (the hasher was too busy): it does not count against anyone. */
+  refund(username: string, address: string): void {
+    for (const [key] of this.keysFor(username, address)) {
+      const counter = this.counters.get(key);
+      if (counter) counter.failures = Math.max(0, counter.failures - 1);
+    }
+  }
+
   private keysFor(username: string, address: string): Array<[string, BackoffPolicy]> {
     const keys: Array<[string, BackoffPolicy]> = [
       [`ua\0${pairKey(username, address)}`, this.policy.perUserAddress],
