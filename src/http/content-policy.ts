@@ -21,11 +21,11 @@ const PASSIVE_INLINE_TYPES = new Set([
 ]);
 
 /**
- * A CSP for the content itself, in case a browser renders it after all: a sandbox (unique origin,
- * no script, no forms, no top navigation) with nothing to fetch. `plugin-types`-free: Chromium's PDF
- * viewer is an extension and needs `object-src`/`img-src` only for its own frame, which the sandbox
- * leaves to it; images need `img-src 'self'` to show when opened directly, `style-src 'unsafe-inline'`
- * lets the browser's own image/text viewer style its page.
+ * A CSP for the content itself, in case a browser renders it after all: a sandbox (opaque origin: no
+ * script, no cookies, no forms, no top navigation) that may fetch nothing. `img-src 'self' data:` lets
+ * an image document show its image and `style-src 'unsafe-inline'` lets the browser style its own
+ * image and text viewers. Chromium's PDF viewer still shows a PDF under it (checked in
+ * test/browser/hostile.test.ts).
  */
 export const CONTENT_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'self'";
 

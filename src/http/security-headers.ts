@@ -42,9 +42,14 @@ export function installSecurityHeaders(app: FastifyInstance): void {
   });
 }
 
-/** swagger-ui's own policy (hashes of its inline script), minus what does not fit a plain-HTTP, unframed service. */
+/**
+ * swagger-ui's own policy (`staticCSP`), adjusted: no `upgrade-insecure-requests` (docsync is often
+ * plain HTTP on loopback), no framing, and inline styles, which swagger-ui sets from its script
+ * (styles cannot run code; its script stays `'self'`).
+ */
 export function swaggerUiCsp(header: string): string {
   return header
     .replace(/\s*upgrade-insecure-requests;?/, '')
-    .replace("frame-ancestors 'self'", "frame-ancestors 'none'");
+    .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+    .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'");
 }
