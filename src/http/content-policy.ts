@@ -27,7 +27,7 @@ const PASSIVE_INLINE_TYPES = new Set([
  * image and text viewers. Chromium's PDF viewer still shows a PDF under it (checked in
  * test/browser/hostile.test.ts).
  */
-export const CONTENT_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'self'";
+export const CONTENT_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'";
 
 export interface ContentPresentation {
   contentType: string;
