@@ -13,6 +13,8 @@ declare module 'fastify' {
     sessionId?: string;
     /** The API token the request authenticated with (absent for sessions). */
     apiToken?: string;
+    /** How the request authenticated: only a cookie is sent by a browser on another page's behalf. */
+    authenticatedBy?: 'cookie' | 'header' | 'token';
   }
   interface FastifyContextConfig {
     /** Routes open without a session: only health and login. */

@@ -3,13 +3,6 @@ import { ForbiddenError } from '../errors.ts';
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** How the request authenticated: only a cookie is sent by a browser on another page's behalf. */
-    authenticatedBy?: 'cookie' | 'header' | 'token';
-  }
-}
-
 /**
  * Same-site CSRF guard (SPEC §10). A browser attaches the session cookie to a request that another
  * page makes — SameSite=Lax does not help when that page is on another port of the same host — but it
