@@ -115,3 +115,29 @@ export function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MB`;
   return `${bytes} bytes`;
 }
+
+export class ForbiddenError extends AppError {
+  constructor(code: string, message: string) {
+    super(code, message, 403);
+  }
+}
+
+/** Too many attempts: the client may retry after `retryAfterSeconds` (sent as `Retry-After`). */
+export class TooManyRequestsError extends AppError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('too_many_requests', message, 429, true);
+  }
+}
+
+/** The server is busy with this kind of work right now; retry shortly. */
+export class ServiceUnavailableError extends AppError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('unavailable', message, 503, true);
+  }
+}

@@ -46,6 +46,28 @@ export function registerUser(program: Command, io: CliIo): void {
         println(io.stdout, docsync.auth.createApiToken(username, opts.name));
       }),
     );
+
+  user
+    .command('tokens <username>')
+    .description("list a user's API tokens (id, name, created, last used; never the secret)")
+    .action((username: string, _opts, command: Command) =>
+      withDocsync(command, io, async (docsync) => {
+        for (const t of docsync.auth.listApiTokens(username)) {
+          println(io.stdout, `${t.id}\t${t.name}\t${t.created_at}\t${t.last_used_at ?? 'never used'}`);
+        }
+      }),
+    );
+
+  user
+    .command('revoke-token <username> <id>')
+    .description("revoke one of a user's API tokens (see 'user tokens')")
+    .action((username: string, id: string, _opts, command: Command) =>
+      withDocsync(command, io, async (docsync) => {
+        if (!/^[1-9][0-9]*$/.test(id)) throw new BadRequestError(`token id must be a positive integer (got '${id}')`);
+        docsync.auth.revokeApiToken(username, Number(id));
+        println(io.stdout, `Revoked API token ${id} of '${username}'`);
+      }),
+    );
 }
 
 async function askNewPassword(io: CliIo): Promise<string> {

@@ -13,7 +13,9 @@ import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
 import type { Docsync } from '../docsync.ts';
 import { VERSION } from '../version.ts';
 import { authenticate } from './auth.ts';
+import { checkOrigin } from './origin-check.ts';
 import { installErrorHandler } from './errors.ts';
+import { installSecurityHeaders, swaggerUiCsp } from './security-headers.ts';
 import { authRoutes } from './routes/auth.ts';
 import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -100,6 +102,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
 
   app.setValidatorCompiler(validatorCompiler());
   installErrorHandler(app, (error) => docsync.health.note(error));
+  installSecurityHeaders(app);
   await app.register(fastifyCookie);
   await app.register(fastifyMultipart, {
     // Filenames are data: keep `../../etc/passwd` as sent (it never becomes a path here).
@@ -119,7 +122,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
       security: [{ session: [] }, { cookie: [] }, { token: [] }],
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: swaggerUiCsp });
   await registerWebPage(app);
 
   const sse = new SseHub({
@@ -140,6 +143,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
   await app.register(
     async (api) => {
       api.addHook('onRequest', authenticate(docsync.auth));
+      api.addHook('onRequest', checkOrigin());
       await api.register(healthRoutes, { docsync });
       await api.register(authRoutes, { docsync });
       await api.register(fileRoutes, { docsync });

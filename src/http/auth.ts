@@ -11,6 +11,10 @@ declare module 'fastify' {
     principal?: Principal;
     /** The session id the request authenticated with (absent for API tokens). */
     sessionId?: string;
+    /** The API token the request authenticated with (absent for sessions). */
+    apiToken?: string;
+    /** How the request authenticated: only a cookie is sent by a browser on another page's behalf. */
+    authenticatedBy?: 'cookie' | 'header' | 'token';
   }
   interface FastifyContextConfig {
     /** Routes open without a session: only health and login. */
@@ -28,12 +32,18 @@ export function authenticate(auth: AuthService) {
     const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
     if (bearer !== undefined) {
       request.principal = auth.authenticateToken(bearer);
+      request.authenticatedBy = 'token';
+      if (request.principal) request.apiToken = bearer;
     } else {
       const header = request.headers[SESSION_HEADER];
-      const sessionId = (typeof header === 'string' ? header : undefined) ?? request.cookies[SESSION_COOKIE];
+      const fromHeader = typeof header === 'string' ? header : undefined;
+      const sessionId = fromHeader ?? request.cookies[SESSION_COOKIE];
       if (sessionId) {
         request.principal = auth.authenticateSession(sessionId);
-        if (request.principal) request.sessionId = sessionId;
+        if (request.principal) {
+          request.sessionId = sessionId;
+          request.authenticatedBy = fromHeader !== undefined ? 'header' : 'cookie';
+        }
       }
     }
     if (!request.principal) throw new UnauthorizedError('A valid session or API token is required');

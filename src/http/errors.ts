@@ -36,6 +36,8 @@ export function installErrorHandler(
     if (status >= 500) request.log.error({ err: raw }, 'request failed');
     // Stop a client that is still streaming a body we refused, instead of reading it to the end.
     if (status === 413 || status === 507) void reply.header('Connection', 'close');
+    const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+    if (typeof retryAfter === 'number') void reply.header('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
     void reply.status(status).send({ error: code, message, statusCode: status });
   });
   app.setNotFoundHandler((request, reply) => {

@@ -81,6 +81,20 @@ export const LoginBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const ApiTokenSchema = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  created_at: Type.String(),
+  last_used_at: Nullable(Type.String()),
+});
+
+export const CreateTokenBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }) },
+  { additionalProperties: false },
+);
+
+export const TokenIdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+
 export const SyncStatusResponse = Type.Object({
   needs_sync: Type.Boolean(),
   local_version: Nullable(Type.Integer()),

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import { newSecret, type IdSource } from '../domain/ids.ts';
 import { BadRequestError, ConflictError, NotFoundError, UnauthorizedError } from '../errors.ts';
-import type { Principal, SqliteAuthRepository } from '../store/auth-repository.ts';
+import type { ApiTokenRow, Principal, SqliteAuthRepository } from '../store/auth-repository.ts';
+import { LoginThrottle } from './login-throttle.ts';
 import { hashPassword, verifyPassword } from './password.ts';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -26,6 +27,7 @@ export class AuthService {
     private readonly clock: Clock,
     private readonly ids: IdSource,
     private readonly sessionTtlMs: number,
+    private readonly throttle = new LoginThrottle(clock),
   ) {}
 
   async createUser(username: string, password: string): Promise<void> {
@@ -35,7 +37,7 @@ export class AuthService {
     this.repo.insertUser(username, await hashPassword(password, this.ids.bytes(16)), this.nowIso());
   }
 
-  /** Changes a password and signs the user out everywhere. */
+  /** Changes a password and signs the user out everywhere: sessions and API tokens end. */
   async setPassword(username: string, password: string): Promise<void> {
     validatePassword(password);
     const user = this.repo.findUser(username);
@@ -55,12 +57,21 @@ export class AuthService {
     return password === undefined ? { created: true, generatedPassword: chosen } : { created: true };
   }
 
-  async login(username: string, password: string): Promise<LoginResult> {
+  /** `address` is the client's, for throttling (429 with Retry-After after repeated failures). */
+  async login(username: string, password: string, address = 'local'): Promise<LoginResult> {
+    this.throttle.begin(username, address);
     const user = this.repo.findUser(username);
-    const ok = user
-      ? await verifyPassword(password, user.password_hash)
-      : await verifyPassword(password, await this.dummy()).then(() => false);
+    let ok: boolean;
+    try {
+      ok = user
+        ? await verifyPassword(password, user.password_hash)
+        : await verifyPassword(password, await this.dummy()).then(() => false);
+    } catch (error) {
+      this.throttle.refund(username, address);
+      throw error;
+    }
     if (!user || !ok) throw new UnauthorizedError('Invalid username or password');
+    this.throttle.succeeded(username, address);
     const sessionId = newSecret(this.ids);
     const expiresAtMs = this.clock.now() + this.sessionTtlMs;
     this.repo.deleteExpiredSessions(this.clock.now());
@@ -81,9 +92,38 @@ export class AuthService {
   createApiToken(username: string, name: string): string {
     const user = this.repo.findUser(username);
     if (!user) throw new NotFoundError(`No user '${username}'`);
+    // eslint-disable-next-line no-control-regex
+    if (name.trim() === '' || name.length > 100 || /[\u0000-\u001f\u007f]/.test(name)) {
+      throw new BadRequestError('token name must be 1-100 characters without control characters');
+    }
     const token = TOKEN_PREFIX + newSecret(this.ids);
     this.repo.insertToken(user.id, name, digest(token), this.nowIso());
     return token;
+  }
+
+  /** A user's tokens, newest first, without their secrets. */
+  listApiTokens(username: string): ApiTokenInfo[] {
+    const user = this.repo.findUser(username);
+    if (!user) throw new NotFoundError(`No user '${username}'`);
+    return this.repo.listTokens(user.id).map(tokenInfo);
+  }
+
+  /** A new token with its id (for listing and revoking); the secret is shown this once. */
+  issueApiToken(username: string, name: string): { token: string; info: ApiTokenInfo } {
+    const token = this.createApiToken(username, name);
+    const row = this.repo.findTokenRow(digest(token))!;
+    return { token, info: tokenInfo(row) };
+  }
+
+  /** Revokes one of `username`'s tokens; another user's token id is "not found", as if it did not exist. */
+  revokeApiToken(username: string, id: number): void {
+    const user = this.repo.findUser(username);
+    if (!user || !this.repo.deleteToken(user.id, id)) throw new NotFoundError(`No API token ${id} for '${username}'`);
+  }
+
+  /** Revokes the token a request authenticated with (logout with a Bearer token). */
+  revokeApiTokenSecret(token: string): void {
+    this.repo.deleteTokenByHash(digest(token));
   }
 
   authenticateToken(token: string): Principal | undefined {
@@ -94,13 +134,28 @@ export class AuthService {
   }
 
   private dummy(): Promise<string> {
-    this.dummyHash ??= hashPassword('not a real password', Buffer.alloc(16));
+    // A refusal (hasher busy) is not remembered: the next attempt computes it again.
+    this.dummyHash ??= hashPassword('not a real password', Buffer.alloc(16)).catch((error: unknown) => {
+      this.dummyHash = undefined;
+      throw error;
+    });
     return this.dummyHash;
   }
 
   private nowIso(): string {
     return isoUtc(this.clock.now());
   }
+}
+
+export interface ApiTokenInfo {
+  id: number;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+function tokenInfo(row: ApiTokenRow): ApiTokenInfo {
+  return { id: row.id, name: row.name, created_at: row.created_at, last_used_at: row.last_used_at };
 }
 
 function digest(secret: string): string {

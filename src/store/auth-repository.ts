@@ -9,6 +9,14 @@ export interface UserRow {
   updated_at: string;
 }
 
+export interface ApiTokenRow {
+  id: number;
+  user_id: number;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
 export interface Principal {
   userId: number;
   username: string;
@@ -47,11 +55,12 @@ export class SqliteAuthRepository {
       .run(username, passwordHash, now, now);
   }
 
-  /** Sets a new password and ends every session of that user, in one transaction. */
+  /** Sets a new password and ends every session and API token of that user, in one transaction. */
   updatePassword(userId: number, passwordHash: string, now: string): void {
     this.db.transaction(() => {
       this.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?').run(passwordHash, now, userId);
       this.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId);
+      this.prepare('DELETE FROM api_tokens WHERE user_id = ?').run(userId);
     })();
   }
 
@@ -92,5 +101,26 @@ export class SqliteAuthRepository {
 
   touchToken(tokenHash: string, now: string): void {
     this.prepare('UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?').run(now, tokenHash);
+  }
+
+  listTokens(userId: number): ApiTokenRow[] {
+    return this.prepare<[number], ApiTokenRow>(
+      'SELECT id, user_id, name, created_at, last_used_at FROM api_tokens WHERE user_id = ? ORDER BY id DESC',
+    ).all(userId);
+  }
+
+  findTokenRow(tokenHash: string): ApiTokenRow | undefined {
+    return this.prepare<[string], ApiTokenRow>(
+      'SELECT id, user_id, name, created_at, last_used_at FROM api_tokens WHERE token_hash = ?',
+    ).get(tokenHash);
+  }
+
+  /** False when the user has no token with that id. */
+  deleteToken(userId: number, id: number): boolean {
+    return this.prepare('DELETE FROM api_tokens WHERE id = ? AND user_id = ?').run(id, userId).changes > 0;
+  }
+
+  deleteTokenByHash(tokenHash: string): void {
+    this.prepare('DELETE FROM api_tokens WHERE token_hash = ?').run(tokenHash);
   }
 }

@@ -1,12 +1,12 @@
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import contentDisposition from 'content-disposition';
 import type { FastifyRequest } from 'fastify';
 import parseRange from 'range-parser';
 import type { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import type { Docsync } from '../../docsync.ts';
 import { BadRequestError, PayloadTooLargeError } from '../../errors.ts';
+import { applyContentPolicy } from '../content-policy.ts';
 import type { NewFileInput } from '../../services/file-service.ts';
 import type { StagedBlob } from '../../store/blob-store.ts';
 import { errorResponses, FileIdParams, FileListQuery, FileListResponse, FileSchema, MetadataPatchBody } from '../schemas.ts';
@@ -141,9 +141,8 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
           statusCode: 416,
         });
       }
-      void reply
-        .header('Content-Type', file.mime_type)
-        .header('Content-Disposition', contentDisposition(file.filename, { type: 'inline' }));
+      // Type and disposition come from the filename, never from the stored `mime_type` (SPEC §10).
+      applyContentPolicy(reply, file.filename);
       if (range) {
         void reply
           .code(206)
