@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +12,8 @@ describe('docsync user tokens / revoke-token', () => {
   let tmp: ReturnType<typeof tempDir>;
   beforeEach(() => {
     tmp = tempDir();
+    // Only `serve` creates a data dir; the other commands refuse a missing one.
+    fs.mkdirSync(path.join(tmp.dir, 'data'));
   });
   afterEach(() => tmp.remove());
 
