@@ -102,7 +102,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
 
   app.setValidatorCompiler(validatorCompiler());
   installErrorHandler(app, (error) => docsync.health.note(error));
-  installSecurityHeaders(app);
+  await installSecurityHeaders(app);
   await app.register(fastifyCookie);
   await app.register(fastifyMultipart, {
     // Filenames are data: keep `../../etc/passwd` as sent (it never becomes a path here).

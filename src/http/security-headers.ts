@@ -1,44 +1,38 @@
+import fastifyHelmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
-
-/**
- * Headers on every answer (SPEC §10), set by one `onSend` hook. The same set `@fastify/helmet`
- * would give with the options below; swapping to helmet means replacing `installSecurityHeaders`
- * by `app.register(helmet, { contentSecurityPolicy: { directives: PAGE_CSP_DIRECTIVES }, … })`.
- */
 
 /**
  * The page's policy: its script and styles are files Vite emits under /assets (no inline script),
  * its one inline resource is the `data:` favicon. A route that sets its own policy keeps it
  * (file content: a sandbox; /docs: swagger-ui's hashes).
  */
-export const PAGE_CSP_DIRECTIVES: Record<string, string> = {
-  'default-src': "'self'",
-  'script-src': "'self'",
-  'style-src': "'self'",
-  'img-src': "'self' data:",
-  'connect-src': "'self'",
-  'object-src': "'none'",
-  'base-uri': "'self'",
-  'form-action': "'self'",
-  'frame-ancestors': "'none'",
+export const PAGE_CSP_DIRECTIVES: Record<string, string[]> = {
+  'default-src': ["'self'"],
+  'script-src': ["'self'"],
+  'style-src': ["'self'"],
+  'img-src': ["'self'", "data:"],
+  'connect-src': ["'self'"],
+  'object-src': ["'none'"],
+  'base-uri': ["'self'"],
+  'form-action': ["'self'"],
+  'frame-ancestors': ["'none'"],
 };
 
-export const PAGE_CSP = Object.entries(PAGE_CSP_DIRECTIVES)
-  .map(([name, value]) => `${name} ${value}`)
-  .join('; ');
-
-const ALWAYS: Record<string, string> = {
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-opener-policy': 'same-origin',
-};
-
-export function installSecurityHeaders(app: FastifyInstance): void {
-  app.addHook('onSend', async (_request, reply, payload) => {
-    for (const [name, value] of Object.entries(ALWAYS)) void reply.header(name, value);
-    if (!reply.hasHeader('content-security-policy')) void reply.header('content-security-policy', PAGE_CSP);
-    return payload;
+/**
+ * Headers on every answer (SPEC §10), by `@fastify/helmet`: nosniff, `X-Frame-Options: DENY`,
+ * `Referrer-Policy: no-referrer`, `Cross-Origin-Opener-Policy: same-origin` and the page's CSP,
+ * without `upgrade-insecure-requests` (docsync is often plain HTTP on loopback). Helmet sets them
+ * when a request arrives, so a route that sets its own policy later (file content, /docs) keeps it.
+ */
+export async function installSecurityHeaders(app: FastifyInstance): Promise<void> {
+  await app.register(fastifyHelmet, {
+    global: true,
+    contentSecurityPolicy: { useDefaults: false, directives: PAGE_CSP_DIRECTIVES },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+    // Plain HTTP on loopback is the default deployment: no HSTS from docsync itself (a TLS proxy in front sets it).
+    strictTransportSecurity: false,
   });
 }
 
