@@ -1,5 +1,6 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyMultipart from '@fastify/multipart';
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
 import type { Docsync } from '../docsync.ts';
+import { TooManyRequestsError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { authenticate } from './auth.ts';
 import { checkOrigin } from './origin-check.ts';
@@ -104,6 +106,12 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
   installErrorHandler(app, (error) => docsync.health.note(error));
   await installSecurityHeaders(app);
   await app.register(fastifyCookie);
+  // Only routes that ask for it (login): a plain per-address cap in front of the per-user throttle.
+  await app.register(fastifyRateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new TooManyRequestsError(`Too many requests from this address; try again in ${Math.ceil(context.ttl / 1000)} s`, context.ttl / 1000),
+  });
   await app.register(fastifyMultipart, {
     // Filenames are data: keep `../../etc/passwd` as sent (it never becomes a path here).
     preservePath: true,

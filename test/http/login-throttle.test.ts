@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_PREFIX } from '../../src/http/app.ts';
+import { LOGINS_PER_MINUTE } from '../../src/http/routes/auth.ts';
 import { createHttpInstance, TEST_PASSWORD, type HttpInstance } from '../support/instance.ts';
 
 /**
@@ -40,6 +41,16 @@ describe('login throttling', () => {
     // The success cleared this user's counter for this address: five free failures again.
     await fail(5);
     expect((await login('admin', 'wrong password')).statusCode).toBe(429);
+  });
+
+  it('one address gets at most 60 login attempts a minute, however they end (429 with Retry-After)', async () => {
+    for (let i = 0; i < LOGINS_PER_MINUTE; i++) expect((await login('admin', TEST_PASSWORD, '10.0.0.9')).statusCode).toBe(200);
+    const capped = await login('admin', TEST_PASSWORD, '10.0.0.9');
+    expect(capped.statusCode).toBe(429);
+    expect(Number(capped.headers['retry-after'])).toBeGreaterThan(0);
+    expect(capped.json()).toMatchObject({ error: 'too_many_requests', statusCode: 429 });
+    expect(capped.json().message).toMatch(/^Too many requests from this address; try again in \d+ s$/);
+    expect((await login('admin', TEST_PASSWORD, '10.0.0.10')).statusCode).toBe(200);
   });
 
   it('the delay doubles and stops growing at 15 minutes', async () => {

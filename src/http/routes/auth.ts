@@ -4,11 +4,16 @@ import type { Docsync } from '../../docsync.ts';
 import { SESSION_COOKIE } from '../auth.ts';
 import { ApiTokenSchema, CreateTokenBody, errorResponses, LoginBody, TokenIdParams } from '../schemas.ts';
 
+/** Login attempts one address may make per minute. */
+export const LOGINS_PER_MINUTE = 60;
+
 export const authRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async (app, { docsync }) => {
   app.post(
     '/auth/login',
     {
-      config: { public: true },
+      // Besides the throttle of failed logins: at most 60 attempts a minute from one address, however
+      // they end (refused ones are cheap, but not free).
+      config: { public: true, rateLimit: { max: LOGINS_PER_MINUTE, timeWindow: 60_000 } },
       schema: {
         tags: ['auth'],
         summary: 'Log in: sets the sessionId cookie and returns the session id',
