@@ -36,7 +36,8 @@ describe.each(remoteTargetNames())('remote lock on %s', (name) => {
   };
 
   it('probes MKCOL as the measured table says', () => {
-    expect(exclusiveMkcol).toBe(name !== 'rclone');
+    // sabre refuses a second MKCOL from one client, yet tells two racers 'created': found by the probe.
+    expect(exclusiveMkcol).toBe(name !== 'rclone' && name !== 'sabre');
   });
 
   it('4 contenders starting at once, 20 rounds: one holder each round where MKCOL is exclusive', async () => {
