@@ -22,6 +22,8 @@ export interface WebDavTestServer {
   /** The directory the server serves. Apache started as root runs its workers as www-data:
    *  folders a test creates in here must be chowned to www-data before Apache can write into them. */
   rootDir: string;
+  /** PID of the server's main process, which leads its own process group (workers included). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -379,7 +381,7 @@ function makeHandle(kind: WebDavServerKind, entry: Running,
     fs.rmSync(entry.dir, { recursive: true, force: true });
   };
   return {
-    kind, baseUrl: info.baseUrl, username: USERNAME, password: info.password, rootDir: info.dataDir,
+    kind, baseUrl: info.baseUrl, username: USERNAME, password: info.password, rootDir: info.dataDir, pid: entry.child.pid!,
     stop: () => (stopping ??= stop()),
   };
 }
