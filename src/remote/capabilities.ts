@@ -1,5 +1,5 @@
 import { newStableId, type IdSource } from '../domain/ids.ts';
-import { PreconditionFailedError } from './errors.ts';
+import { PreconditionFailedError, RemoteUnavailableError } from './errors.ts';
 import { remotePaths } from './paths.ts';
 import type { Remote } from './remote.ts';
 import { strongEtag } from './remote-metadata.ts';
@@ -11,7 +11,10 @@ export interface RemoteCapabilities {
   conditionalPut: boolean;
   /** A stale `If-Match` answers 412. */
   ifMatch: boolean;
-  /** MKCOL of an existing folder says so: the lock is atomic. */
+  /**
+   * The lock is atomic: MKCOL of an existing folder says so, and a MKCOL that fails is reported as
+   * failed (where it is not, two racers can both be told 'created').
+   */
   exclusiveMkcol: boolean;
   /** The ETag changes on a same-size rewrite a moment (20 ms) later (informational). */
   etagChangesOnWrite: boolean;
@@ -19,6 +22,9 @@ export interface RemoteCapabilities {
 }
 
 const ETAG_PAUSE_MS = 20;
+
+/** Longer than any common file system allows in one name (255 bytes), so its mkdir() must fail. */
+const UNMAKEABLE_NAME = 'n'.repeat(300);
 
 /**
  * Probes the server in a scratch folder (about ten small requests) and cleans up after itself.
@@ -30,7 +36,7 @@ export async function probeCapabilities(remote: Remote, ids: IdSource, nowIso: s
   const dir = remotePaths.probe(newStableId(ids));
   await remote.mkdir(dir);
   try {
-    const exclusiveMkcol = (await remote.mkdir(dir)) === 'exists';
+    const exclusiveMkcol = (await remote.mkdir(dir)) === 'exists' && (await reportsFailedMkcol(remote, dir));
     const file = `${dir}/probe.txt`;
     await remote.put(file, Buffer.from('probe-1'));
     const conditionalPut = await refused(() => remote.put(file, Buffer.from('probe-X'), { ifNoneMatch: '*' }));
@@ -49,6 +55,29 @@ export async function probeCapabilities(remote: Remote, ids: IdSource, nowIso: s
   } finally {
     await remote.delete(dir).catch(() => undefined);
   }
+}
+
+/**
+ * Whether a MKCOL that creates nothing says so. sabre/dav over a file system (Debian's 1.8, the
+ * library under Nextcloud and ownCloud) ignores a failed mkdir() and answers 201: the loser of two
+ * simultaneous MKCOLs is told 'created' too (16 of 300 rounds with 3 racers measured), although one
+ * client's MKCOL of an existing folder is refused as anywhere else. A race is too rare to see in a
+ * probe (about 1 round in 12); a folder name too long for the file system makes mkdir() fail every
+ * time: 'created' for a folder that is not there afterwards is that same ignored failure, seen in two
+ * requests. Apache, nginx, lighttpd and rclone refuse the name (403/409/405); Nextcloud's own storage
+ * checks its mkdir, and a server whose file system takes the name simply has the folder.
+ */
+async function reportsFailedMkcol(remote: Remote, dir: string): Promise<boolean> {
+  const path = `${dir}/${UNMAKEABLE_NAME}`;
+  try {
+    if ((await remote.mkdir(path)) === 'exists') return true;
+  } catch (error) {
+    // Refused: what an atomic server does. Only an unreachable server leaves the question open.
+    if (error instanceof RemoteUnavailableError && error.remoteStatus === undefined) throw error;
+    return true;
+  }
+  const made = await remote.stat(path).catch(() => undefined);
+  return made?.isDirectory === true;
 }
 
 /**

@@ -6,6 +6,7 @@ import { createClient, type FileStat, type WebDAVClient } from 'webdav';
 import { PreconditionFailedError, RemoteAuthError, RemoteError, RemoteUnavailableError } from './errors.ts';
 import type { PutBody, PutOptions, PutResult, Remote, RemoteEntry, RemoteStat } from './remote.ts';
 import { bodySize } from './remote.ts';
+import { propText } from './webdav-quirks.ts';
 
 export interface WebDavRemoteOptions {
   baseUrl: string;
@@ -296,7 +297,7 @@ function translate(error: unknown, path: string): RemoteError {
 
 function toStat(entry: FileStat): RemoteStat {
   const etag = entry.etag ? requote(entry.etag) : undefined;
-  const modified = Date.parse(entry.lastmod);
+  const modified = Date.parse(propText(entry.lastmod) ?? '');
   return {
     size: entry.size,
     isDirectory: entry.type === 'directory',

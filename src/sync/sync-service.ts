@@ -3,9 +3,9 @@ import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { IdSource, StableId } from '../domain/ids.ts';
 import { AppError, ConflictError, storageErrorOf } from '../errors.ts';
 import { probeCapabilities, type RemoteCapabilities } from '../remote/capabilities.ts';
-import { RemoteLock } from '../remote/lock.ts';
+import { LockLostError, RemoteLock } from '../remote/lock.ts';
 import type { Remote } from '../remote/remote.ts';
-import type { RemoteMetadataStore } from '../remote/remote-metadata.ts';
+import { RemoteMovedError, type RemoteMetadataStore } from '../remote/remote-metadata.ts';
 import { realSleep, type Sleep } from '../remote/retrying-remote.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
@@ -70,6 +70,10 @@ export interface SyncServiceDeps {
   /** Tests: simulate a crash at a named point of the sync. */
   checkpoint?: (point: SyncCheckpoint) => void | Promise<void>;
 }
+
+/** The pause before the one re-run of a sync that lost a race: 250 ms plus up to 750 ms of jitter. */
+const RACE_RETRY_MIN_MS = 250;
+const RACE_RETRY_SPREAD_MS = 750;
 
 /**
  * Syncs this instance with its remote: one sync at a time (a second request joins the running one;
@@ -167,41 +171,27 @@ export class SyncService {
   }
 
   private async runExclusive(options: SyncOptions, origin: string | undefined): Promise<SyncSummary> {
-    const { config, remote, metadata, clock, ids } = this.deps;
+    const { config, clock } = this.deps;
     try {
       const release = acquireLocalSyncLock(config.dataDir);
       try {
         const capabilities = await this.capabilities();
-        const lock = new RemoteLock(remote!, clock, ids, this.deps.sleep ?? realSleep, {
-          ownerId: this.deps.instanceId,
-          ttlMs: config.lockTtlSeconds * 1000,
-          waitMs: config.lockWaitSeconds * 1000,
-          exclusiveMkcol: capabilities.exclusiveMkcol,
-          reclaimOwn: true,
-        });
-        const engine = new SyncEngine({
-          files: this.deps.files,
-          blobs: this.deps.blobs,
-          state: this.deps.state,
-          conflicts: this.deps.conflicts,
-          remote: remote!,
-          metadata: metadata!,
-          lock,
-          clock,
-          ids,
-          transferWorkers: config.transferWorkers,
-          maxDeletePercent: config.maxDeletePercent,
-          // If-Match never hurts where it is honoured: at worst (an ETag kept across a quick
-          // rewrite, Nextcloud) it lets through what an unconditional write would.
-          conditionalSwitch: { ifMatch: capabilities.ifMatch, ifNoneMatch: capabilities.conditionalPut },
-          ...(this.deps.checkpoint && { checkpoint: this.deps.checkpoint }),
-          listener: {
-            progress: (data) => this.emit({ type: 'syncProgress', origin, data }),
-            message: (message) => this.emit({ type: 'syncMessage', origin, data: { message } }),
-            conflict: (data) => this.emit({ type: 'conflict', origin, data }),
-          },
-        });
-        const summary = await engine.run(options);
+        const started = clock.now();
+        let summary: SyncSummary;
+        try {
+          summary = await this.runEngine(capabilities, options, origin);
+        } catch (error) {
+          if (!lostRace(error)) throw error;
+          // Two instances started together and the lock let both in (a server whose MKCOL is not
+          // atomic) or let one in late: the commit check stopped this one before it wrote anything
+          // that matters. Its lock is released; a moment later, once the winner is done, it runs again
+          // as a new sync would. Only a second loss in a row is reported.
+          this.emit({ type: 'syncMessage', origin, data: { message: `${error.message}; syncing once more` } });
+          await (this.deps.sleep ?? realSleep)(this.raceRetryDelayMs());
+          summary = await this.runEngine(capabilities, options, origin);
+          summary.message = `${summary.message} (synced a second time: another instance synced at the same moment)`;
+          summary.duration_ms = clock.now() - started;
+        }
         this.emit({ type: 'syncComplete', origin, data: summary });
         if (summary.local_changed) {
           this.emit({ type: 'fileDataChanged', origin: undefined, data: { reason: 'sync', new_version: summary.new_version } });
@@ -217,6 +207,46 @@ export class SyncService {
       this.emit({ type: 'syncError', origin, data: { code, message: error instanceof Error ? error.message : String(error) } });
       throw error;
     }
+  }
+
+  /** One run of the engine under the remote lock. */
+  private runEngine(capabilities: RemoteCapabilities, options: SyncOptions, origin: string | undefined): Promise<SyncSummary> {
+    const { config, remote, metadata, clock, ids } = this.deps;
+    const lock = new RemoteLock(remote!, clock, ids, this.deps.sleep ?? realSleep, {
+      ownerId: this.deps.instanceId,
+      ttlMs: config.lockTtlSeconds * 1000,
+      waitMs: config.lockWaitSeconds * 1000,
+      exclusiveMkcol: capabilities.exclusiveMkcol,
+      reclaimOwn: true,
+    });
+    const engine = new SyncEngine({
+      files: this.deps.files,
+      blobs: this.deps.blobs,
+      state: this.deps.state,
+      conflicts: this.deps.conflicts,
+      remote: remote!,
+      metadata: metadata!,
+      lock,
+      clock,
+      ids,
+      transferWorkers: config.transferWorkers,
+      maxDeletePercent: config.maxDeletePercent,
+      // If-Match never hurts where it is honoured: at worst (an ETag kept across a quick
+      // rewrite, Nextcloud) it lets through what an unconditional write would.
+      conditionalSwitch: { ifMatch: capabilities.ifMatch, ifNoneMatch: capabilities.conditionalPut },
+      ...(this.deps.checkpoint && { checkpoint: this.deps.checkpoint }),
+      listener: {
+        progress: (data) => this.emit({ type: 'syncProgress', origin, data }),
+        message: (message) => this.emit({ type: 'syncMessage', origin, data: { message } }),
+        conflict: (data) => this.emit({ type: 'conflict', origin, data }),
+      },
+    });
+    return engine.run(options);
+  }
+
+  /** Jittered, so that two instances that lost to each other do not meet again. */
+  private raceRetryDelayMs(): number {
+    return RACE_RETRY_MIN_MS + Math.floor((this.deps.ids.bytes(2).readUInt16BE(0) / 0x10000) * RACE_RETRY_SPREAD_MS);
   }
 
   /** Background syncs every `seconds` (0 = off); a failed one waits for the next tick. */
@@ -280,6 +310,11 @@ export class SyncService {
   private emit(event: SyncEvent): void {
     for (const listener of this.listeners) listener(event);
   }
+}
+
+/** A sync stopped because another instance got in at the same moment: worth one more run. */
+function lostRace(error: unknown): error is LockLostError | RemoteMovedError {
+  return error instanceof LockLostError || error instanceof RemoteMovedError;
 }
 
 function noRemote(): ConflictError {

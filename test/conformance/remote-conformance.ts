@@ -41,6 +41,9 @@ export const RECORDED_BEHAVIOUR = {
   apache: { conditionalPut: true, exclusiveMkcol: true, etagOnPut: false, etagOnStat: true, etagChangesOnSameSecondRewrite: true },
   nginx: { conditionalPut: false, exclusiveMkcol: true, etagOnPut: false, etagOnStat: false, etagChangesOnSameSecondRewrite: false },
   rclone: { conditionalPut: false, exclusiveMkcol: false, etagOnPut: true, etagOnStat: true, etagChangesOnSameSecondRewrite: true },
+  lighttpd: { conditionalPut: true, exclusiveMkcol: true, etagOnPut: true, etagOnStat: true, etagChangesOnSameSecondRewrite: true },
+  /** One client sees MKCOL of an existing folder refused; two racers can both be told 'created' (see the lock suite). */
+  sabre: { conditionalPut: true, exclusiveMkcol: true, etagOnPut: true, etagOnStat: true, etagChangesOnSameSecondRewrite: true },
 } satisfies Record<string, ServerBehaviour>;
 
 const MB = 1024 * 1024;

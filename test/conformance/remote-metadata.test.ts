@@ -165,7 +165,7 @@ describe.each(remoteTargetNames())('remote metadata on %s', (name) => {
     const head = (await store.readHead())!;
     expect(head.version).toBe(2);
     if (lateHead) expect(head.commit).toBe(lateHead.commit);
-    expect(['apache', 'memory', 'folder'].includes(name) ? conditional.ifMatch : !conditional.ifMatch).toBe(true);
+    expect(['apache', 'lighttpd', 'sabre', 'memory', 'folder'].includes(name) ? conditional.ifMatch : !conditional.ifMatch).toBe(true);
   });
 
   it('the first switch of a new remote is refused if another instance created the repository meanwhile, where If-None-Match is honoured', async () => {

@@ -19,6 +19,21 @@ function connectionRefused(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Whether a process of the group led by `pid` still runs. Zombies do not count: php -S exits without
+ * reaping its workers, and a container's init may never reap them either; they hold no port or file.
+ */
+function groupAlive(pid: number): boolean {
+  for (const entry of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let stat: string;
+    try { stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8'); } catch { continue; /* gone meanwhile */ }
+    // "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pid && state !== 'Z') return true;
+  }
+  return false;
+}
+
 const kinds = webDavKindsForTests();
 // A file without any test fails in vitest; with no server installed (outside CI) report a skip.
 if (kinds.length === 0) it.skip('no WebDAV server installed (see the warning above)', () => {});
@@ -82,12 +97,15 @@ describe.each(kinds)('WebDAV test server: %s', (kind) => {
     expect(res.headers.get('www-authenticate')).toMatch(/^Basic/i);
   });
 
-  it('refuses connections and removes its temp dir after stop()', async () => {
+  it('refuses connections, leaves no process of its group and removes its temp dir after stop()', async () => {
     const other = await startWebDavServer(kind);
     const port = Number(new URL(other.baseUrl).port);
     expect(await connectionRefused(port)).toBe(false);
+    expect(groupAlive(other.pid)).toBe(true);
     await other.stop();
     expect(await connectionRefused(port)).toBe(true);
+    // php -S forks its workers (PHP_CLI_SERVER_WORKERS), nginx and Apache theirs: none may outlive stop().
+    expect(groupAlive(other.pid)).toBe(false);
     expect(fs.existsSync(other.rootDir)).toBe(false);
     await other.stop(); // idempotent
   });

@@ -9,9 +9,9 @@ import { MemoryRemote } from '../../src/remote/memory-remote.ts';
 import type { PutBody, PutOptions, PutResult, Remote, RemoteEntry, RemoteStat } from '../../src/remote/remote.ts';
 import { RetryingRemote } from '../../src/remote/retrying-remote.ts';
 import { WebDavRemote } from '../../src/remote/webdav-remote.ts';
-import { startWebDavServer, webDavKindsForTests, type WebDavTestServer } from './webdav-servers.ts';
+import { startWebDavServer, webDavKindsForTests, type WebDavServerKind, type WebDavTestServer } from './webdav-servers.ts';
 
-export type RemoteTargetName = 'memory' | 'folder' | 'apache' | 'nginx' | 'rclone';
+export type RemoteTargetName = 'memory' | 'folder' | WebDavServerKind;
 
 /** Every remote the shared suites run against: memory, a folder, and each real WebDAV server present. */
 export function remoteTargetNames(): RemoteTargetName[] {

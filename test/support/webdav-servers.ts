@@ -1,5 +1,6 @@
 /**
- * Starts real WebDAV servers (Apache mod_dav_fs, nginx dav-ext, rclone) on loopback for tests.
+ * Starts real WebDAV servers (Apache mod_dav_fs, nginx dav-ext, rclone, lighttpd mod_webdav, sabre/dav
+ * under `php -S`) on loopback for tests.
  * Install them with scripts/install-system-deps.sh. Every server gets a free port and its own
  * temp dir (config, pid file, logs, lock db, served data) and is served at http://127.0.0.1:PORT/dav.
  */
@@ -10,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export type WebDavServerKind = 'apache' | 'nginx' | 'rclone';
+export type WebDavServerKind = 'apache' | 'nginx' | 'rclone' | 'lighttpd' | 'sabre';
 
 export interface WebDavTestServer {
   kind: WebDavServerKind;
@@ -21,15 +22,20 @@ export interface WebDavTestServer {
   /** The directory the server serves. Apache started as root runs its workers as www-data:
    *  folders a test creates in here must be chowned to www-data before Apache can write into them. */
   rootDir: string;
+  /** PID of the server's main process, which leads its own process group (workers included). */
+  pid: number;
   stop(): Promise<void>;
 }
 
-const ALL_KINDS: WebDavServerKind[] = ['apache', 'nginx', 'rclone'];
+const ALL_KINDS: WebDavServerKind[] = ['apache', 'nginx', 'rclone', 'lighttpd', 'sabre'];
 const BASE_PATH = '/dav';
 const USERNAME = 'docsync';
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 const NGINX_DAV_EXT = '/usr/lib/nginx/modules/ngx_http_dav_ext_module.so';
+const LIGHTTPD_WEBDAV = '/usr/lib/lighttpd/mod_webdav.so';
+/** Debian's php-sabre-dav (the 1.8 line); its PHP needs the sqlite3 and xml extensions too. */
+const SABRE_AUTOLOAD = '/usr/share/php/Sabre/autoload.php';
 const APACHE_MODULES = ['mpm_event', 'authz_core', 'authn_core', 'authn_file', 'auth_basic',
   'authz_user', 'mime', 'dav', 'dav_fs'];
 const isRoot = process.getuid?.() === 0;
@@ -46,10 +52,22 @@ function findBinary(name: string): string | undefined {
 
 function missingParts(kind: WebDavServerKind): string[] {
   const needs: Record<WebDavServerKind, string[]> = {
-    apache: ['apache2', 'htpasswd'], nginx: ['nginx', 'htpasswd'], rclone: ['rclone'] };
+    apache: ['apache2', 'htpasswd'], nginx: ['nginx', 'htpasswd'], rclone: ['rclone'],
+    lighttpd: ['lighttpd'], sabre: ['php'] };
+  const files: Partial<Record<WebDavServerKind, string[]>> = {
+    nginx: [NGINX_DAV_EXT], lighttpd: [LIGHTTPD_WEBDAV], sabre: [SABRE_AUTOLOAD] };
   const missing = needs[kind].filter((bin) => !findBinary(bin));
-  if (kind === 'nginx' && !fs.existsSync(NGINX_DAV_EXT)) missing.push(NGINX_DAV_EXT);
+  missing.push(...(files[kind] ?? []).filter((file) => !fs.existsSync(file)));
+  if (kind === 'sabre' && missing.length === 0) missing.push(...missingPhpExtensions());
   return missing;
+}
+
+let phpExtensions: string[] | undefined;
+
+/** sabre/dav needs PHP's xml (DOM, XMLWriter) and sqlite3 (PDO locks) extensions. */
+function missingPhpExtensions(): string[] {
+  phpExtensions ??= execFileSync(findBinary('php')!, ['-m'], { encoding: 'utf8' }).split('\n').map((m) => m.trim().toLowerCase());
+  return ['dom', 'xmlwriter', 'pdo_sqlite', 'mbstring'].filter((ext) => !phpExtensions!.includes(ext)).map((ext) => `php-${ext}`);
 }
 
 export function availableServerKinds(): WebDavServerKind[] {
@@ -101,7 +119,7 @@ function installCleanup(): void {
 // ---- per-server configuration ----
 
 interface Setup { dir: string; dataDir: string; port: number; password: string; htpasswd: string }
-interface Launch { command: string; args: string[] }
+interface Launch { command: string; args: string[]; env?: Record<string, string> }
 
 function apacheLaunch(s: Setup): Launch {
   const mods = APACHE_MODULES.map((m) => `LoadModule ${m}_module /usr/lib/apache2/modules/mod_${m}.so`);
@@ -181,8 +199,57 @@ function rcloneLaunch(s: Setup): Launch {
     '--dir-cache-time', '0s', '--log-file', `${s.dir}/error.log`] };
 }
 
+function lighttpdLaunch(s: Setup): Launch {
+  fs.mkdirSync(path.join(s.dir, 'upload'));
+  // mod_authn_file's "plain" backend: one `user:password` line.
+  fs.writeFileSync(path.join(s.dir, 'users'), `${USERNAME}:${s.password}\n`, { mode: 0o600 });
+  const conf = `server.modules = ("mod_auth", "mod_authn_file", "mod_webdav")
+server.bind = "127.0.0.1"
+server.port = ${s.port}
+server.document-root = "${path.dirname(s.dataDir)}"
+server.errorlog = "${s.dir}/error.log"
+server.upload-dirs = ("${s.dir}/upload")
+server.max-request-size = 0
+$HTTP["url"] =~ "^${BASE_PATH}($|/)" {
+  webdav.activate = "enable"
+  webdav.is-readonly = "disable"
+  webdav.sqlite-db-name = "${s.dir}/webdav.db"
+  auth.backend = "plain"
+  auth.backend.plain.userfile = "${s.dir}/users"
+  auth.require = ("" => ("method" => "basic", "realm" => "docsync-test", "require" => "valid-user"))
+}
+`;
+  fs.writeFileSync(path.join(s.dir, 'lighttpd.conf'), conf);
+  // -D: no daemon, the server stays our child.
+  return { command: findBinary('lighttpd')!, args: ['-D', '-f', path.join(s.dir, 'lighttpd.conf')] };
+}
+
+/**
+ * sabre/dav as Debian ships it (1.8): FSExt nodes (plain FS nodes send no ETag), the locks plugin
+ * on a file backend, Basic auth against the test password, under PHP's built-in server (which
+ * closes every connection after one response: no keep-alive).
+ */
+function sabreLaunch(s: Setup): Launch {
+  const php = `<?php
+require '${SABRE_AUTOLOAD}';
+class DocsyncTestAuth extends Sabre\\DAV\\Auth\\Backend\\AbstractBasic {
+  protected function validateUserPass($username, $password) {
+    return $username === ${JSON.stringify(USERNAME)} && hash_equals(${JSON.stringify(s.password)}, $password);
+  }
+}
+$server = new Sabre\\DAV\\Server(new Sabre\\DAV\\FSExt\\Directory(${JSON.stringify(s.dataDir)}));
+$server->setBaseUri('${BASE_PATH}/');
+$server->addPlugin(new Sabre\\DAV\\Auth\\Plugin(new DocsyncTestAuth(), 'docsync-test'));
+$server->addPlugin(new Sabre\\DAV\\Locks\\Plugin(new Sabre\\DAV\\Locks\\Backend\\File(${JSON.stringify(`${s.dir}/locks`)})));
+$server->exec();
+`;
+  fs.writeFileSync(path.join(s.dir, 'server.php'), php);
+  return { command: findBinary('php')!, args: ['-S', `127.0.0.1:${s.port}`, path.join(s.dir, 'server.php')],
+    env: { PHP_CLI_SERVER_WORKERS: '4' } };
+}
+
 const LAUNCHERS: Record<WebDavServerKind, (s: Setup) => Launch> = {
-  apache: apacheLaunch, nginx: nginxLaunch, rclone: rcloneLaunch };
+  apache: apacheLaunch, nginx: nginxLaunch, rclone: rcloneLaunch, lighttpd: lighttpdLaunch, sabre: sabreLaunch };
 
 // ---- start / stop ----
 
@@ -261,11 +328,11 @@ async function terminate(entry: Running): Promise<void> {
 }
 
 function launch(kind: WebDavServerKind, setup: Setup): Running {
-  const { command, args } = LAUNCHERS[kind](setup);
+  const { command, args, env } = LAUNCHERS[kind](setup);
   const log = fs.openSync(path.join(setup.dir, 'stdio.log'), 'a');
   // detached: own process group, so one kill reaches nginx/Apache workers too; unref'd so a
   // forgotten server does not keep the test process alive (the exit handler kills it).
-  const child = spawn(command, args, { detached: true, stdio: ['ignore', log, log] });
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', log, log], ...(env && { env: { ...process.env, ...env } }) });
   fs.closeSync(log);
   child.unref();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -283,7 +350,7 @@ export async function startWebDavServer(kind: WebDavServerKind): Promise<WebDavT
   fs.mkdirSync(dataDir, { recursive: true });
   const password = randomBytes(12).toString('hex');
   const htpasswd = path.join(dir, 'htpasswd');
-  if (kind !== 'rclone') execFileSync(findBinary('htpasswd')!, ['-bc', htpasswd, USERNAME, password], { stdio: 'ignore' });
+  if (kind === 'apache' || kind === 'nginx') execFileSync(findBinary('htpasswd')!, ['-bc', htpasswd, USERNAME, password], { stdio: 'ignore' });
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}${BASE_PATH}`;
@@ -314,7 +381,7 @@ function makeHandle(kind: WebDavServerKind, entry: Running,
     fs.rmSync(entry.dir, { recursive: true, force: true });
   };
   return {
-    kind, baseUrl: info.baseUrl, username: USERNAME, password: info.password, rootDir: info.dataDir,
+    kind, baseUrl: info.baseUrl, username: USERNAME, password: info.password, rootDir: info.dataDir, pid: entry.child.pid!,
     stop: () => (stopping ??= stop()),
   };
 }
