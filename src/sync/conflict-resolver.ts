@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { isoUtc, type Clock } from '../domain/clock.ts';
-import type { FileRecord } from '../domain/file.ts';
+import { mimeTypeOf, type FileRecord } from '../domain/file.ts';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
 import { RemoteCorruptError } from '../remote/errors.ts';
@@ -93,10 +93,13 @@ export class ConflictResolver {
   /** The local version as a new file: same content (same blob), its own identity, to be pushed. */
   private copyOf(local: FileRecord): string {
     const now = isoUtc(this.deps.clock.now());
+    const filename = conflictCopyName(local.filename, local.file_type, now.slice(0, 10), this.deps.host ?? os.hostname());
     const copy: FileRecord = {
       ...local,
       stable_id: newStableId(this.deps.ids),
-      filename: conflictCopyName(local.filename, local.file_type, now.slice(0, 10), this.deps.host ?? os.hostname()),
+      filename,
+      // Derived from the name, as on every instance that reads this row (a renamed file's copy may lose its extension).
+      mime_type: mimeTypeOf(filename),
       created_at: now,
       updated_at: now,
       local_modified_at: now,
