@@ -3,6 +3,7 @@ import type { Clock } from '../domain/clock.ts';
 import { isoUtc } from '../domain/clock.ts';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { AppError } from '../errors.ts';
+import { CONTROL_FILE_MAX_BYTES } from './bounded-read.ts';
 import { remotePaths } from './paths.ts';
 import type { Remote } from './remote.ts';
 import type { Sleep } from './retrying-remote.ts';
@@ -249,7 +250,7 @@ export class LockHandle {
 }
 
 async function readOwner(remote: Remote): Promise<LockOwner | undefined> {
-  const bytes = await remote.getBytes(remotePaths.lockOwner);
+  const bytes = await remote.getBytes(remotePaths.lockOwner, { maxBytes: CONTROL_FILE_MAX_BYTES });
   if (!bytes) return undefined;
   try {
     const parsed = JSON.parse(bytes.toString('utf8')) as Partial<LockOwner>;

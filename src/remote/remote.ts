@@ -1,4 +1,7 @@
 import type { Readable } from 'node:stream';
+import type { ReadOptions } from './bounded-read.ts';
+
+export type { ReadOptions };
 
 /**
  * Where instances meet: a WebDAV server, a shared folder, or memory (tests). Each adapter only moves
@@ -19,11 +22,18 @@ export interface Remote {
   /** Size and ETag of a file, or `undefined` when it does not exist. */
   stat(path: string): Promise<RemoteStat | undefined>;
 
-  /** Streams a file, or `undefined` when it does not exist. */
-  get(path: string): Promise<Readable | undefined>;
+  /**
+   * Streams a file, or `undefined` when it does not exist. A file larger than `maxBytes` fails
+   * (`RemoteCorruptError`) as soon as that shows, never buffered; a stalled body fails with
+   * `RemoteUnavailableError` (see `bounded-read.ts`).
+   */
+  get(path: string, options?: ReadOptions): Promise<Readable | undefined>;
 
-  /** A small file's bytes, or `undefined` when it does not exist. */
-  getBytes(path: string): Promise<Buffer | undefined>;
+  /**
+   * A small file's bytes, or `undefined` when it does not exist; more than `maxBytes` (default
+   * `SMALL_FILE_MAX_BYTES`) is a `RemoteCorruptError`.
+   */
+  getBytes(path: string, options?: ReadOptions): Promise<Buffer | undefined>;
 
   /**
    * Writes a file whole, replacing any existing one. The size is always known (some servers turn

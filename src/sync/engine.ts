@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { FileRecord } from '../domain/file.ts';
 import type { IdSource } from '../domain/ids.ts';
+import { withinBudget } from '../remote/bounded-read.ts';
 import { LockLostError, type LockHandle, type RemoteLock } from '../remote/lock.ts';
 import { remotePaths } from '../remote/paths.ts';
 import type { Remote } from '../remote/remote.ts';
@@ -64,6 +65,9 @@ interface OpenedSnapshot {
   /** A new repository (first sync of a new remote, or re-initialisation): committed even if empty. */
   fresh: boolean;
 }
+
+/** The most a sync's end waits for the remote lock to be released. */
+const RELEASE_BUDGET_MS = 10_000;
 
 /** Progress events within one phase are spaced at least this far apart. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -151,7 +155,9 @@ export class SyncEngine {
       handle.stopAutoRenew();
       if (!crashed) {
         if (snapshot) await metadata.discard(snapshot);
-        await handle.release().catch(() => false);
+        // Bounded: a server that stalled the sync must not also hold it here; an unreleased lock
+        // expires by itself.
+        await withinBudget(handle.release(), RELEASE_BUDGET_MS, 'lock release').catch(() => false);
       }
     }
   }
@@ -343,9 +349,10 @@ export class SyncEngine {
     this.progress('downloading', 0, needed.length);
     await forEachLimited(needed, this.deps.transferWorkers, async (row) => {
       try {
-        const stream = await remote.get(remotePaths.blob(row.hash, row.file_type));
+        // Exactly the size its row states: a server sending more never fills the disk.
+        const stream = await remote.get(remotePaths.blob(row.hash, row.file_type), { maxBytes: row.size });
         if (!stream) throw new Error(`the remote has no blob for ${row.filename}`);
-        const staged = await blobs.stageVerified(stream, row.hash);
+        const staged = await blobs.stageVerified(stream, row.hash, row.size);
         await blobs.commit(staged, row.file_type);
         this.bytes += row.size;
         this.summary.bytes_downloaded += row.size;
@@ -520,12 +527,20 @@ export class SyncEngine {
       byShard.set(shard, [...(byShard.get(shard) ?? []), file]);
     }
     await forEachLimited([...byShard], this.deps.transferWorkers, async ([shard, files]) => {
-      const listed = new Map((await this.deps.remote.list(shard).catch(() => undefined))?.map((e) => [e.name, e.size]) ?? []);
+      let listed: Map<string, number>;
+      let problem: string | undefined;
+      try {
+        listed = new Map((await this.deps.remote.list(shard))?.map((e) => [e.name, e.size]) ?? []);
+      } catch (error) {
+        // The listing failed, not the upload: say so, not "did not arrive".
+        listed = new Map();
+        problem = `could not be confirmed (listing ${shard}/ failed: ${(error as Error).message})`;
+      }
       for (const file of files) {
         if (listed.get(`${file.hash}.${file.file_type}`) === file.size) continue;
         failed.add(blobKey(file));
         this.summary.errors++;
-        this.deps.listener?.message?.(`Upload of ${file.filename} did not arrive on the remote; retried next sync`);
+        this.deps.listener?.message?.(`Upload of ${file.filename} ${problem ?? 'did not arrive on the remote'}; retried next sync`);
       }
     });
   }
