@@ -6,7 +6,7 @@
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { RemoteCorruptError, RemoteUnavailableError } from './errors.ts';
+import { RemoteCorruptError, RemoteError, RemoteUnavailableError } from './errors.ts';
 
 export interface ReadLimits {
   /** From sending a request to its answer's headers. */
@@ -88,32 +88,21 @@ export function watchRequest(req: ClientRequest, limits: ReadLimits, what: strin
 /**
  * The body of an answer, guarded: it fails with a retryable `RemoteUnavailableError` when the server
  * sends nothing for `idleMs` while the reader waits, and with `RemoteCorruptError` as soon as it
- * exceeds `maxBytes` (at once when `Content-Length` already says so). Destroying the guard destroys
- * the response (its connection is not reused).
+ * exceeds `maxBytes` — thrown at once when `Content-Length` already says so. Destroying the guard
+ * destroys the response (its connection is not reused).
  */
 export function guardBody(res: IncomingMessage, idleMs: number | undefined, what: string, maxBytes = Number.POSITIVE_INFINITY): Readable {
-  const guard = new BodyGuard(maxBytes, what, idleMs);
   const announced = Number(res.headers['content-length']);
-  res.on('error', (error) => guard.destroy(error));
-  guard.once('close', () => {
-    if (!res.complete) res.destroy();
-  });
   if (Number.isFinite(announced) && announced > maxBytes) {
-    guard.destroy(tooLarge(what, maxBytes, announced));
-    return guard;
+    res.destroy();
+    throw tooLarge(what, maxBytes, announced);
   }
-  res.pipe(guard);
-  return guard;
+  return new BodyGuard(res, maxBytes, what, idleMs);
 }
 
 /** A size cap on any stream (a file, a memory buffer): `RemoteCorruptError` past `maxBytes`. */
 export function capStream(source: Readable, maxBytes: number | undefined, what: string): Readable {
-  if (maxBytes === undefined) return source;
-  const guard = new BodyGuard(maxBytes, what, undefined);
-  source.on('error', (error) => guard.destroy(error));
-  guard.once('close', () => source.destroy());
-  source.pipe(guard);
-  return guard;
+  return maxBytes === undefined ? source : new BodyGuard(source, maxBytes, what, undefined);
 }
 
 /** Reads a stream whole, but never more than `maxBytes` of it (`RemoteCorruptError` beyond). */
@@ -157,24 +146,35 @@ export function tooLarge(what: string, maxBytes: number, announced?: number): Re
 }
 
 /**
- * Passes bytes through, counting them and watching for silence. The idle timer runs only while the
- * reader wants more: a reader that is busy (its buffer full) is not the server's fault.
+ * Passes bytes through, counting them and watching for silence. Nothing flows, and no timer runs,
+ * until the reader first asks: an error can never fire before someone listens. From then on the
+ * idle timer runs only while the reader wants more — a busy reader is not the server's fault.
  */
 class BodyGuard extends Transform {
   private size = 0;
+  private started = false;
+  private early: Error | undefined;
   private readonly watchdog: Watchdog | undefined;
 
   constructor(
+    private readonly source: Readable,
     private readonly maxBytes: number,
     private readonly what: string,
-    idleMs: number | undefined,
+    private readonly idleMs: number | undefined,
   ) {
     super();
     if (idleMs !== undefined) {
       this.watchdog = new Watchdog((reason) => this.destroy(new RemoteUnavailableError(`The WebDAV server ${reason} (${what})`)));
-      this.watchdog.arm(idleMs, `sent nothing for ${seconds(idleMs)} in the middle of the body`);
     }
-    this.once('close', () => this.watchdog?.stop());
+    source.on('error', (error) => {
+      const failure = error instanceof RemoteError ? error : new RemoteUnavailableError(`The connection broke off while reading ${what}`, { cause: error });
+      if (this.started) this.destroy(failure);
+      else this.early ??= failure;
+    });
+    this.once('close', () => {
+      this.watchdog?.stop();
+      if (!this.writableFinished) source.destroy();
+    });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -191,7 +191,14 @@ class BodyGuard extends Transform {
   }
 
   override _read(size: number): void {
-    this.watchdog?.resume();
+    if (!this.started) {
+      this.started = true;
+      if (this.early) return void this.destroy(this.early);
+      if (this.idleMs !== undefined) this.watchdog?.arm(this.idleMs, `sent nothing for ${seconds(this.idleMs)} in the middle of the body`);
+      this.source.pipe(this);
+    } else {
+      this.watchdog?.resume();
+    }
     super._read(size);
   }
 }

@@ -252,24 +252,34 @@ export class WebDavRemote implements Remote {
         (res) => {
           const status = res.statusCode ?? 0;
           const responseHeaders = { get: (name: string) => headerValue(res.headers[name.toLowerCase()]) };
-          const drain = () => guardBody(res, this.limits.idleMs, what, DISCARD_MAX_BYTES).on('error', () => undefined).resume();
-          if (status >= 300 && status < 400) {
-            drain();
-            reject(redirected(what, status, responseHeaders.get('location'), this.origin));
-          } else if (status >= 400) {
-            drain();
-            reject(Object.assign(new Error(`Invalid response: ${status} ${res.statusMessage ?? ''}`), { status }));
-          } else if (body === 'stream') {
-            resolve({ status, headers: responseHeaders, stream: guardBody(res, this.limits.idleMs, what, maxBytes), bytes: undefined });
-          } else if (body === 'bytes') {
-            const limit = maxBytes ?? SMALL_FILE_MAX_BYTES;
-            readCapped(guardBody(res, this.limits.idleMs, what, limit), limit, what).then(
-              (bytes) => resolve({ status, headers: responseHeaders, stream: undefined, bytes }),
-              reject,
-            );
-          } else {
-            drain();
-            resolve({ status, headers: responseHeaders, stream: undefined, bytes: undefined });
+          const drain = () => {
+            try {
+              guardBody(res, this.limits.idleMs, what, DISCARD_MAX_BYTES).on('error', () => undefined).resume();
+            } catch {
+              // Too big to drain: the connection is dropped instead of reused.
+            }
+          };
+          try {
+            if (status >= 300 && status < 400) {
+              drain();
+              reject(redirected(what, status, responseHeaders.get('location'), this.origin));
+            } else if (status >= 400) {
+              drain();
+              reject(Object.assign(new Error(`Invalid response: ${status} ${res.statusMessage ?? ''}`), { status }));
+            } else if (body === 'stream') {
+              resolve({ status, headers: responseHeaders, stream: guardBody(res, this.limits.idleMs, what, maxBytes), bytes: undefined });
+            } else if (body === 'bytes') {
+              const limit = maxBytes ?? SMALL_FILE_MAX_BYTES;
+              readCapped(guardBody(res, this.limits.idleMs, what, limit), limit, what).then(
+                (bytes) => resolve({ status, headers: responseHeaders, stream: undefined, bytes }),
+                reject,
+              );
+            } else {
+              drain();
+              resolve({ status, headers: responseHeaders, stream: undefined, bytes: undefined });
+            }
+          } catch (error) {
+            reject(error);
           }
         },
       );

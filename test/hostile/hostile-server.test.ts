@@ -1,0 +1,266 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ReadLimits } from '../../src/remote/bounded-read.ts';
+import { RemoteCorruptError, RemoteError, RemoteUnavailableError } from '../../src/remote/errors.ts';
+import { remotePaths } from '../../src/remote/paths.ts';
+import { RetryingRemote } from '../../src/remote/retrying-remote.ts';
+import { parseVersionFile } from '../../src/remote/version-file.ts';
+import { WebDavRemote } from '../../src/remote/webdav-remote.ts';
+import type { SyncEvent } from '../../src/sync/events.ts';
+import { startCluster, type Cluster, type Node } from '../support/cluster.ts';
+import { startCredentialTrap, startHostileProxy, type CredentialTrap, type HostileProxy } from '../support/hostile-proxy.ts';
+import { createHttpInstance, type HttpInstance } from '../support/instance.ts';
+import type { FreshRemote } from '../support/remote-targets.ts';
+import { startWebDavServer, webDavKindsForTests, type WebDavTestServer } from '../support/webdav-servers.ts';
+
+/** Short limits, injected: each stall costs a fraction of a second, not the production 10-30 s. */
+const LIMITS: ReadLimits = { headerMs: 300, idleMs: 300, afterUploadMs: 5000 };
+const RETRIES = { attempts: 4, baseDelayMs: 20, maxDelayMs: 100 };
+const MB = 1024 * 1024;
+
+let counter = 0;
+const unique = () => `h${process.pid}-${Date.now()}-${counter++}`;
+
+const elapsed = async <T>(work: Promise<T>): Promise<{ ms: number; result: T | Error }> => {
+  const started = Date.now();
+  const result = await work.catch((error: unknown) => error as Error);
+  return { ms: Date.now() - started, result };
+};
+
+/** What a sync's listener heard (`syncMessage`s): failed files are reported there. */
+const messagesOf = (node: Node): string[] => {
+  const heard: string[] = [];
+  node.docsync.sync.subscribe((event: SyncEvent) => {
+    if (event.type === 'syncMessage') heard.push(event.data.message);
+  });
+  return heard;
+};
+
+describe.each(webDavKindsForTests())('a hostile server in front of %s', (kind) => {
+  let server: WebDavTestServer;
+  let proxy: HostileProxy;
+  let trap: CredentialTrap;
+  let cluster: Cluster | undefined;
+  let a: Node;
+  let b: Node;
+  let root: string;
+
+  const client = (baseUrl: string) =>
+    new RetryingRemote(
+      new WebDavRemote({ baseUrl, username: server.username, password: server.password, remoteRoot: root, limits: LIMITS }),
+      RETRIES,
+    );
+  const viaProxy = (): FreshRemote => ({ connect: () => client(server.baseUrl.replace(new URL(server.baseUrl).origin, proxy.origin)) });
+  /** Straight to the server, past the proxy: what is really there. */
+  const direct = () => client(server.baseUrl);
+
+  beforeAll(async () => {
+    server = await startWebDavServer(kind);
+    proxy = await startHostileProxy(new URL(server.baseUrl).origin);
+    trap = await startCredentialTrap();
+  });
+  afterAll(async () => {
+    await proxy.stop();
+    await trap.stop();
+    await server.stop();
+  });
+  afterEach(() => {
+    proxy.behave();
+    cluster?.close();
+    cluster = undefined;
+  });
+
+  /** a and b in sync on x.txt; b has a local file not yet synced. Lock TTL 6 s: renewals every 2 s. */
+  const pair = async () => {
+    root = `/${unique()}`;
+    cluster = startCluster(viaProxy(), ['a', 'b'], { DOCSYNC_LOCK_TTL: '6' });
+    [a, b] = cluster.nodes as [Node, Node];
+    await a.put('x.txt', 'original');
+    await a.sync();
+    await b.sync();
+    await b.put('pending.txt', 'not yet synced');
+  };
+
+  /** Nothing lost: b's files are all there, and once the server behaves both converge. */
+  const expectIntactThenConverges = async () => {
+    proxy.behave();
+    expect(await b.contents()).toMatchObject({ 'x.txt': 'original', 'pending.txt': 'not yet synced' });
+    await b.sync();
+    await a.sync();
+    expect(await a.contents()).toEqual(await b.contents());
+    expect(await a.contents()).toMatchObject({ 'pending.txt': 'not yet synced' });
+    parseVersionFile((await direct().getBytes(remotePaths.versionFile))!.toString());
+  };
+
+  it('no headers ever (snapshot download): the sync fails within seconds, frees both locks, stops renewing', async () => {
+    await pair();
+    proxy.misbehave({ method: 'GET', pathIncludes: '/metadata/', times: Number.POSITIVE_INFINITY, does: { kind: 'stallHeaders' } });
+    const { ms, result } = await elapsed(b.sync());
+    expect(result).toBeInstanceOf(RemoteUnavailableError);
+    expect(result.message).toMatch(/^The WebDAV server did not answer within 0\.3 s \(GET metadata\/\d{6}-[\w-]+\.db\)$/);
+    expect(ms).toBeLessThan(8000);
+    // The remote lock is released, and nobody renews it any more.
+    expect(await direct().stat(remotePaths.lockDir)).toBeUndefined();
+    const renewals = () => proxy.log.filter((line) => line.startsWith('PUT') && line.endsWith('/owner.json')).length;
+    const before = renewals();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(renewals()).toBe(before);
+    // The local lock too: the next sync runs at once (and, the server behaving, succeeds).
+    await expectIntactThenConverges();
+  });
+
+  it('headers, then silence half way through a blob: that file fails in bounded time, the next sync brings it', async () => {
+    await pair();
+    const y = await a.put('y.bin', 'y'.repeat(300_000));
+    await a.sync();
+    const heard = messagesOf(b);
+    proxy.misbehave({ method: 'GET', pathIncludes: y.hash, times: Number.POSITIVE_INFINITY, does: { kind: 'stallBody', bytes: 1000 } });
+    const { ms, result } = await elapsed(b.sync());
+    expect(result).toMatchObject({ errors: 1, uploaded: 1 });
+    expect(heard.join('\n')).toMatch(/Download of y\.bin failed: The WebDAV server sent nothing for 0\.3 s in the middle of the body \(GET [0-9a-f]{2}\/[0-9a-f]{64}\.bin\)/);
+    expect(ms).toBeLessThan(8000);
+    expect(b.live().map((f) => f.filename)).not.toContain('y.bin');
+    await expectIntactThenConverges();
+    expect(await b.content(y.stable_id)).toBe('y'.repeat(300_000));
+  });
+
+  it('an endless version.txt: cut off at 64 KiB with a clear error, memory flat, sync and status alike', async () => {
+    await pair();
+    proxy.misbehave({ method: 'GET', pathEndsWith: '/version.txt', times: Number.POSITIVE_INFINITY, does: { kind: 'endless' } });
+    const rss = process.memoryUsage().rss;
+    const { ms, result } = await elapsed(b.sync());
+    expect(result).toBeInstanceOf(RemoteCorruptError);
+    expect(result.message).toBe('GET version.txt is larger than the 65536 bytes it may have; the read was cut off');
+    const status = await b.docsync.sync.status();
+    expect(status.remote_error).toBe('GET version.txt is larger than the 65536 bytes it may have; the read was cut off');
+    expect(ms).toBeLessThan(5000);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(100 * MB);
+    await expectIntactThenConverges();
+  });
+
+  it('a blob larger than its row (1 MB more, then without end): refused at the row size, nothing kept', async () => {
+    await pair();
+    const y = await a.put('y.bin', 'y'.repeat(10_000));
+    await a.sync();
+    const heard = messagesOf(b);
+    proxy.misbehave({ method: 'GET', pathIncludes: y.hash, times: 1, does: { kind: 'oversize', extraBytes: MB } });
+    expect(await b.sync()).toMatchObject({ errors: 1 });
+    expect(heard.at(-1)).toMatch(/Download of y\.bin failed: GET [0-9a-f]{2}\/[0-9a-f]{64}\.bin is larger than the 10000 bytes it may have/);
+    const rss = process.memoryUsage().rss;
+    const invented = proxy.inventedBytes;
+    proxy.misbehave({ method: 'GET', pathIncludes: y.hash, times: 1, does: { kind: 'oversize', extraBytes: 'endless' } });
+    const { ms, result } = await elapsed(b.sync());
+    expect(result).toMatchObject({ errors: 1 });
+    expect(heard.at(-1)).toMatch(/is larger than the 10000 bytes it may have; the read was cut off/);
+    expect(ms).toBeLessThan(5000);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(100 * MB);
+    expect(proxy.inventedBytes - invented).toBeLessThan(64 * MB); // the connection was dropped, not drained
+    // Nothing half-downloaded stays on disk.
+    expect(fs.readdirSync(path.join(b.dataDir, 'tmp')).filter((name) => name.endsWith('.part'))).toEqual([]);
+    await expectIntactThenConverges();
+    expect(await b.content(y.stable_id)).toBe('y'.repeat(10_000));
+  });
+
+  it('redirects of PROPFIND and GET to another port: never followed, no credentials arrive there', async () => {
+    await pair();
+    trap.requests.length = 0;
+    const heard = messagesOf(b);
+    const stopPropfind = proxy.misbehave({
+      method: 'PROPFIND',
+      times: Number.POSITIVE_INFINITY,
+      does: { kind: 'redirect', status: 307, location: trap.origin },
+    });
+    const { result } = await elapsed(b.sync());
+    expect(result).toBeInstanceOf(RemoteError);
+    expect(result.message).toMatch(
+      new RegExp(`^The WebDAV server redirected PROPFIND metadata/\\S+ \\(307\\) to ${trap.origin}/\\S+; redirects are not followed .*set WEBDAV_BASE_URL to the final address$`),
+    );
+    // The blob's upload confirmation (a listing) failed as itself, not as "did not arrive".
+    expect(heard.join('\n')).toMatch(/Upload of pending\.txt could not be confirmed \(listing [0-9a-f]{2}\/ failed: The WebDAV server redirected PROPFIND/);
+    stopPropfind();
+    proxy.misbehave({ method: 'GET', pathEndsWith: '/version.txt', times: 1, does: { kind: 'redirect', status: 302, location: trap.origin } });
+    await expect(b.sync()).rejects.toThrow(/redirected GET version\.txt \(302\)/);
+    expect(trap.requests).toEqual([]);
+    await expectIntactThenConverges();
+  });
+
+  it('an empty version.txt (a rewrite in progress) is read again; empty for good is corrupt, and says so', async () => {
+    await pair();
+    proxy.misbehave({ method: 'GET', pathEndsWith: '/version.txt', times: 2, does: { kind: 'empty' } });
+    expect(await b.sync()).toMatchObject({ uploaded: 1, errors: 0 });
+    expect(proxy.fired.empty).toBeGreaterThanOrEqual(2);
+    await b.put('later.txt', 'later');
+    proxy.misbehave({ method: 'GET', pathEndsWith: '/version.txt', times: Number.POSITIVE_INFINITY, does: { kind: 'empty' } });
+    const error = await b.sync().catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(RemoteCorruptError);
+    expect(error.message).toBe('version.txt is empty (read 4 times)');
+    proxy.behave();
+    await b.sync();
+    await a.sync();
+    expect(await a.contents()).toEqual(await b.contents());
+  });
+});
+
+describe.each(webDavKindsForTests())('remote roots that need percent-encoding on %s', (kind) => {
+  let server: WebDavTestServer;
+  beforeAll(async () => {
+    server = await startWebDavServer(kind);
+  });
+  afterAll(() => server.stop());
+
+  it.each(['Belege & Rechnungen', 'a#b', 'q?x', '100%'])('%s: two instances converge, and the folder has that very name', async (name) => {
+    const parent = unique();
+    const root = `/${parent}/${name}`;
+    const fresh: FreshRemote = {
+      connect: () =>
+        new RetryingRemote(new WebDavRemote({ baseUrl: server.baseUrl, username: server.username, password: server.password, remoteRoot: root }), RETRIES),
+    };
+    const cluster = startCluster(fresh);
+    try {
+      const [a, b] = cluster.nodes as [Node, Node];
+      const x = await a.put('x.txt', 'from a');
+      expect(await a.sync()).toMatchObject({ uploaded: 1, errors: 0 });
+      expect(await b.sync()).toMatchObject({ downloaded: 1, errors: 0 });
+      await b.edit(x.stable_id, 'edited on b');
+      await b.put('y.txt', 'from b');
+      expect(await b.sync()).toMatchObject({ uploaded: 2, errors: 0 });
+      expect(await a.sync()).toMatchObject({ downloaded: 2, errors: 0 });
+      expect(await a.contents()).toEqual({ 'x.txt': 'edited on b', 'y.txt': 'from b' });
+      expect(await b.contents()).toEqual(await a.contents());
+      // Encoded once, not twice: the server stored the folder under its real name.
+      expect(fs.existsSync(path.join(server.rootDir, parent, name, 'version.txt'))).toBe(true);
+      const listed = await fresh.connect().list('');
+      expect(listed?.map((e) => e.name)).toContain('version.txt');
+    } finally {
+      cluster.close();
+    }
+  });
+});
+
+describe('GET /sync/status against a server that accepts connections and never answers (production limits)', () => {
+  let proxy: HostileProxy;
+  let instance: HttpInstance;
+  beforeAll(async () => {
+    proxy = await startHostileProxy('http://127.0.0.1:9'); // nothing is forwarded
+    proxy.misbehave({ times: Number.POSITIVE_INFINITY, does: { kind: 'stallHeaders' } });
+    instance = await createHttpInstance({ WEBDAV_BASE_URL: `${proxy.origin}/dav`, WEBDAV_USERNAME: 'u', WEBDAV_PASSWORD: 'p' });
+  });
+  afterAll(async () => {
+    await instance.close();
+    await proxy.stop();
+  });
+
+  it('answers within the 12 s budget with remote_error', async () => {
+    const started = Date.now();
+    const response = await instance.app.inject({ method: 'GET', url: '/api/v1/sync/status', headers: instance.auth });
+    const ms = Date.now() - started;
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({
+      remote_configured: true,
+      remote_error: `The remote ${proxy.origin}/dav/docsync (user u) did not answer within 12 s`,
+    });
+    expect(ms).toBeGreaterThanOrEqual(11_900);
+    expect(ms).toBeLessThan(15_000);
+  }, 30_000);
+});
