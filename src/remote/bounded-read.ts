@@ -6,7 +6,7 @@
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { RemoteCorruptError, RemoteError, RemoteUnavailableError } from './errors.ts';
+import { RemoteCorruptError, RemoteError, RemoteTimeoutError, RemoteUnavailableError } from './errors.ts';
 
 export interface ReadLimits {
   /** From sending a request to its answer's headers. */
@@ -70,10 +70,10 @@ class Watchdog {
 /**
  * Watches a request until its answer's headers arrive: `headerMs` after it was sent (after the last
  * byte of a streamed `upload`: `afterUploadMs`, and while the upload moves, `idleMs` of silence).
- * A late answer destroys the request with a retryable `RemoteUnavailableError` naming `what`.
+ * A late answer destroys the request with a retryable `RemoteTimeoutError` naming `what`.
  */
 export function watchRequest(req: ClientRequest, limits: ReadLimits, what: string, upload?: Readable): void {
-  const watchdog = new Watchdog((reason) => req.destroy(new RemoteUnavailableError(`The WebDAV server ${reason} (${what})`)));
+  const watchdog = new Watchdog((reason) => req.destroy(new RemoteTimeoutError(`The WebDAV server ${reason} (${what})`)));
   if (upload) {
     watchdog.arm(limits.idleMs, `took no upload data for ${seconds(limits.idleMs)}`);
     upload.on('data', () => watchdog.touch());
@@ -86,7 +86,7 @@ export function watchRequest(req: ClientRequest, limits: ReadLimits, what: strin
 }
 
 /**
- * The body of an answer, guarded: it fails with a retryable `RemoteUnavailableError` when the server
+ * The body of an answer, guarded: it fails with a retryable `RemoteTimeoutError` when the server
  * sends nothing for `idleMs` while the reader waits, and with `RemoteCorruptError` as soon as it
  * exceeds `maxBytes` — thrown at once when `Content-Length` already says so. Destroying the guard
  * destroys the response (its connection is not reused).
@@ -122,14 +122,14 @@ export async function readCapped(source: Readable, maxBytes: number, what: strin
 }
 
 /**
- * `work`, or a retryable `RemoteUnavailableError` with `message` once `ms` have passed: a bound on a
+ * `work`, or a retryable `RemoteTimeoutError` with `message` once `ms` have passed: a bound on a
  * whole operation (its retries included) for callers that must answer in time. The work itself
  * ends on its own limits; its late outcome is ignored.
  */
 export function withinBudget<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RemoteUnavailableError(message)), ms);
+    timer = setTimeout(() => reject(new RemoteTimeoutError(message)), ms);
   });
   work.catch(() => undefined);
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
@@ -164,7 +164,7 @@ class BodyGuard extends Transform {
   ) {
     super();
     if (idleMs !== undefined) {
-      this.watchdog = new Watchdog((reason) => this.destroy(new RemoteUnavailableError(`The WebDAV server ${reason} (${what})`)));
+      this.watchdog = new Watchdog((reason) => this.destroy(new RemoteTimeoutError(`The WebDAV server ${reason} (${what})`)));
     }
     source.on('error', (error) => {
       const failure = error instanceof RemoteError ? error : new RemoteUnavailableError(`The connection broke off while reading ${what}`, { cause: error });

@@ -2,7 +2,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { parseStat, parseXML, prepareFileFromProps, type FileStat } from 'webdav';
+import { parseStat, parseXML, prepareFileFromProps, type DAVResult, type FileStat } from 'webdav';
 import {
   DEFAULT_READ_LIMITS,
   guardBody,
@@ -84,7 +84,7 @@ export class WebDavRemote implements Remote {
 
   async stat(path: string): Promise<RemoteStat | undefined> {
     try {
-      const result = await parseXML(await this.propfind(this.urlPath(path), '0', path));
+      const result = await this.propfind(this.urlPath(path), '0', path);
       return toStat(parseStat(result, path));
     } catch (error) {
       return this.absentOr(error, path);
@@ -132,7 +132,7 @@ export class WebDavRemote implements Remote {
   async list(path: string): Promise<RemoteEntry[] | undefined> {
     try {
       const folder = this.urlPath(path).replace(/\/+$/, '');
-      const result = await parseXML(await this.propfind(`${folder}/`, '1', path));
+      const result = await this.propfind(`${folder}/`, '1', path);
       const self = decodedPath(folder);
       const entries: RemoteEntry[] = [];
       for (const item of result.multistatus.response) {
@@ -193,18 +193,23 @@ export class WebDavRemote implements Remote {
 
   private async existsAsFolder(urlPath: string, what: string): Promise<boolean> {
     try {
-      return toStat(parseStat(await parseXML(await this.propfind(urlPath, '0', what)), what)).isDirectory;
+      return toStat(parseStat(await this.propfind(urlPath, '0', what), what)).isDirectory;
     } catch (error) {
       if (statusOf(error) === 404) return false;
       throw translate(error, what);
     }
   }
 
-  /** The multistatus XML of a PROPFIND (all properties; servers send the few we read). */
-  private async propfind(urlPath: string, depth: '0' | '1', path: string): Promise<string> {
+  /** The parsed multistatus of a PROPFIND (all properties; servers send the few we read). */
+  private async propfind(urlPath: string, depth: '0' | '1', path: string): Promise<DAVResult> {
+    const what = `PROPFIND ${path || '/'}`;
     const headers = { Depth: depth, Accept: 'application/xml,text/xml' };
-    const response = await this.send(urlPath, 'PROPFIND', headers, undefined, 'bytes', `PROPFIND ${path || '/'}`, LISTING_MAX_BYTES);
-    return response.bytes!.toString('utf8');
+    const response = await this.send(urlPath, 'PROPFIND', headers, undefined, 'bytes', what, LISTING_MAX_BYTES);
+    try {
+      return await parseXML(response.bytes!.toString('utf8'));
+    } catch (error) {
+      throw new RemoteError(`The WebDAV server's answer to ${what} is not a WebDAV multistatus`, { cause: error });
+    }
   }
 
   /** One request; `undefined` for a 404, typed errors for everything else that failed. */

@@ -3,6 +3,7 @@ import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { FileRecord } from '../domain/file.ts';
 import type { IdSource } from '../domain/ids.ts';
 import { withinBudget } from '../remote/bounded-read.ts';
+import { RemoteTimeoutError } from '../remote/errors.ts';
 import { LockLostError, type LockHandle, type RemoteLock } from '../remote/lock.ts';
 import { remotePaths } from '../remote/paths.ts';
 import type { Remote } from '../remote/remote.ts';
@@ -348,6 +349,7 @@ export class SyncEngine {
     let done = 0;
     this.progress('downloading', 0, needed.length);
     await forEachLimited(needed, this.deps.transferWorkers, async (row) => {
+      if (this.stalled) return;
       try {
         // Exactly the size its row states: a server sending more never fills the disk.
         const stream = await remote.get(remotePaths.blob(row.hash, row.file_type), { maxBytes: row.size });
@@ -357,12 +359,14 @@ export class SyncEngine {
         this.bytes += row.size;
         this.summary.bytes_downloaded += row.size;
       } catch (error) {
+        this.noteStall(error);
         failed.add(`${row.hash}.${row.file_type}`);
         this.summary.errors++;
         this.deps.listener?.message?.(`Download of ${row.filename} failed: ${(error as Error).message}`);
       }
       this.progress('downloading', ++done, needed.length);
     });
+    if (this.stalled) throw this.stalled;
     this.progress('applying', 0, actions.length);
     for (const action of actions) {
       if (action.kind === 'pull' && failed.has(`${action.remote.hash}.${action.remote.file_type}`)) continue;
@@ -370,6 +374,17 @@ export class SyncEngine {
     }
     // Only now: a blob one pull replaced may be the very content another pull of this sync needs.
     for (const file of this.releasable.splice(0)) this.releaseBlob(file);
+  }
+
+  /**
+   * The first transfer that met a stalled server (no answer, or a body gone silent, after the
+   * retries): the remaining transfers are skipped and the sync ends with it, rather than wait the
+   * stall out once per file. Files are retried next sync.
+   */
+  private stalled: RemoteTimeoutError | undefined;
+
+  private noteStall(error: unknown): void {
+    if (error instanceof RemoteTimeoutError) this.stalled ??= error;
   }
 
   /** Blobs the applied remote changes may have freed, released once all of them are applied. */
@@ -494,6 +509,7 @@ export class SyncEngine {
     let done = 0;
     this.progress('uploading', 0, candidates.length);
     await forEachLimited(candidates, this.deps.transferWorkers, async (file) => {
+      if (this.stalled) return;
       try {
         const shard = remotePaths.blobDir(file.hash);
         // Most servers refuse a PUT into a missing folder: one MKCOL per shard per sync.
@@ -506,12 +522,14 @@ export class SyncEngine {
         this.bytes += file.size;
         this.summary.bytes_uploaded += file.size;
       } catch (error) {
+        this.noteStall(error);
         failed.add(blobKey(file));
         this.summary.errors++;
         this.deps.listener?.message?.(`Upload of ${file.filename} failed: ${(error as Error).message}`);
       }
       this.progress('uploading', ++done, candidates.length);
     });
+    if (this.stalled) throw this.stalled;
     await this.confirmUploads(candidates.filter((file) => !failed.has(blobKey(file))), failed);
     return { failed };
   }

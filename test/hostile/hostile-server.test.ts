@@ -110,19 +110,46 @@ describe.each(webDavKindsForTests())('a hostile server in front of %s', (kind) =
     await expectIntactThenConverges();
   });
 
-  it('headers, then silence half way through a blob: that file fails in bounded time, the next sync brings it', async () => {
-    await pair();
-    const y = await a.put('y.bin', 'y'.repeat(300_000));
+  it('headers, then silence half way through a blob: the sync ends at the first stall, not once per file', async () => {
+    root = `/${unique()}`;
+    cluster = startCluster(viaProxy(), ['a', 'b'], { DOCSYNC_LOCK_TTL: '6', DOCSYNC_TRANSFER_WORKERS: '1' });
+    [a, b] = cluster.nodes as [Node, Node];
+    const ys = [];
+    for (let i = 0; i < 3; i++) ys.push(await a.put(`y${i}.bin`, String(i).repeat(300_000)));
     await a.sync();
-    const heard = messagesOf(b);
-    proxy.misbehave({ method: 'GET', pathIncludes: y.hash, times: Number.POSITIVE_INFINITY, does: { kind: 'stallBody', bytes: 1000 } });
+    await b.put('pending.txt', 'not yet synced');
+    for (const y of ys) proxy.misbehave({ method: 'GET', pathIncludes: y.hash, times: Number.POSITIVE_INFINITY, does: { kind: 'stallBody', bytes: 1000 } });
+    const stallsBefore = proxy.fired.stallBody;
     const { ms, result } = await elapsed(b.sync());
-    expect(result).toMatchObject({ errors: 1, uploaded: 1 });
-    expect(heard.join('\n')).toMatch(/Download of y\.bin failed: The WebDAV server sent nothing for 0\.3 s in the middle of the body \(GET [0-9a-f]{2}\/[0-9a-f]{64}\.bin\)/);
-    expect(ms).toBeLessThan(8000);
-    expect(b.live().map((f) => f.filename)).not.toContain('y.bin');
-    await expectIntactThenConverges();
-    expect(await b.content(y.stable_id)).toBe('y'.repeat(300_000));
+    expect(result).toBeInstanceOf(RemoteUnavailableError);
+    expect(result.message).toMatch(/^The WebDAV server sent nothing for 0\.3 s in the middle of the body \(GET [0-9a-f]{2}\/[0-9a-f]{64}\.bin\)$/);
+    expect(proxy.fired.stallBody - stallsBefore).toBe(1); // the other two were not waited out
+    expect(ms).toBeLessThan(5000);
+    expect(await direct().stat(remotePaths.lockDir)).toBeUndefined();
+    expect(b.live().map((f) => f.filename)).toEqual(['pending.txt']);
+    proxy.behave();
+    await b.sync();
+    await a.sync();
+    expect(await b.contents()).toEqual(await a.contents());
+    expect(await b.content(ys[2]!.stable_id)).toBe('2'.repeat(300_000));
+  });
+
+  it('no headers for any blob: one blob is retried, the rest skipped, the sync fails in bounded time', async () => {
+    root = `/${unique()}`;
+    cluster = startCluster(viaProxy(), ['a', 'b'], { DOCSYNC_TRANSFER_WORKERS: '1' });
+    [a, b] = cluster.nodes as [Node, Node];
+    const ys = [];
+    for (let i = 0; i < 3; i++) ys.push(await a.put(`y${i}.txt`, `y${i}`));
+    await a.sync();
+    for (const y of ys) proxy.misbehave({ method: 'GET', pathIncludes: y.hash, times: Number.POSITIVE_INFINITY, does: { kind: 'stallHeaders' } });
+    const stallsBefore = proxy.fired.stallHeaders;
+    const { ms, result } = await elapsed(b.sync());
+    expect(result).toBeInstanceOf(RemoteUnavailableError);
+    expect(result.message).toMatch(/did not answer within 0\.3 s \(GET [0-9a-f]{2}\/[0-9a-f]{64}\.txt\)$/);
+    expect(proxy.fired.stallHeaders - stallsBefore).toBe(RETRIES.attempts); // one blob, with its retries
+    expect(ms).toBeLessThan(RETRIES.attempts * LIMITS.headerMs + 3000);
+    proxy.behave();
+    expect(await b.sync()).toMatchObject({ downloaded: 3, errors: 0 });
   });
 
   it('an endless version.txt: cut off at 64 KiB with a clear error, memory flat, sync and status alike', async () => {
