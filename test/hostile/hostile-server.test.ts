@@ -189,6 +189,24 @@ describe.each(webDavKindsForTests())('a hostile server in front of %s', (kind) =
     expect(await b.content(y.stable_id)).toBe('y'.repeat(10_000));
   });
 
+  it('resolving a conflict with the remote version: its content too is capped at the row size', async () => {
+    await pair();
+    const x = a.live().find((f) => f.filename === 'x.txt')!;
+    await a.edit(x.stable_id, 'edited on a');
+    await a.sync();
+    await b.edit(x.stable_id, 'edited on b');
+    expect(await b.sync()).toMatchObject({ conflicts: 1 });
+    const theirs = b.docsync.sync.conflicts()[0]!;
+    proxy.misbehave({ method: 'GET', pathIncludes: theirs.remote_hash!, times: 1, does: { kind: 'oversize', extraBytes: MB } });
+    const error = await b.docsync.sync.resolveConflict(x.stable_id, 'remote_wins').catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(RemoteCorruptError);
+    expect(error.message).toMatch(/is larger than the 11 bytes it may have \(it announces 1048587\)/);
+    expect(await b.content(x.stable_id)).toBe('edited on b');
+    expect(b.docsync.sync.conflicts()).toHaveLength(1);
+    await b.docsync.sync.resolveConflict(x.stable_id, 'remote_wins');
+    expect(await b.content(x.stable_id)).toBe('edited on a');
+  });
+
   it('redirects of PROPFIND and GET to another port: never followed, no credentials arrive there', async () => {
     await pair();
     trap.requests.length = 0;
