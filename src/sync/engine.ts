@@ -531,6 +531,7 @@ export class SyncEngine {
     });
     if (this.stalled) throw this.stalled;
     await this.confirmUploads(candidates.filter((file) => !failed.has(blobKey(file))), failed);
+    if (this.stalled) throw this.stalled;
     return { failed };
   }
 
@@ -551,6 +552,7 @@ export class SyncEngine {
         listed = new Map((await this.deps.remote.list(shard))?.map((e) => [e.name, e.size]) ?? []);
       } catch (error) {
         // The listing failed, not the upload: say so, not "did not arrive".
+        this.noteStall(error);
         listed = new Map();
         problem = `could not be confirmed (listing ${shard}/ failed: ${(error as Error).message})`;
       }

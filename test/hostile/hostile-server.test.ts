@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ReadLimits } from '../../src/remote/bounded-read.ts';
-import { RemoteCorruptError, RemoteError, RemoteUnavailableError } from '../../src/remote/errors.ts';
+import { RemoteCorruptError, RemoteError, RemoteTimeoutError, RemoteUnavailableError } from '../../src/remote/errors.ts';
 import { remotePaths } from '../../src/remote/paths.ts';
 import { RetryingRemote } from '../../src/remote/retrying-remote.ts';
 import { parseVersionFile } from '../../src/remote/version-file.ts';
@@ -15,7 +15,7 @@ import type { FreshRemote } from '../support/remote-targets.ts';
 import { startWebDavServer, webDavKindsForTests, type WebDavTestServer } from '../support/webdav-servers.ts';
 
 /** Short limits, injected: each stall costs a fraction of a second, not the production 10-30 s. */
-const LIMITS: ReadLimits = { headerMs: 300, idleMs: 300, afterUploadMs: 5000 };
+const LIMITS: ReadLimits = { headerMs: 300, idleMs: 300, afterUploadMs: 1000 };
 const RETRIES = { attempts: 4, baseDelayMs: 20, maxDelayMs: 100 };
 const MB = 1024 * 1024;
 
@@ -72,9 +72,9 @@ describe.each(webDavKindsForTests())('a hostile server in front of %s', (kind) =
   });
 
   /** a and b in sync on x.txt; b has a local file not yet synced. Lock TTL 6 s: renewals every 2 s. */
-  const pair = async () => {
+  const pair = async (env: Record<string, string> = {}) => {
     root = `/${unique()}`;
-    cluster = startCluster(viaProxy(), ['a', 'b'], { DOCSYNC_LOCK_TTL: '6' });
+    cluster = startCluster(viaProxy(), ['a', 'b'], { DOCSYNC_LOCK_TTL: '6', ...env });
     [a, b] = cluster.nodes as [Node, Node];
     await a.put('x.txt', 'original');
     await a.sync();
@@ -150,6 +150,24 @@ describe.each(webDavKindsForTests())('a hostile server in front of %s', (kind) =
     expect(ms).toBeLessThan(RETRIES.attempts * LIMITS.headerMs + 3000);
     proxy.behave();
     expect(await b.sync()).toMatchObject({ downloaded: 3, errors: 0 });
+  });
+
+  it('blob uploads never answered: the first one is retried, the rest skipped, nothing committed', async () => {
+    await pair({ DOCSYNC_TRANSFER_WORKERS: '1' });
+    for (let i = 0; i < 3; i++) await b.put(`up${i}.txt`, `up ${i}`);
+    const before = parseVersionFile((await direct().getBytes(remotePaths.versionFile))!.toString());
+    proxy.misbehave({ method: 'PUT', pathEndsWith: '.txt', times: Number.POSITIVE_INFINITY, does: { kind: 'stallHeaders' } });
+    const stallsBefore = proxy.fired.stallHeaders;
+    const { ms, result } = await elapsed(b.sync());
+    expect(result).toBeInstanceOf(RemoteTimeoutError);
+    expect(result.message).toMatch(/^The WebDAV server did not answer within 1 s of the upload \(PUT [0-9a-f]{2}\/[0-9a-f]{64}\.txt\)$/);
+    expect(proxy.fired.stallHeaders - stallsBefore).toBe(RETRIES.attempts);
+    expect(ms).toBeLessThan(RETRIES.attempts * LIMITS.afterUploadMs + 3000);
+    const after = parseVersionFile((await direct().getBytes(remotePaths.versionFile))!.toString());
+    expect(after.commit).toBe(before.commit);
+    expect(b.docsync.fileRepository.pendingCount()).toBe(4);
+    await expectIntactThenConverges();
+    expect(Object.keys(await a.contents()).sort()).toEqual(['pending.txt', 'up0.txt', 'up1.txt', 'up2.txt', 'x.txt']);
   });
 
   it('an endless version.txt: cut off at 64 KiB with a clear error, memory flat, sync and status alike', async () => {
