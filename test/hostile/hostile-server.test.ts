@@ -1,10 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/domain/clock.ts';
+import { cryptoIdSource } from '../../src/domain/ids.ts';
 import type { ReadLimits } from '../../src/remote/bounded-read.ts';
 import { RemoteCorruptError, RemoteError, RemoteTimeoutError, RemoteUnavailableError } from '../../src/remote/errors.ts';
+import { RemoteLock } from '../../src/remote/lock.ts';
 import { remotePaths } from '../../src/remote/paths.ts';
-import { RetryingRemote } from '../../src/remote/retrying-remote.ts';
+import { realSleep, RetryingRemote } from '../../src/remote/retrying-remote.ts';
 import { parseVersionFile } from '../../src/remote/version-file.ts';
 import { WebDavRemote } from '../../src/remote/webdav-remote.ts';
 import type { SyncEvent } from '../../src/sync/events.ts';
@@ -262,6 +265,19 @@ describe.each(webDavKindsForTests())('a hostile server in front of %s', (kind) =
     await b.sync();
     await a.sync();
     expect(await a.contents()).toEqual(await b.contents());
+  });
+
+  it('the lock holder reading its owner file empty (a renewal in progress) looks again before calling the lock lost', async () => {
+    root = `/${unique()}`;
+    const remote = viaProxy().connect();
+    const lock = new RemoteLock(remote, systemClock, cryptoIdSource, realSleep, { ownerId: 'me', ttlMs: 60_000, waitMs: 5000, exclusiveMkcol: false });
+    const handle = await lock.acquire();
+    proxy.misbehave({ method: 'GET', pathEndsWith: '/owner.json', times: 2, does: { kind: 'empty' } });
+    expect(await handle.verify()).toBe(true);
+    proxy.misbehave({ method: 'GET', pathEndsWith: '/owner.json', times: Number.POSITIVE_INFINITY, does: { kind: 'empty' } });
+    expect(await handle.verify()).toBe(false);
+    proxy.behave();
+    expect(await handle.release()).toBe(true);
   });
 });
 
