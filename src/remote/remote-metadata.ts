@@ -91,7 +91,11 @@ export class RemoteMetadataStore {
   async download(head: VersionHead): Promise<RemoteSnapshot> {
     for (let attempt = 1; ; attempt++) {
       const file = this.tempPath();
-      const actual = await this.fetchTo(head.snapshot, file);
+      // A read cut off (too large, stalled, broken) leaves no partial snapshot behind.
+      const actual = await this.fetchTo(head.snapshot, file).catch(async (error: unknown) => {
+        await fsp.rm(file, { force: true });
+        throw error;
+      });
       if (actual === head.sha256) return openOrRemove(file, head);
       await fsp.rm(file, { force: true });
       // A torn read (rclone during an overwrite) or a commit in between: look again before judging.

@@ -210,6 +210,20 @@ describe.each(webDavKindsForTests())('a hostile server in front of %s', (kind) =
     expect(await b.content(y.stable_id)).toBe('y'.repeat(10_000));
   });
 
+  it('a snapshot larger than DOCSYNC_MAX_SNAPSHOT_MB: refused before it reaches the disk', async () => {
+    await pair({ DOCSYNC_MAX_SNAPSHOT_MB: '1' });
+    proxy.misbehave({ method: 'GET', pathIncludes: '/metadata/', times: 1, does: { kind: 'oversize', extraBytes: 2 * MB } });
+    const error = await b.sync().catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(RemoteCorruptError);
+    expect(error.message).toMatch(/^GET metadata\/\d{6}-[\w-]+\.db is larger than the 1048576 bytes it may have \(it announces \d+\); the read was cut off$/);
+    // Without end (no Content-Length): cut off at the cap while it streams, the partial file removed.
+    proxy.misbehave({ method: 'GET', pathIncludes: '/metadata/', times: 1, does: { kind: 'oversize', extraBytes: 'endless' } });
+    const endless = await b.sync().catch((e: unknown) => e as Error);
+    expect(endless.message).toMatch(/^GET metadata\/\d{6}-[\w-]+\.db is larger than the 1048576 bytes it may have; the read was cut off$/);
+    expect(fs.readdirSync(path.join(b.dataDir, 'tmp')).filter((name) => name.startsWith('snapshot-'))).toEqual([]);
+    await expectIntactThenConverges();
+  });
+
   it('resolving a conflict with the remote version: its content too is capped at the row size', async () => {
     await pair();
     const x = a.live().find((f) => f.filename === 'x.txt')!;
