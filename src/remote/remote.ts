@@ -11,9 +11,12 @@ export type { ReadOptions };
  * `ab/ab12….pdf`, `version.txt.lock/owner.json`); build them with `paths.ts` only. `''` is the root.
  *
  * Errors (see `errors.ts`): absence is never an error — a 404 is `undefined` or `false`, and only a
- * 404 is. A failed precondition is `PreconditionFailedError`. 423, 429, 5xx, resets and timeouts
- * are `RemoteUnavailableError` (retryable); bad credentials `RemoteAuthError`; anything else
- * `RemoteError`. Adapters do not retry: `RetryingRemote` does, in one place.
+ * 404 is. A failed precondition is `PreconditionFailedError`. 423, 429, 5xx and resets are
+ * `RemoteUnavailableError` (retryable), a missed deadline or a silent body `RemoteTimeoutError`
+ * (one of them); bad credentials `RemoteAuthError`; a body over its cap `RemoteCorruptError`; a
+ * redirect, and anything else, `RemoteError`. Adapters do not retry: `RetryingRemote` does, in one
+ * place. Every read is bounded (`bounded-read.ts`): no call waits on a server for ever, and none
+ * holds more than its cap in memory.
  */
 export interface Remote {
   /** Where this remote is, safe to show (never a password). */
