@@ -10,7 +10,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { Transform, pipeline, type Readable } from 'node:stream';
-import { bodySize, type PutBody, type PutOptions, type PutResult, type Remote, type RemoteEntry, type RemoteStat } from '../src/remote/remote.ts';
+import { bodySize, type PutBody, type PutOptions, type PutResult, type ReadOptions, type Remote, type RemoteEntry, type RemoteStat } from '../src/remote/remote.ts';
 
 export type PayloadKind = 'blob' | 'snapshot' | 'control';
 export const PAYLOAD_KINDS: readonly PayloadKind[] = ['blob', 'snapshot', 'control'];
@@ -61,9 +61,9 @@ export class MeteredRemote implements Remote {
     return this.inner.stat(path);
   }
 
-  async get(path: string): Promise<Readable | undefined> {
+  async get(path: string, options?: ReadOptions): Promise<Readable | undefined> {
     const kind = this.count('get', path);
-    const stream = await this.inner.get(path);
+    const stream = await this.inner.get(path, options);
     if (!stream) return undefined;
     // Counted as the consumer reads it; errors and early destruction pass through both ways.
     const reading = this.reading;
@@ -77,9 +77,9 @@ export class MeteredRemote implements Remote {
     return counter;
   }
 
-  async getBytes(path: string): Promise<Buffer | undefined> {
+  async getBytes(path: string, options?: ReadOptions): Promise<Buffer | undefined> {
     const kind = this.count('getBytes', path);
-    const bytes = await this.inner.getBytes(path);
+    const bytes = await this.inner.getBytes(path, options);
     if (bytes) this.reading.down[kind] += bytes.length;
     return bytes;
   }

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { MemoryRemote } from '../src/remote/memory-remote.ts';
 import { remotePaths } from '../src/remote/paths.ts';
-import type { PutBody, PutOptions, PutResult, Remote, RemoteEntry, RemoteStat } from '../src/remote/remote.ts';
+import type { PutBody, PutOptions, PutResult, ReadOptions, Remote, RemoteEntry, RemoteStat } from '../src/remote/remote.ts';
 import { SimulatedCrash } from '../src/sync/engine.ts';
 
 /**
@@ -80,11 +80,11 @@ export class SimRemote implements Remote {
   stat(path: string): Promise<RemoteStat | undefined> {
     return this.call('stat', path, undefined, () => this.inner.stat(path));
   }
-  get(path: string): Promise<Readable | undefined> {
-    return this.call('get', path, undefined, () => this.inner.get(path));
+  get(path: string, options?: ReadOptions): Promise<Readable | undefined> {
+    return this.call('get', path, undefined, () => this.inner.get(path, options));
   }
-  getBytes(path: string): Promise<Buffer | undefined> {
-    return this.call('getBytes', path, undefined, () => this.inner.getBytes(path));
+  getBytes(path: string, options?: ReadOptions): Promise<Buffer | undefined> {
+    return this.call('getBytes', path, undefined, () => this.inner.getBytes(path, options));
   }
   put(path: string, body: PutBody, options?: PutOptions): Promise<PutResult> {
     const honoured = this.server.preconditions ? options : options && { ...options, ifMatch: undefined, ifNoneMatch: undefined };

@@ -21,6 +21,8 @@ export interface Config {
   lockWaitSeconds: number;
   maxDeletePercent: number;
   maxUploadBytes: number;
+  /** The largest metadata snapshot a sync downloads (a bigger one is refused, never written whole). */
+  maxSnapshotBytes: number;
   sessionTtlHours: number;
   sseKeepAliveSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -69,6 +71,7 @@ export const OPTIONS = {
     default: '50',
   },
   maxUploadMb: { env: 'DOCSYNC_MAX_UPLOAD_MB', flag: 'max-upload-mb', help: 'larger uploads get 413', default: '200' },
+  maxSnapshotMb: { env: 'DOCSYNC_MAX_SNAPSHOT_MB', flag: 'max-snapshot-mb', help: 'largest remote metadata snapshot downloaded', default: '1024' },
   sseKeepAlive: { env: 'DOCSYNC_SSE_KEEPALIVE', flag: 'sse-keepalive', help: 'seconds between SSE keep-alive comments', default: '30' },
   sessionTtlHours: { env: 'DOCSYNC_SESSION_TTL_HOURS', flag: 'session-ttl-hours', help: 'login session lifetime (hours)', default: '168' },
   logLevel: { env: 'DOCSYNC_LOG_LEVEL', flag: 'log-level', help: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
@@ -127,6 +130,7 @@ export function loadConfig(
     lockWaitSeconds: int('lockWait', 0, 24 * 3600),
     maxDeletePercent: int('maxDeletePercent', 0, 100),
     maxUploadBytes: int('maxUploadMb', 1, 1024 * 1024) * 1024 * 1024,
+    maxSnapshotBytes: int('maxSnapshotMb', 1, 1024 * 1024) * 1024 * 1024,
     sessionTtlHours: int('sessionTtlHours', 1, 24 * 365),
     sseKeepAliveSeconds: int('sseKeepAlive', 1, 3600),
     logLevel: logLevel as Config['logLevel'],

@@ -73,7 +73,7 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
     state: syncState,
     conflicts: new ConflictRepository(db),
     remote,
-    metadata: remote && new RemoteMetadataStore(remote, paths.tmp, ids, undefined, options.sync?.sleep),
+    metadata: remote && new RemoteMetadataStore(remote, paths.tmp, ids, undefined, options.sync?.sleep, config.maxSnapshotBytes),
     clock,
     ids,
     instanceId,

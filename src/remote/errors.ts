@@ -17,6 +17,12 @@ export class RemoteUnavailableError extends RemoteError {
   }
 }
 
+/**
+ * The server stopped answering: no headers by the deadline, or a body fell silent. Retryable, but
+ * a sync that meets it (after the retries) stops instead of waiting it out once per file.
+ */
+export class RemoteTimeoutError extends RemoteUnavailableError {}
+
 /** A conditional request (`If-Match` / `If-None-Match`) failed: 412. */
 export class PreconditionFailedError extends RemoteError {
   constructor(path: string) {

@@ -3,9 +3,10 @@ import type { Clock } from '../domain/clock.ts';
 import { isoUtc } from '../domain/clock.ts';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { AppError } from '../errors.ts';
+import { CONTROL_FILE_MAX_BYTES } from './bounded-read.ts';
 import { remotePaths } from './paths.ts';
 import type { Remote } from './remote.ts';
-import type { Sleep } from './retrying-remote.ts';
+import { realSleep, type Sleep } from './retrying-remote.ts';
 
 /** What the owner file inside `version.txt.lock/` says. Times are the server's, never a local clock. */
 export interface LockOwner {
@@ -90,7 +91,7 @@ export class RemoteLock {
     let takeovers = 0;
     for (;;) {
       const attempt = await this.tryAcquire();
-      if (attempt.acquired) return new LockHandle(this.remote, this.options.ttlMs, attempt.owner);
+      if (attempt.acquired) return new LockHandle(this.remote, this.options.ttlMs, attempt.owner, this.sleep);
       // Right after removing a stale lock, try at once (but never loop on takeovers).
       if (attempt.retryNow && takeovers++ < 3) continue;
       const left = deadline - this.clock.now();
@@ -205,15 +206,25 @@ export class LockHandle {
     private readonly remote: Remote,
     private readonly ttlMs: number,
     private current: LockOwner,
+    private readonly sleep: Sleep = realSleep,
   ) {}
 
   get owner(): LockOwner {
     return this.current;
   }
 
-  /** Whether the owner file still carries our nonce. */
+  /**
+   * Whether the owner file still carries our nonce. An empty or torn read of it (sabre/dav serves a
+   * file being rewritten — by our own renewal — as empty for a moment) is looked at again before
+   * the lock is called lost.
+   */
   async verify(): Promise<boolean> {
-    return (await readOwner(this.remote))?.nonce === this.current.nonce;
+    for (let attempt = 0; ; attempt++) {
+      const bytes = await readOwnerBytes(this.remote);
+      const owner = bytes && parseOwner(bytes);
+      if (owner || !bytes || attempt >= OWNER_REREAD_MS.length) return owner?.nonce === this.current.nonce;
+      await this.sleep(OWNER_REREAD_MS[attempt]!);
+    }
   }
 
   /** Pushes the expiry forward; `LockLostError` if the lock is no longer ours. */
@@ -248,9 +259,20 @@ export class LockHandle {
   }
 }
 
+/** Pauses before the holder reads an unreadable owner file again. */
+const OWNER_REREAD_MS = [50, 150];
+
 async function readOwner(remote: Remote): Promise<LockOwner | undefined> {
-  const bytes = await remote.getBytes(remotePaths.lockOwner);
-  if (!bytes) return undefined;
+  const bytes = await readOwnerBytes(remote);
+  return bytes && parseOwner(bytes);
+}
+
+function readOwnerBytes(remote: Remote): Promise<Buffer | undefined> {
+  return remote.getBytes(remotePaths.lockOwner, { maxBytes: CONTROL_FILE_MAX_BYTES });
+}
+
+/** The owner a file names, or `undefined` for an empty, torn or foreign one. */
+function parseOwner(bytes: Buffer): LockOwner | undefined {
   try {
     const parsed = JSON.parse(bytes.toString('utf8')) as Partial<LockOwner>;
     const valid =

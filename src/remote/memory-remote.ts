@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
 import { systemClock, type Clock } from '../domain/clock.ts';
+import { SMALL_FILE_MAX_BYTES, tooLarge } from './bounded-read.ts';
 import { PreconditionFailedError, RemoteError } from './errors.ts';
 import { FaultInjector, faultError, REMOTE_OPERATIONS, type FaultEffect, type RemoteOperation } from './faults.ts';
 import { parentPath, remotePathSegments } from './paths.ts';
-import type { PutBody, PutOptions, PutResult, Remote, RemoteEntry, RemoteStat } from './remote.ts';
+import type { PutBody, PutOptions, PutResult, ReadOptions, Remote, RemoteEntry, RemoteStat } from './remote.ts';
 import { realSleep, type Sleep } from './retrying-remote.ts';
 
 export interface MemoryRemoteOptions {
@@ -70,9 +71,9 @@ export class MemoryRemote implements Remote {
     return this.leave(effect, 'stat', path, this.statOf(path));
   }
 
-  async get(path: string): Promise<Readable | undefined> {
+  async get(path: string, options: ReadOptions = {}): Promise<Readable | undefined> {
     const effect = await this.enter('get', path);
-    const file = this.readable(path);
+    const file = this.readable(path, options.maxBytes);
     if (!file && effect?.kind === 'reset') throw faultError(effect, 'get', path)!;
     if (!file) return this.leave(effect, 'get', path, undefined);
     const half = file.data.subarray(0, Math.floor(file.data.length / 2));
@@ -81,9 +82,9 @@ export class MemoryRemote implements Remote {
     return this.leave(effect, 'get', path, streamOf(file.data));
   }
 
-  async getBytes(path: string): Promise<Buffer | undefined> {
+  async getBytes(path: string, options: ReadOptions = {}): Promise<Buffer | undefined> {
     const effect = await this.enter('getBytes', path);
-    const data = this.readable(path)?.data;
+    const data = this.readable(path, options.maxBytes ?? SMALL_FILE_MAX_BYTES)?.data;
     if (!data) return this.leave(effect, 'getBytes', path, undefined);
     const end = effect?.kind === 'truncate' ? Math.floor(data.length / 2) : data.length;
     return this.leave(effect, 'getBytes', path, Buffer.from(data.subarray(0, end)));
@@ -172,9 +173,11 @@ export class MemoryRemote implements Remote {
     return file && { size: file.data.length, etag: file.etag, isDirectory: false, modifiedAt: file.modifiedAt };
   }
 
-  private readable(path: string): StoredFile | undefined {
+  private readable(path: string, maxBytes = Number.POSITIVE_INFINITY): StoredFile | undefined {
     if (this.folders.has(path)) throw new RemoteError(`Cannot read ${path || '/'}: it is a folder`, { status: 409 });
-    return this.files.get(path);
+    const file = this.files.get(path);
+    if (file && file.data.length > maxBytes) throw tooLarge(`GET ${path}`, maxBytes, file.data.length);
+    return file;
   }
 
   private requireParent(path: string): void {

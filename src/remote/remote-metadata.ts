@@ -6,6 +6,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { AppError } from '../errors.ts';
+import { CONTROL_FILE_MAX_BYTES, SNAPSHOT_MAX_BYTES } from './bounded-read.ts';
 import { PreconditionFailedError, RemoteCorruptError, RemoteUnavailableError } from './errors.ts';
 import { parseSnapshotName, remotePaths } from './paths.ts';
 import type { PutOptions, Remote } from './remote.ts';
@@ -43,6 +44,9 @@ export function strongEtag(etag: string): string {
   return etag.startsWith('W/') ? etag.slice(2) : etag;
 }
 
+/** Pauses before reading an empty or torn `version.txt` again (a rewrite in progress takes milliseconds). */
+const REREAD_DELAYS_MS = [50, 150, 400];
+
 /** How many snapshots to keep on the remote: restore points, and room for slow readers. */
 export const KEEP_SNAPSHOTS = 5;
 
@@ -60,19 +64,38 @@ export class RemoteMetadataStore {
     private readonly ids: IdSource,
     private readonly keep = KEEP_SNAPSHOTS,
     private readonly sleep: Sleep = realSleep,
+    /** The largest snapshot accepted: a bigger one is cut off, never written to disk whole. */
+    private readonly snapshotMaxBytes = SNAPSHOT_MAX_BYTES,
   ) {}
 
-  /** The current head, or `undefined` when there is no `version.txt` (only a 404 says so). */
+  /**
+   * The current head, or `undefined` when there is no `version.txt` (only a 404 says so). An empty
+   * or unreadable one is read again a few times first: sabre/dav and others serve a file being
+   * rewritten as empty (or torn) for a moment, which is no reason to call the remote corrupt.
+   */
   async readHead(): Promise<VersionHead | undefined> {
-    const bytes = await this.remote.getBytes(remotePaths.versionFile);
-    return bytes && parseVersionFile(bytes.toString('utf8'));
+    for (let attempt = 0; ; attempt++) {
+      const bytes = await this.remote.getBytes(remotePaths.versionFile, { maxBytes: CONTROL_FILE_MAX_BYTES });
+      if (!bytes) return undefined;
+      try {
+        if (bytes.toString('utf8').trim() === '') throw new RemoteCorruptError(`version.txt is empty (read ${attempt + 1} times)`);
+        return parseVersionFile(bytes.toString('utf8'));
+      } catch (error) {
+        if (!(error instanceof RemoteCorruptError) || attempt >= REREAD_DELAYS_MS.length) throw error;
+        await this.sleep(REREAD_DELAYS_MS[attempt]!);
+      }
+    }
   }
 
   /** Downloads and verifies the snapshot `head` names; the caller closes it with `discard`. */
   async download(head: VersionHead): Promise<RemoteSnapshot> {
     for (let attempt = 1; ; attempt++) {
       const file = this.tempPath();
-      const actual = await this.fetchTo(head.snapshot, file);
+      // A read cut off (too large, stalled, broken) leaves no partial snapshot behind.
+      const actual = await this.fetchTo(head.snapshot, file).catch(async (error: unknown) => {
+        await fsp.rm(file, { force: true });
+        throw error;
+      });
       if (actual === head.sha256) return openOrRemove(file, head);
       await fsp.rm(file, { force: true });
       // A torn read (rclone during an overwrite) or a commit in between: look again before judging.
@@ -215,7 +238,7 @@ export class RemoteMetadataStore {
 
   /** Streams a remote file into `file`, returning its sha256, or undefined when it is absent. */
   private async fetchTo(remotePath: string, file: string): Promise<string | undefined> {
-    const stream = await this.remote.get(remotePath);
+    const stream = await this.remote.get(remotePath, { maxBytes: this.snapshotMaxBytes });
     if (!stream) return undefined;
     const hash = createHash('sha256');
     const tap = new Transform({

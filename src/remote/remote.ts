@@ -1,4 +1,7 @@
 import type { Readable } from 'node:stream';
+import type { ReadOptions } from './bounded-read.ts';
+
+export type { ReadOptions };
 
 /**
  * Where instances meet: a WebDAV server, a shared folder, or memory (tests). Each adapter only moves
@@ -8,9 +11,12 @@ import type { Readable } from 'node:stream';
  * `ab/ab12….pdf`, `version.txt.lock/owner.json`); build them with `paths.ts` only. `''` is the root.
  *
  * Errors (see `errors.ts`): absence is never an error — a 404 is `undefined` or `false`, and only a
- * 404 is. A failed precondition is `PreconditionFailedError`. 423, 429, 5xx, resets and timeouts
- * are `RemoteUnavailableError` (retryable); bad credentials `RemoteAuthError`; anything else
- * `RemoteError`. Adapters do not retry: `RetryingRemote` does, in one place.
+ * 404 is. A failed precondition is `PreconditionFailedError`. 423, 429, 5xx and resets are
+ * `RemoteUnavailableError` (retryable), a missed deadline or a silent body `RemoteTimeoutError`
+ * (one of them); bad credentials `RemoteAuthError`; a body over its cap `RemoteCorruptError`; a
+ * redirect, and anything else, `RemoteError`. Adapters do not retry: `RetryingRemote` does, in one
+ * place. Every read is bounded (`bounded-read.ts`): no call waits on a server for ever, and none
+ * holds more than its cap in memory.
  */
 export interface Remote {
   /** Where this remote is, safe to show (never a password). */
@@ -19,11 +25,18 @@ export interface Remote {
   /** Size and ETag of a file, or `undefined` when it does not exist. */
   stat(path: string): Promise<RemoteStat | undefined>;
 
-  /** Streams a file, or `undefined` when it does not exist. */
-  get(path: string): Promise<Readable | undefined>;
+  /**
+   * Streams a file, or `undefined` when it does not exist. A file larger than `maxBytes` fails
+   * (`RemoteCorruptError`) as soon as that shows, never buffered; a stalled body fails with
+   * `RemoteUnavailableError` (see `bounded-read.ts`).
+   */
+  get(path: string, options?: ReadOptions): Promise<Readable | undefined>;
 
-  /** A small file's bytes, or `undefined` when it does not exist. */
-  getBytes(path: string): Promise<Buffer | undefined>;
+  /**
+   * A small file's bytes, or `undefined` when it does not exist; more than `maxBytes` (default
+   * `SMALL_FILE_MAX_BYTES`) is a `RemoteCorruptError`.
+   */
+  getBytes(path: string, options?: ReadOptions): Promise<Buffer | undefined>;
 
   /**
    * Writes a file whole, replacing any existing one. The size is always known (some servers turn

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { isRetryable } from './errors.ts';
-import type { PutBody, PutOptions, PutResult, Remote, RemoteEntry, RemoteStat } from './remote.ts';
+import type { PutBody, PutOptions, PutResult, ReadOptions, Remote, RemoteEntry, RemoteStat } from './remote.ts';
 
 export interface RetryPolicy {
   /** Tries in all, the first one included. */
@@ -45,11 +45,11 @@ export class RetryingRemote implements Remote {
   stat(path: string): Promise<RemoteStat | undefined> {
     return this.retry(() => this.inner.stat(path));
   }
-  get(path: string): Promise<Readable | undefined> {
-    return this.retry(() => this.inner.get(path));
+  get(path: string, options?: ReadOptions): Promise<Readable | undefined> {
+    return this.retry(() => this.inner.get(path, options));
   }
-  getBytes(path: string): Promise<Buffer | undefined> {
-    return this.retry(() => this.inner.getBytes(path));
+  getBytes(path: string, options?: ReadOptions): Promise<Buffer | undefined> {
+    return this.retry(() => this.inner.getBytes(path, options));
   }
   put(path: string, body: PutBody, options?: PutOptions): Promise<PutResult> {
     const beforeRetry = options?.beforeRetry;

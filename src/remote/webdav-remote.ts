@@ -2,7 +2,17 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { createClient, type FileStat, type WebDAVClient } from 'webdav';
+import { parseStat, parseXML, prepareFileFromProps, type DAVResult, type FileStat } from 'webdav';
+import {
+  DEFAULT_READ_LIMITS,
+  guardBody,
+  LISTING_MAX_BYTES,
+  readCapped,
+  SMALL_FILE_MAX_BYTES,
+  watchRequest,
+  type ReadLimits,
+  type ReadOptions,
+} from './bounded-read.ts';
 import { PreconditionFailedError, RemoteAuthError, RemoteError, RemoteUnavailableError } from './errors.ts';
 import type { PutBody, PutOptions, PutResult, Remote, RemoteEntry, RemoteStat } from './remote.ts';
 import { bodySize } from './remote.ts';
@@ -13,14 +23,15 @@ export interface WebDavRemoteOptions {
   username?: string | undefined;
   password?: string | undefined;
   remoteRoot: string;
-  requestTimeoutMs?: number;
+  /** Deadlines and idle timeouts of every request (tests shorten them). */
+  limits?: Partial<ReadLimits>;
 }
 
-/** What `request` hands back: the status, headers, and the body as the caller asked for it. */
+/** What `send` hands back: the status, headers, and the body as the caller asked for it. */
 interface DavResponse {
   status: number;
   headers: { get(name: string): string | null };
-  /** The live response stream (`body: 'stream'`), otherwise already drained. */
+  /** The live, guarded response stream (`body: 'stream'`), otherwise already drained. */
   stream: Readable | undefined;
   /** The whole body (`body: 'bytes'`). */
   bytes: Buffer | undefined;
@@ -28,11 +39,16 @@ interface DavResponse {
 
 type BodyMode = 'stream' | 'bytes' | 'discard';
 
+/** The most of an unwanted body (a PUT's answer, an error page) read before the connection is dropped. */
+const DISCARD_MAX_BYTES = 1024 * 1024;
+
 /**
- * A remote on any WebDAV server. Requests that move bytes (GET, PUT, DELETE, MKCOL, OPTIONS) go out
- * with `node:http` on keep-alive agents; PROPFIND (stat, list) goes through the `webdav` client, which
- * parses the XML. (Through the client's node-fetch, every small request cost ~400 µs more client CPU:
- * 1.6-2.7x the bare-`http` floor on 1,000 x 1 KiB, measured by `npm run bench -- --only webdav`.)
+ * A remote on any WebDAV server. Every request goes out with `node:http` on keep-alive agents, and
+ * every answer is bounded (`bounded-read.ts`): a header deadline, an idle timeout for bodies, a size
+ * cap. `node:http` follows no redirect, so the credentials never reach another origin: a 3xx is an
+ * error that names where the server wanted to go. PROPFIND answers are parsed with the `webdav`
+ * package's XML helpers. Paths are percent-encoded segment by segment in every request, and listed
+ * names decoded from their hrefs, so a root like `/Belege & Rechnungen` or `100%` works everywhere.
  * Quirks are handled here, each measured on a real server (WEBDAV-NOTES.md): nginx wants a trailing
  * slash for MKCOL and DELETE of a collection; Apache answers 403 to the loser of two simultaneous
  * MKCOLs; every PUT sends Content-Length (chunked bodies become empty files behind some proxies);
@@ -41,9 +57,8 @@ type BodyMode = 'stream' | 'bytes' | 'discard';
  */
 export class WebDavRemote implements Remote {
   readonly description: string;
-  private readonly client: WebDAVClient;
   private readonly rootSegments: string[];
-  private readonly timeoutMs: number;
+  private readonly limits: ReadLimits;
   private readonly origin: URL;
   /** URL path of the remote root, percent-encoded, no trailing slash. */
   private readonly rootPath: string;
@@ -54,42 +69,35 @@ export class WebDavRemote implements Remote {
   constructor(private readonly options: WebDavRemoteOptions) {
     const root = options.remoteRoot.replace(/\/+$/, '');
     this.rootSegments = root.split('/').filter(Boolean);
-    this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.limits = { ...DEFAULT_READ_LIMITS, ...options.limits };
     this.description = `${options.baseUrl}${root}`;
     this.origin = new URL(options.baseUrl);
     this.rootPath = `${this.origin.pathname.replace(/\/+$/, '')}/${this.rootSegments.map(encodeURIComponent).join('/')}`.replace(/\/+$/, '');
     const isHttps = this.origin.protocol === 'https:';
     this.transport = isHttps ? https : http;
     // Keep-alive agents: without them every request opens a new connection.
-    const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-    const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
-    this.agent = isHttps ? httpsAgent : httpAgent;
+    this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 16 }) : new http.Agent({ keepAlive: true, maxSockets: 16 });
     this.authorization =
       options.username || options.password
         ? `Basic ${Buffer.from(`${options.username ?? ''}:${options.password ?? ''}`).toString('base64')}`
         : undefined;
-    this.client = createClient(`${options.baseUrl}${root}`, {
-      username: options.username,
-      password: options.password,
-      httpAgent,
-      httpsAgent,
-    });
   }
 
   async stat(path: string): Promise<RemoteStat | undefined> {
     try {
-      return toStat((await this.client.stat(`/${path}`, { signal: this.deadline() })) as FileStat);
+      const result = await this.propfind(this.urlPath(path), '0', path);
+      return toStat(parseStat(result, path));
     } catch (error) {
       return this.absentOr(error, path);
     }
   }
 
-  async get(path: string): Promise<Readable | undefined> {
-    return (await this.request(path, 'GET', {}, 'stream'))?.stream;
+  async get(path: string, options: ReadOptions = {}): Promise<Readable | undefined> {
+    return (await this.request(path, 'GET', {}, 'stream', options.maxBytes))?.stream;
   }
 
-  async getBytes(path: string): Promise<Buffer | undefined> {
-    return (await this.request(path, 'GET', {}, 'bytes'))?.bytes;
+  async getBytes(path: string, options: ReadOptions = {}): Promise<Buffer | undefined> {
+    return (await this.request(path, 'GET', {}, 'bytes', options.maxBytes ?? SMALL_FILE_MAX_BYTES))?.bytes;
   }
 
   async put(path: string, body: PutBody, options: PutOptions = {}): Promise<PutResult> {
@@ -118,10 +126,24 @@ export class WebDavRemote implements Remote {
     }
   }
 
+  /**
+   * Entries named from their hrefs, percent-decoded segment by segment; the folder's own entry is
+   * the one whose decoded path is the folder's (servers differ in what they encode, `&` say).
+   */
   async list(path: string): Promise<RemoteEntry[] | undefined> {
     try {
-      const entries = (await this.client.getDirectoryContents(`/${path}`, { signal: this.deadline() })) as FileStat[];
-      return entries.map((entry) => ({ ...toStat(entry), name: entry.basename }));
+      const folder = this.urlPath(path).replace(/\/+$/, '');
+      const result = await this.propfind(`${folder}/`, '1', path);
+      const self = decodedPath(folder);
+      const entries: RemoteEntry[] = [];
+      for (const item of result.multistatus.response) {
+        const decoded = decodedPath(hrefPath(String(item.href)));
+        if (decoded === undefined || decoded === self || !item.propstat) continue;
+        const name = decoded.slice(decoded.lastIndexOf('/') + 1);
+        if (name === '') continue;
+        entries.push({ ...toStat(prepareFileFromProps(item.propstat.prop, decoded)), name });
+      }
+      return entries;
     } catch (error) {
       return this.absentOr(error, path);
     }
@@ -157,21 +179,38 @@ export class WebDavRemote implements Remote {
    */
   private async mkcol(urlPath: string): Promise<'created' | 'exists'> {
     const target = urlPath.endsWith('/') ? urlPath : `${urlPath}/`;
+    const what = `MKCOL ${decodedPath(target) ?? target}`;
     try {
-      await this.send(target, 'MKCOL', {}, undefined, 'discard', true);
+      await this.send(target, 'MKCOL', {}, undefined, 'discard', what);
       return 'created';
     } catch (error) {
       const status = statusOf(error);
       if (status === 405) return 'exists';
-      if (status === 403 && (await this.existsAsFolder(target))) return 'exists';
+      if (status === 403 && (await this.existsAsFolder(target, what))) return 'exists';
       if (status === 409) throw new RemoteError(`Cannot create ${target}: its parent folder does not exist`, { status });
       throw translate(error, target);
     }
   }
 
-  private async existsAsFolder(urlPath: string): Promise<boolean> {
-    const relative = decodeURIComponent(urlPath.slice(this.rootPath.length)).replace(/^\/+|\/+$/g, '');
-    return (await this.stat(relative))?.isDirectory === true;
+  private async existsAsFolder(urlPath: string, what: string): Promise<boolean> {
+    try {
+      return toStat(parseStat(await this.propfind(urlPath, '0', what), what)).isDirectory;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw translate(error, what);
+    }
+  }
+
+  /** The parsed multistatus of a PROPFIND (all properties; servers send the few we read). */
+  private async propfind(urlPath: string, depth: '0' | '1', path: string): Promise<DAVResult> {
+    const what = `PROPFIND ${path || '/'}`;
+    const headers = { Depth: depth, Accept: 'application/xml,text/xml' };
+    const response = await this.send(urlPath, 'PROPFIND', headers, undefined, 'bytes', what, LISTING_MAX_BYTES);
+    try {
+      return await parseXML(response.bytes!.toString('utf8'));
+    } catch (error) {
+      throw new RemoteError(`The WebDAV server's answer to ${what} is not a WebDAV multistatus`, { cause: error });
+    }
   }
 
   /** One request; `undefined` for a 404, typed errors for everything else that failed. */
@@ -180,11 +219,10 @@ export class WebDavRemote implements Remote {
     method: string,
     init: { headers?: Record<string, string>; data?: Buffer | Readable },
     body: BodyMode,
+    maxBytes?: number,
   ): Promise<DavResponse | undefined> {
     try {
-      // Streams (large bodies) get no deadline: a 1 GB transfer may rightly take minutes.
-      const streaming = body === 'stream' || (init.data !== undefined && !Buffer.isBuffer(init.data));
-      return await this.send(this.urlPath(path), method, init.headers ?? {}, init.data, body, !streaming);
+      return await this.send(this.urlPath(path), method, init.headers ?? {}, init.data, body, `${method} ${path || '/'}`, maxBytes);
     } catch (error) {
       if (statusOf(error) === 412) throw new PreconditionFailedError(path);
       return this.absentOr(error, path);
@@ -192,9 +230,9 @@ export class WebDavRemote implements Remote {
   }
 
   /**
-   * The request itself on the keep-alive agent. A status ≥ 400 rejects with `{ status }` (as the
-   * `webdav` client does, so `translate` stays the same) after draining the body, so the socket goes
-   * back to the pool; so does a body nobody asked for.
+   * The request itself on the keep-alive agent, bounded (`watchRequest`, `guardBody`). A 3xx is a
+   * `RemoteError` (never followed); a status ≥ 400 rejects with `{ status }` for `translate`. Bodies
+   * nobody asked for are drained (capped), so the socket goes back to the pool.
    */
   private send(
     urlPath: string,
@@ -202,7 +240,8 @@ export class WebDavRemote implements Remote {
     headers: Record<string, string>,
     data: Buffer | Readable | undefined,
     body: BodyMode,
-    withDeadline: boolean,
+    what: string,
+    maxBytes?: number,
   ): Promise<DavResponse> {
     return new Promise<DavResponse>((resolve, reject) => {
       const allHeaders: http.OutgoingHttpHeaders = this.authorization ? { Authorization: this.authorization, ...headers } : { ...headers };
@@ -215,31 +254,43 @@ export class WebDavRemote implements Remote {
           method,
           headers: allHeaders,
           agent: this.agent,
-          ...(withDeadline && { signal: this.deadline() }),
         },
         (res) => {
           const status = res.statusCode ?? 0;
           const responseHeaders = { get: (name: string) => headerValue(res.headers[name.toLowerCase()]) };
-          if (status >= 400) {
-            res.resume();
-            reject(Object.assign(new Error(`Invalid response: ${status} ${res.statusMessage ?? ''}`), { status }));
-            return;
-          }
-          if (body === 'stream') {
-            resolve({ status, headers: responseHeaders, stream: res, bytes: undefined });
-          } else if (body === 'bytes') {
-            const chunks: Buffer[] = [];
-            res.on('data', (chunk: Buffer) => chunks.push(chunk));
-            res.once('end', () =>
-              resolve({ status, headers: responseHeaders, stream: undefined, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }),
-            );
-            res.once('error', reject);
-          } else {
-            res.resume();
-            resolve({ status, headers: responseHeaders, stream: undefined, bytes: undefined });
+          const drain = () => {
+            try {
+              guardBody(res, this.limits.idleMs, what, DISCARD_MAX_BYTES).on('error', () => undefined).resume();
+            } catch {
+              // Too big to drain: the connection is dropped instead of reused.
+            }
+          };
+          try {
+            if (status >= 300 && status < 400) {
+              drain();
+              reject(redirected(what, status, responseHeaders.get('location'), this.origin));
+            } else if (status >= 400) {
+              drain();
+              reject(Object.assign(new Error(`Invalid response: ${status} ${res.statusMessage ?? ''}`), { status }));
+            } else if (body === 'stream') {
+              resolve({ status, headers: responseHeaders, stream: guardBody(res, this.limits.idleMs, what, maxBytes), bytes: undefined });
+            } else if (body === 'bytes') {
+              const limit = maxBytes ?? SMALL_FILE_MAX_BYTES;
+              readCapped(guardBody(res, this.limits.idleMs, what, limit), limit, what).then(
+                (bytes) => resolve({ status, headers: responseHeaders, stream: undefined, bytes }),
+                reject,
+              );
+            } else {
+              drain();
+              resolve({ status, headers: responseHeaders, stream: undefined, bytes: undefined });
+            }
+          } catch (error) {
+            reject(error);
           }
         },
       );
+      const upload = data !== undefined && !Buffer.isBuffer(data) ? data : undefined;
+      watchRequest(req, this.limits, what, upload);
       req.once('error', reject);
       if (data === undefined) req.end();
       else if (Buffer.isBuffer(data)) req.end(data);
@@ -260,9 +311,46 @@ export class WebDavRemote implements Remote {
   private urlPath(path: string): string {
     return `${this.rootPath}/${path.split('/').map(encodeURIComponent).join('/')}`;
   }
+}
 
-  private deadline(): AbortSignal {
-    return AbortSignal.timeout(this.timeoutMs);
+/**
+ * A 3xx answer, never followed: `node:http` would not send the credentials on, but a client that
+ * did would hand them to whatever origin the server names.
+ */
+function redirected(what: string, status: number, location: string | null, origin: URL): RemoteError {
+  let target = 'an unnamed address';
+  if (location) {
+    try {
+      const url = new URL(location, origin);
+      url.username = '';
+      url.password = '';
+      target = url.href;
+    } catch {
+      target = JSON.stringify(location.slice(0, 200));
+    }
+  }
+  return new RemoteError(
+    `The WebDAV server redirected ${what} (${status}) to ${target}; redirects are not followed (credentials stay with ${origin.origin}): set WEBDAV_BASE_URL to the final address`,
+    { status },
+  );
+}
+
+/** The path of an href: most servers send a path, some a full URL. */
+function hrefPath(href: string): string {
+  if (href.startsWith('/')) return href;
+  try {
+    return new URL(href).pathname;
+  } catch {
+    return href;
+  }
+}
+
+/** A URL path percent-decoded segment by segment, without a trailing slash; undefined when malformed. */
+function decodedPath(urlPath: string): string | undefined {
+  try {
+    return urlPath.split('/').map(decodeURIComponent).join('/').replace(/\/+$/, '');
+  } catch {
+    return undefined;
   }
 }
 

@@ -134,9 +134,9 @@ export class ConflictResolver {
   private async download(row: RemoteFileRow): Promise<void> {
     const { remote, blobs } = this.deps;
     if (!remote) throw new ConflictError('no_remote', 'The remote version cannot be fetched: no remote is configured');
-    const stream = await remote.get(remotePaths.blob(row.hash, row.file_type));
+    const stream = await remote.get(remotePaths.blob(row.hash, row.file_type), { maxBytes: row.size });
     if (!stream) throw new RemoteCorruptError(`The remote has no content for ${row.filename} (${row.hash})`);
-    await blobs.commit(await blobs.stageVerified(stream, row.hash), row.file_type);
+    await blobs.commit(await blobs.stageVerified(stream, row.hash, row.size), row.file_type);
   }
 }
 

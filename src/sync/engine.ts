@@ -3,6 +3,8 @@ import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { FileRecord } from '../domain/file.ts';
 import { describeRejected } from '../domain/shared-row.ts';
 import type { IdSource } from '../domain/ids.ts';
+import { withinBudget } from '../remote/bounded-read.ts';
+import { RemoteTimeoutError } from '../remote/errors.ts';
 import { LockLostError, type LockHandle, type RemoteLock } from '../remote/lock.ts';
 import { remotePaths } from '../remote/paths.ts';
 import type { Remote } from '../remote/remote.ts';
@@ -66,6 +68,9 @@ interface OpenedSnapshot {
   /** A new repository (first sync of a new remote, or re-initialisation): committed even if empty. */
   fresh: boolean;
 }
+
+/** The most a sync's end waits for the remote lock to be released. */
+const RELEASE_BUDGET_MS = 10_000;
 
 /** Progress events within one phase are spaced at least this far apart. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -154,7 +159,9 @@ export class SyncEngine {
       handle.stopAutoRenew();
       if (!crashed) {
         if (snapshot) await metadata.discard(snapshot);
-        await handle.release().catch(() => false);
+        // Bounded: a server that stalled the sync must not also hold it here; an unreleased lock
+        // expires by itself.
+        await withinBudget(handle.release(), RELEASE_BUDGET_MS, 'lock release').catch(() => false);
       }
     }
   }
@@ -346,14 +353,18 @@ export class SyncEngine {
     let done = 0;
     this.progress('downloading', 0, needed.length);
     await forEachLimited(needed, this.deps.transferWorkers, async (row) => {
+      // After a stall or a full disk, every further transfer would meet the same: skip them.
+      if (this.stalled || diskFull) return;
       try {
-        const stream = await remote.get(remotePaths.blob(row.hash, row.file_type));
+        // Exactly the size its row states: a server sending more never fills the disk.
+        const stream = await remote.get(remotePaths.blob(row.hash, row.file_type), { maxBytes: row.size });
         if (!stream) throw new Error(`the remote has no blob for ${row.filename}`);
-        const staged = await blobs.stageVerified(stream, row.hash);
+        const staged = await blobs.stageVerified(stream, row.hash, row.size);
         await blobs.commit(staged, row.file_type);
         this.bytes += row.size;
         this.summary.bytes_downloaded += row.size;
       } catch (error) {
+        this.noteStall(error);
         failed.add(`${row.hash}.${row.file_type}`);
         this.summary.errors++;
         const reason = storageErrorOf(error) ?? (error as Error);
@@ -370,6 +381,7 @@ export class SyncEngine {
         `The disk holding the data dir is full: ${failed.size} of ${needed.length} download(s) could not be stored and this sync stopped before applying anything. Free some space and sync again.`,
       );
     }
+    if (this.stalled) throw this.stalled;
     this.progress('applying', 0, actions.length);
     for (const action of actions) {
       if (action.kind === 'pull' && failed.has(`${action.remote.hash}.${action.remote.file_type}`)) continue;
@@ -377,6 +389,17 @@ export class SyncEngine {
     }
     // Only now: a blob one pull replaced may be the very content another pull of this sync needs.
     for (const file of this.releasable.splice(0)) this.releaseBlob(file);
+  }
+
+  /**
+   * The first transfer that met a stalled server (no answer, or a body gone silent, after the
+   * retries): the remaining transfers are skipped and the sync ends with it, rather than wait the
+   * stall out once per file. Files are retried next sync.
+   */
+  private stalled: RemoteTimeoutError | undefined;
+
+  private noteStall(error: unknown): void {
+    if (error instanceof RemoteTimeoutError) this.stalled ??= error;
   }
 
   /** Blobs the applied remote changes may have freed, released once all of them are applied. */
@@ -501,6 +524,7 @@ export class SyncEngine {
     let done = 0;
     this.progress('uploading', 0, candidates.length);
     await forEachLimited(candidates, this.deps.transferWorkers, async (file) => {
+      if (this.stalled) return;
       try {
         const shard = remotePaths.blobDir(file.hash);
         // Most servers refuse a PUT into a missing folder: one MKCOL per shard per sync.
@@ -513,13 +537,16 @@ export class SyncEngine {
         this.bytes += file.size;
         this.summary.bytes_uploaded += file.size;
       } catch (error) {
+        this.noteStall(error);
         failed.add(blobKey(file));
         this.summary.errors++;
         this.deps.listener?.message?.(`Upload of ${file.filename} failed: ${(error as Error).message}`);
       }
       this.progress('uploading', ++done, candidates.length);
     });
+    if (this.stalled) throw this.stalled;
     await this.confirmUploads(candidates.filter((file) => !failed.has(blobKey(file))), failed);
+    if (this.stalled) throw this.stalled;
     return { failed };
   }
 
@@ -534,12 +561,21 @@ export class SyncEngine {
       byShard.set(shard, [...(byShard.get(shard) ?? []), file]);
     }
     await forEachLimited([...byShard], this.deps.transferWorkers, async ([shard, files]) => {
-      const listed = new Map((await this.deps.remote.list(shard).catch(() => undefined))?.map((e) => [e.name, e.size]) ?? []);
+      let listed: Map<string, number>;
+      let problem: string | undefined;
+      try {
+        listed = new Map((await this.deps.remote.list(shard))?.map((e) => [e.name, e.size]) ?? []);
+      } catch (error) {
+        // The listing failed, not the upload: say so, not "did not arrive".
+        this.noteStall(error);
+        listed = new Map();
+        problem = `could not be confirmed (listing ${shard}/ failed: ${(error as Error).message})`;
+      }
       for (const file of files) {
         if (listed.get(`${file.hash}.${file.file_type}`) === file.size) continue;
         failed.add(blobKey(file));
         this.summary.errors++;
-        this.deps.listener?.message?.(`Upload of ${file.filename} did not arrive on the remote; retried next sync`);
+        this.deps.listener?.message?.(`Upload of ${file.filename} ${problem ?? 'did not arrive on the remote'}; retried next sync`);
       }
     });
   }

@@ -2,6 +2,7 @@ import { describeRemote, type Config } from '../config.ts';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { IdSource, StableId } from '../domain/ids.ts';
 import { AppError, ConflictError, storageErrorOf } from '../errors.ts';
+import { seconds, withinBudget } from '../remote/bounded-read.ts';
 import { probeCapabilities, type RemoteCapabilities } from '../remote/capabilities.ts';
 import { LockLostError, RemoteLock } from '../remote/lock.ts';
 import type { Remote } from '../remote/remote.ts';
@@ -18,6 +19,9 @@ import { acquireLocalSyncLock, localSyncLockHeldElsewhere } from './local-sync-l
 import type { ConflictType } from './planner.ts';
 
 export { SYNC_STATE_KEYS };
+
+/** `GET /sync/status` answers within this, whatever the remote does. */
+export const STATUS_BUDGET_MS = 12_000;
 export { RESOLUTIONS, type Resolution } from './conflict-resolver.ts';
 
 export interface SyncStatusReport {
@@ -67,6 +71,8 @@ export interface SyncServiceDeps {
   ids: IdSource;
   instanceId: string;
   sleep?: Sleep;
+  /** How long `status` waits for the remote (default `STATUS_BUDGET_MS`). */
+  statusBudgetMs?: number;
   /** Tests: simulate a crash at a named point of the sync. */
   checkpoint?: (point: SyncCheckpoint) => void | Promise<void>;
 }
@@ -124,8 +130,15 @@ export class SyncService {
     };
     if (!this.deps.metadata) return report;
     let headCommit: string | undefined;
+    const metadata = this.deps.metadata;
+    const budget = this.deps.statusBudgetMs ?? STATUS_BUDGET_MS;
+    // One budget for the remote part, retries included: a server that accepts connections and never
+    // answers must not hold a status request for minutes. (Wall time: it bounds real waiting.)
+    const endsAt = Date.now() + budget;
+    const inTime = <T>(work: Promise<T>) =>
+      withinBudget(work, Math.max(0, endsAt - Date.now()), `The remote ${describeRemote(config.remote)} did not answer within ${seconds(budget)}`);
     try {
-      const head = await this.deps.metadata.readHead();
+      const head = await inTime(metadata.readHead());
       headCommit = head?.commit;
       report.remote_version = head?.version ?? 0;
       const knownRepo = state.get(SYNC_STATE_KEYS.repoId);
@@ -134,7 +147,7 @@ export class SyncService {
           ? `The remote holds repository ${head.repo}, not ${knownRepo} that this instance synced with`
           : `The remote has no version.txt, but this instance synced with repository ${knownRepo} there`;
       }
-      report.remote_capabilities = await this.capabilities();
+      report.remote_capabilities = await inTime(this.capabilities());
       report.lock_atomic = report.remote_capabilities.exclusiveMkcol;
     } catch (error) {
       report.remote_error = error instanceof Error ? error.message : String(error);

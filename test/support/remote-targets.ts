@@ -6,7 +6,7 @@ import { ManualClock, type Clock } from '../../src/domain/clock.ts';
 import { cryptoIdSource } from '../../src/domain/ids.ts';
 import { FolderRemote } from '../../src/remote/folder-remote.ts';
 import { MemoryRemote } from '../../src/remote/memory-remote.ts';
-import type { PutBody, PutOptions, PutResult, Remote, RemoteEntry, RemoteStat } from '../../src/remote/remote.ts';
+import type { PutBody, PutOptions, PutResult, ReadOptions, Remote, RemoteEntry, RemoteStat } from '../../src/remote/remote.ts';
 import { RetryingRemote } from '../../src/remote/retrying-remote.ts';
 import { WebDavRemote } from '../../src/remote/webdav-remote.ts';
 import { startWebDavServer, webDavKindsForTests, type WebDavServerKind, type WebDavTestServer } from './webdav-servers.ts';
@@ -95,11 +95,11 @@ export class ShiftedTimeRemote implements Remote {
   stat(p: string): Promise<RemoteStat | undefined> {
     return this.inner.stat(p);
   }
-  get(p: string): Promise<Readable | undefined> {
-    return this.inner.get(p);
+  get(p: string, options?: ReadOptions): Promise<Readable | undefined> {
+    return this.inner.get(p, options);
   }
-  getBytes(p: string): Promise<Buffer | undefined> {
-    return this.inner.getBytes(p);
+  getBytes(p: string, options?: ReadOptions): Promise<Buffer | undefined> {
+    return this.inner.getBytes(p, options);
   }
   put(p: string, body: PutBody, options?: PutOptions): Promise<PutResult> {
     return this.inner.put(p, body, options);
