@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { machineLine, type Table } from './table.ts';
 
 export interface Timing {
   runs: number;
@@ -143,20 +144,21 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      repo: { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
-      attackers: { type: 'string', default: '32' },
-      seconds: { type: 'string', default: '5' },
-      mb: { type: 'string', default: '4' },
-    },
-  });
+export interface LoginFloodOptions {
+  /** The checkout whose sources are served (the reference build can be another worktree). */
+  repo: string;
+  attackers: number;
+  seconds: number;
+  mb: number;
+}
+
+/** Starts `docsync serve` from `options.repo`, measures a login flood against it, and stops it. */
+export async function runLoginFlood(options: LoginFloodOptions): Promise<FloodReport> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'docsync-flood-'));
   const port = await freePort();
   const password = 'flood bench password';
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(values.repo, 'src/cli/main.ts'), 'serve'], {
-    cwd: values.repo,
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(options.repo, 'src/cli/main.ts'), 'serve'], {
+    cwd: options.repo,
     env: { PATH: process.env.PATH, DOCSYNC_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', DOCSYNC_ADMIN_PASSWORD: password, DOCSYNC_SYNC_INTERVAL: '0', DOCSYNC_REMOTE: 'none', DOCSYNC_LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -173,13 +175,49 @@ async function main(): Promise<void> {
       body: JSON.stringify({ username: 'admin', password }),
     });
     const auth = { 'x-session-id': ((await login.json()) as { sessionId: string }).sessionId };
-    const report = await measureLoginFlood(baseUrl, auth, { attackers: Number(values.attackers), seconds: Number(values.seconds), mb: Number(values.mb) });
-    console.log(`repo ${values.repo}: ${values.attackers} attackers, ${values.mb} MiB download, ${values.seconds} s`);
-    console.log(JSON.stringify(report, null, 2));
+    return await measureLoginFlood(baseUrl, auth, { ...options, timeoutMs: 60_000 });
   } finally {
     child.kill('SIGTERM');
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** Target: under a flood, a download stays under 1 s (median) and /health under 250 ms. */
+export async function benchLoginFlood(options: Omit<LoginFloodOptions, 'repo'>, log: (line: string) => void): Promise<Table> {
+  const repo = fileURLToPath(new URL('..', import.meta.url));
+  log(`login flood: ${options.attackers} attackers, ${options.mb} MiB download, ${options.seconds} s`);
+  const report = await runLoginFlood({ repo, ...options });
+  const ms = (t: Timing) => [`${t.medianMs.toFixed(0)}`, `${t.maxMs.toFixed(0)}`, String(t.runs)];
+  return {
+    title: `Login flood: ${options.attackers} clients keep a wrong-password login in flight (each its own address)`,
+    columns: ['request', 'median ms', 'max ms', 'runs', 'target'],
+    textColumns: [0, 4],
+    rows: [
+      { cells: ['GET /health, idle', ...ms(report.idle.health), ''] },
+      { cells: [`${options.mb} MiB download, idle`, ...ms(report.idle.download), ''] },
+      { cells: ['GET /health, flooded', ...ms(report.flooded.health), '< 250 ms'], ok: report.flooded.health.medianMs < 250 },
+      { cells: [`${options.mb} MiB download, flooded`, ...ms(report.flooded.download), '< 1000 ms'], ok: report.flooded.download.medianMs < 1000 },
+    ],
+    notes: [
+      machineLine(),
+      `login answers during the flood: ${Object.entries(report.logins).map(([status, n]) => `${n} × ${status}`).join(', ')}`,
+      'reference: node --import tsx bench/login-flood.ts --repo <older checkout> measures another build the same way',
+    ],
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      repo: { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
+      attackers: { type: 'string', default: '32' },
+      seconds: { type: 'string', default: '5' },
+      mb: { type: 'string', default: '4' },
+    },
+  });
+  const report = await runLoginFlood({ repo: values.repo, attackers: Number(values.attackers), seconds: Number(values.seconds), mb: Number(values.mb) });
+  console.log(`repo ${values.repo}: ${values.attackers} attackers, ${values.mb} MiB download, ${values.seconds} s`);
+  console.log(JSON.stringify(report, null, 2));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only status,insert,transfer,webdav,sync,sse] [--sizes 10000,100000,1000000] [--insert-rows 100000]
+ * `npm run bench [-- --only status,insert,transfer,webdav,sync,sse,login] [--sizes 10000,100000,1000000] [--insert-rows 100000]
  *  [--transfer-mb 1024] [--iterations 2000] [--webdav-concurrency 8] [--webdav-runs 3] [--sync-sizes 10000,100000]
  *  [--sync-files 2000] [--sync-runs 5] [--sse-clients 1000] [--sse-files 200] [--sse-runs 3]`: the performance targets of the issues,
  * one or more tables per section. Defaults are the full targets. Progress goes to stderr, tables to stdout.
@@ -8,13 +8,14 @@ import { parseArgs } from 'node:util';
 import { installCleanupOnExit } from './cleanup.ts';
 import { benchInsert } from './insert.ts';
 import { benchLocalStatus } from './local-status.ts';
+import { benchLoginFlood } from './login-flood.ts';
 import { benchSse } from './sse.ts';
 import { benchSync } from './sync.ts';
 import { renderTable, type Table } from './table.ts';
 import { benchTransfer } from './transfer.ts';
 import { benchWebDav } from './webdav-transfer.ts';
 
-const SECTIONS = ['status', 'insert', 'transfer', 'webdav', 'sync', 'sse'] as const;
+const SECTIONS = ['status', 'insert', 'transfer', 'webdav', 'sync', 'sse', 'login'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -31,7 +32,8 @@ const USAGE = `usage: npm run bench -- [options]
   --sync-nochange <n>   timed no-change syncs per size (default: 100, so that p99 is not just the maximum)
   --sse-clients <n>     connected SSE clients (default: 1000)
   --sse-files <n>       files each SSE run's sync uploads, one progress event each (default: 200)
-  --sse-runs <n>        progress streams measured by the SSE section, median shown (default: 3)`;
+  --sse-runs <n>        progress streams measured by the SSE section, median shown (default: 3)
+  --login-attackers <n> concurrent wrong-password logins of the login section (default: 64)`;
 
 interface Options {
   sections: Section[];
@@ -48,6 +50,7 @@ interface Options {
   sseClients: number;
   sseFiles: number;
   sseRuns: number;
+  loginAttackers: number;
 }
 
 class UsageError extends Error {}
@@ -76,6 +79,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       'sse-clients': { type: 'string' },
       'sse-files': { type: 'string' },
       'sse-runs': { type: 'string' },
+      'login-attackers': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -100,6 +104,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     sseClients: positiveInt('sse-clients', values['sse-clients'] ?? '1000'),
     sseFiles: positiveInt('sse-files', values['sse-files'] ?? '200'),
     sseRuns: positiveInt('sse-runs', values['sse-runs'] ?? '3'),
+    loginAttackers: positiveInt('login-attackers', values['login-attackers'] ?? '64'),
   };
 }
 
@@ -124,6 +129,8 @@ async function runSection(section: Section, options: Options): Promise<Table | T
       );
     case 'sse':
       return benchSse({ clients: options.sseClients, files: options.sseFiles, runs: options.sseRuns }, log);
+    case 'login':
+      return benchLoginFlood({ attackers: options.loginAttackers, seconds: 5, mb: 4 }, log);
   }
 }
 
