@@ -1,18 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.ts';
-import type { CliIo } from '../../src/cli/io.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openDocsync } from '../../src/docsync.ts';
+import { runCliCaptured, type CliRun as Run } from '../support/cli.ts';
 import { tempDir } from '../support/instance.ts';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 describe('docsync CLI', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -24,22 +16,8 @@ describe('docsync CLI', () => {
   afterEach(() => tmp.remove());
 
   /** Runs the CLI in-process against the temp data dir, with `stdin` as piped input. */
-  async function cli(args: string[], stdin = ''): Promise<Run> {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
-    out.on('data', (c: Buffer) => chunks.out.push(c));
-    err.on('data', (c: Buffer) => chunks.err.push(c));
-    const io: CliIo = {
-      stdout: out,
-      stderr: err,
-      stdin: Readable.from([Buffer.from(stdin)]),
-      env: { DOCSYNC_DATA_DIR: path.join(tmp.dir, 'data') },
-      cwd: tmp.dir,
-    };
-    const code = await runCli(args, io);
-    return { code, stdout: Buffer.concat(chunks.out).toString(), stderr: Buffer.concat(chunks.err).toString() };
-  }
+  const cli = (args: string[], stdin = ''): Promise<Run> =>
+    runCliCaptured(args, { env: { DOCSYNC_DATA_DIR: path.join(tmp.dir, 'data') }, cwd: tmp.dir, stdin });
   const idOf = (line: string) => line.split(/\s+/)[0]!;
 
   it('has --help on every command', async () => {

@@ -1,12 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openDocsync } from '../../src/docsync.ts';
+import { runCliCaptured } from '../support/cli.ts';
 import { tempDir } from '../support/instance.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -19,21 +19,8 @@ describe('the CLI on a data dir it cannot use as it is', () => {
   });
   afterEach(() => tmp.remove());
 
-  async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
-    out.on('data', (c: Buffer) => chunks.out.push(c));
-    err.on('data', (c: Buffer) => chunks.err.push(c));
-    const code = await runCli(args, {
-      stdout: out,
-      stderr: err,
-      stdin: Readable.from([]),
-      env: { DOCSYNC_REMOTE: 'none', DOCSYNC_LOG_LEVEL: 'silent', PORT: '0', ...env },
-      cwd: tmp.dir,
-    });
-    return { code, stdout: Buffer.concat(chunks.out).toString(), stderr: Buffer.concat(chunks.err).toString() };
-  }
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    runCliCaptured(args, { env: { DOCSYNC_REMOTE: 'none', DOCSYNC_LOG_LEVEL: 'silent', PORT: '0', ...env }, cwd: tmp.dir });
 
   /** The real CLI in a child process: a spin would block the test's own event loop. */
   function cliProcess(args: string[]): { status: number | null; stderr: string; elapsedMs: number } {

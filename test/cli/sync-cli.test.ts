@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.ts';
+import { runCliCaptured } from '../support/cli.ts';
 import { tempDir } from '../support/instance.ts';
 
 /** Two data dirs side by side share the embedded default remote, `remote/` beside them. */
@@ -15,21 +14,8 @@ describe('docsync sync / conflicts / resolve on the embedded folder remote', () 
   });
   afterEach(() => tmp.remove());
 
-  async function cli(dataDir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
-    out.on('data', (c: Buffer) => chunks.out.push(c));
-    err.on('data', (c: Buffer) => chunks.err.push(c));
-    const code = await runCli(args, {
-      stdout: out,
-      stderr: err,
-      stdin: Readable.from([]),
-      env: { DOCSYNC_DATA_DIR: path.join(tmp.dir, dataDir) },
-      cwd: tmp.dir,
-    });
-    return { code, stdout: Buffer.concat(chunks.out).toString(), stderr: Buffer.concat(chunks.err).toString() };
-  }
+  const cli = (dataDir: string, args: string[]) =>
+    runCliCaptured(args, { env: { DOCSYNC_DATA_DIR: path.join(tmp.dir, dataDir) }, cwd: tmp.dir });
 
   it('a file put on one instance arrives on the other; conflicts are listed and resolved', async () => {
     fs.writeFileSync(path.join(tmp.dir, 'paper.txt'), 'v1');

@@ -1,11 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.ts';
-import type { CliIo } from '../../src/cli/io.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openDocsync } from '../../src/docsync.ts';
+import { runCliCaptured } from '../support/cli.ts';
 import { tempDir } from '../support/instance.ts';
 
 describe('docsync user tokens / revoke-token', () => {
@@ -17,22 +15,8 @@ describe('docsync user tokens / revoke-token', () => {
   });
   afterEach(() => tmp.remove());
 
-  async function cli(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
-    out.on('data', (c: Buffer) => chunks.out.push(c));
-    err.on('data', (c: Buffer) => chunks.err.push(c));
-    const io: CliIo = {
-      stdout: out,
-      stderr: err,
-      stdin: Readable.from([Buffer.from(stdin)]),
-      env: { DOCSYNC_DATA_DIR: path.join(tmp.dir, 'data') },
-      cwd: tmp.dir,
-    };
-    const code = await runCli(args, io);
-    return { code, stdout: Buffer.concat(chunks.out).toString(), stderr: Buffer.concat(chunks.err).toString() };
-  }
+  const cli = (args: string[], stdin = '') =>
+    runCliCaptured(args, { env: { DOCSYNC_DATA_DIR: path.join(tmp.dir, 'data') }, cwd: tmp.dir, stdin });
 
   it('lists tokens without secrets and revokes one by id', async () => {
     expect((await cli(['user', 'add', 'ada'], 'analytical engine\n')).code).toBe(0);
