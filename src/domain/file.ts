@@ -58,6 +58,29 @@ export function mimeTypeOf(filename: string): string {
   return mime.lookup(filename) || 'application/octet-stream';
 }
 
+/** A file made on this instance (an upload, a recovered blob): never synced, so `modified`. */
+export function newLocalFile(
+  fields: Pick<FileRecord, 'stable_id' | 'hash' | 'filename' | 'file_type' | 'size'> &
+    Partial<Pick<FileRecord, 'doc_id' | 'collections' | 'labels' | 'metadata'>>,
+  now: string,
+): FileRecord {
+  return {
+    doc_id: null,
+    collections: [],
+    labels: [],
+    metadata: {},
+    ...fields,
+    mime_type: mimeTypeOf(fields.filename),
+    deleted: false,
+    created_at: now,
+    updated_at: now,
+    local_modified_at: now,
+    sync_status: 'modified',
+    sync_hash: null,
+    remote_version: null,
+  };
+}
+
 /** Sync status after a local change: a conflict stays a conflict until it is resolved. */
 export function statusAfterLocalChange(current: SyncStatus): SyncStatus {
   return current === 'conflict' ? 'conflict' : 'modified';

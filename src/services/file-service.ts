@@ -6,6 +6,7 @@ import {
   fileTypeOf,
   metadataProblem,
   mimeTypeOf,
+  newLocalFile,
   normalizeTags,
   statusAfterLocalChange,
   statusAfterLocalDelete,
@@ -69,25 +70,20 @@ export class FileService {
     const fileType = fileTypeOf(input.filename);
     await this.deps.blobs.commit(staged, fileType);
     const now = this.nowIso();
-    const file: FileRecord = {
-      stable_id: newStableId(this.deps.ids),
-      hash: staged.hash,
-      filename: input.filename,
-      file_type: fileType,
-      mime_type: mimeTypeOf(input.filename),
-      size: staged.size,
-      doc_id: input.docId ?? null,
-      collections: normalizeTags(input.collections ?? []),
-      labels: normalizeTags(input.labels ?? []),
-      metadata: input.metadata ?? {},
-      deleted: false,
-      created_at: now,
-      updated_at: now,
-      local_modified_at: now,
-      sync_status: 'modified',
-      sync_hash: null,
-      remote_version: null,
-    };
+    const file = newLocalFile(
+      {
+        stable_id: newStableId(this.deps.ids),
+        hash: staged.hash,
+        filename: input.filename,
+        file_type: fileType,
+        size: staged.size,
+        doc_id: input.docId ?? null,
+        collections: normalizeTags(input.collections ?? []),
+        labels: normalizeTags(input.labels ?? []),
+        metadata: input.metadata ?? {},
+      },
+      now,
+    );
     this.deps.files.insert(file);
     return file;
   }

@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import { isoUtc, systemClock, type Clock } from '../domain/clock.ts';
-import { mimeTypeOf, type FileRecord } from '../domain/file.ts';
+import { newLocalFile } from '../domain/file.ts';
 import { cryptoIdSource, newStableId, type IdSource } from '../domain/ids.ts';
 import { openDocsync, type Docsync } from '../docsync.ts';
 import { AppError, LocalStateError } from '../errors.ts';
@@ -151,26 +151,17 @@ async function recoverBlobs(docsync: Docsync, paths: ReturnType<typeof dataPaths
         continue;
       }
       const now = isoUtc(docsync.clock.now());
-      const filename = `recovered-${hash.slice(0, 12)}.${ext}`;
-      const row: FileRecord = {
-        stable_id: newStableId(docsync.ids),
-        hash,
-        filename,
-        file_type: ext,
-        mime_type: mimeTypeOf(filename),
-        size: (await fsp.stat(file)).size,
-        doc_id: null,
-        collections: [RECOVERED_COLLECTION],
-        labels: [],
-        metadata: {},
-        deleted: false,
-        created_at: now,
-        updated_at: now,
-        local_modified_at: now,
-        sync_status: 'modified',
-        sync_hash: null,
-        remote_version: null,
-      };
+      const row = newLocalFile(
+        {
+          stable_id: newStableId(docsync.ids),
+          hash,
+          filename: `recovered-${hash.slice(0, 12)}.${ext}`,
+          file_type: ext,
+          size: (await fsp.stat(file)).size,
+          collections: [RECOVERED_COLLECTION],
+        },
+        now,
+      );
       docsync.fileRepository.insert(row);
       report.recovered++;
     }
