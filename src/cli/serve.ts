@@ -25,7 +25,7 @@ export function registerServe(program: Command, io: CliIo): void {
       println(io.stderr, "Created user 'admin' with the password from DOCSYNC_ADMIN_PASSWORD.");
     }
     const server = await startServer(docsync, { handleSignals: true });
-    server.app.log.info(swept, 'swept temp files left by killed transfers');
+    if (swept.removed > 0) server.app.log.info(swept, 'swept temp files left by killed transfers');
     println(io.stderr, `docsync listening on ${server.url} (data in ${config.dataDir}, remote ${describeRemote(config.remote)})`);
     docsync.sync.startPeriodic(config.syncIntervalSeconds, (error) => {
       server.app.log.warn({ err: error }, 'background sync failed');
