@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort } from './server.ts';
-import { machineLine, type Table } from './table.ts';
+import type { Table } from './table.ts';
 
 export interface Timing {
   runs: number;
@@ -191,7 +191,6 @@ export async function benchLoginFlood(options: Omit<LoginFloodOptions, 'repo'>, 
       { cells: [`${options.mb} MiB download, flooded`, ...ms(report.flooded.download), '< 1000 ms'], ok: report.flooded.download.medianMs < 1000 },
     ],
     notes: [
-      machineLine(),
       `login answers during the flood: ${Object.entries(report.logins).map(([status, n]) => `${n} × ${status}`).join(', ')}`,
       'reference: node --import tsx bench/login-flood.ts --repo <older checkout> measures another build the same way',
     ],
