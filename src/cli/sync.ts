@@ -58,7 +58,11 @@ export function registerSync(program: Command, io: CliIo): void {
         if (opts.json) return println(io.stdout, JSON.stringify({ conflicts, total: conflicts.length }, null, 2));
         for (const c of conflicts) {
           const local = c.local_deleted ? 'deleted here' : `here ${c.local_hash.slice(0, 12)} (${c.local_modified_at})`;
-          const remote = c.remote_deleted ? 'deleted there' : `there ${c.remote_hash?.slice(0, 12)} (${c.remote_modified_at})`;
+          const remote = c.remote_deleted
+            ? 'deleted there'
+            : c.remote_hash === null
+              ? 'the remote side is unreadable (resolve with local_wins)'
+              : `there ${c.remote_hash.slice(0, 12)} (${c.remote_modified_at})`;
           println(io.stdout, `${c.stable_id}  ${c.conflict_type.padEnd(14)}  ${JSON.stringify(c.filename)}  ${local}; ${remote}`);
         }
         println(io.stderr, `${conflicts.length} conflict(s)`);

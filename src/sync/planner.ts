@@ -73,14 +73,16 @@ export function planSync(locals: ReadonlyMap<string, FileRecord>, remotes: Reado
   return { actions };
 }
 
-/** Same content and the same shareable metadata. */
+/**
+ * Same content and the same shareable metadata. The MIME type is left out: every instance derives it
+ * from the filename (rows stored by older builds may hold another), so it adds nothing to compare.
+ */
 export function sameState(local: FileRecord, remote: RemoteFileRow): boolean {
   return (
     local.hash === remote.hash &&
     local.deleted === remote.deleted &&
     local.filename === remote.filename &&
     local.file_type === remote.file_type &&
-    local.mime_type === remote.mime_type &&
     local.doc_id === remote.doc_id &&
     JSON.stringify(local.collections) === JSON.stringify(remote.collections) &&
     JSON.stringify(local.labels) === JSON.stringify(remote.labels) &&

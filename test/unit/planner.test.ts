@@ -567,7 +567,6 @@ describe('sameState', () => {
     ['deleted', { deleted: true }],
     ['filename', { filename: 'other.pdf' }],
     ['file_type', { file_type: 'xml' }],
-    ['mime_type', { mime_type: 'application/octet-stream' }],
     ['doc_id', { doc_id: 'doc-2024-099' }],
     ['doc_id null', { doc_id: null }],
     ['collections', { collections: ['inbox'] }],
@@ -578,9 +577,11 @@ describe('sameState', () => {
     expect(sameState(localRow(), remoteRow(change))).toBe(false);
   });
 
-  // Not shareable state: size follows from hash; timestamps and versions are per side.
+  // Not shareable state: size follows from hash, the MIME type from the filename (every instance
+  // derives it; a row stored by an older build may hold another); timestamps and versions are per side.
   it.each([
     ['size', {}, { size: 1 }],
+    ['mime_type', { mime_type: 'text/html' }, { mime_type: 'application/pdf' }],
     ['created_at / updated_at', {}, { created_at: '2030-01-01T00:00:00.000Z', updated_at: '2030-01-01T00:00:00.000Z' }],
     ['version', {}, { version: 99 }],
     ['local bookkeeping', { sync_status: 'modified', sync_hash: null, remote_version: null, local_modified_at: '2030-01-01T00:00:00.000Z' }, {}],
