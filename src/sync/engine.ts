@@ -194,7 +194,7 @@ export class SyncEngine {
       await refuse(`The remote ${this.deps.remote.description} holds repository ${snapshot.repoId}, but this instance synced with ${knownRepo}.`);
     }
     const lastSeen = state.lastSeenVersion();
-    if (knownRepo && lastSeen !== undefined && head.version < lastSeen) {
+    if (knownRepo && lastSeen !== undefined && head.version < lastSeen && !this.lateSwitchExplains(snapshot, head)) {
       await refuse(`The remote went back from version ${lastSeen} to ${head.version} (restored from an older copy?).`);
     }
     if (!knownRepo) {
@@ -202,6 +202,20 @@ export class SyncEngine {
       state.clearSeenCommits();
     }
     return { snapshot, base: head, fresh: false };
+  }
+
+  /**
+   * Whether a remote that went back a version is a late switch rather than an older copy: where the
+   * server ignores preconditions, a sync frozen before its switch can land version n+1 after others
+   * committed n+1 and n+2. Its head is a commit this instance never saw, built on history it shares;
+   * the rewritten-history repair then re-publishes what only this instance still holds. A head this
+   * instance saw before, or one with no shared history, is an older copy put back: refused.
+   */
+  private lateSwitchExplains(snapshot: RemoteSnapshot, head: VersionHead): boolean {
+    const seen = this.deps.state.seenCommits();
+    if (seen.some(([, commit]) => commit === head.commit)) return false;
+    const history = historyOf(snapshot);
+    return seen.some(([version, commit]) => version < head.version && history.get(version) === commit);
   }
 
   /** Every live local row becomes a change to publish (re-initialisation). */
@@ -273,7 +287,7 @@ export class SyncEngine {
   private repairRewrittenHistory(snapshot: RemoteSnapshot): { fork: number; requeued: number } | undefined {
     const { state, files } = this.deps;
     const recent = snapshot.recentCommits;
-    const history = new Map(recent.map((commit, i) => [snapshot.version - (recent.length - 1 - i), commit]));
+    const history = historyOf(snapshot);
     const seen = state.seenCommits();
     let rewritten = false;
     let fork: [number, string] | undefined;
@@ -680,6 +694,12 @@ function fromRemote(remote: RemoteFileRow, localModifiedAt: string): FileRecord 
     sync_hash: remote.hash,
     remote_version: version,
   };
+}
+
+/** The commits the remote remembers, by version (the last is the snapshot's own). */
+function historyOf(snapshot: RemoteSnapshot): Map<number, string> {
+  const recent = snapshot.recentCommits;
+  return new Map(recent.map((commit, i) => [snapshot.version - (recent.length - 1 - i), commit]));
 }
 
 /** The remote row a pushed local row becomes, stamped with the commit's version. */

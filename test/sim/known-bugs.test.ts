@@ -251,4 +251,35 @@ describe('bugs 1-8 found by the simulation, fixed (regression tests)', () => {
     ];
     expect((await run(steps)).violations).toEqual([]);
   });
+
+  // Bug 11 (invariant 1). On a server that ignores preconditions and whose MKCOL is not atomic (the
+  // rclone model), c froze holding a sync while a and b committed two versions; c's late switch then
+  // landed version n+1 over n+2, and a and b, having seen n+2, called the remote "went back" (an older
+  // copy put back) and refused every sync. Fixed: a lower version whose head this instance never saw,
+  // built on history it shares, is a late switch, and the rewritten-history repair takes it from there
+  // (src/sync/engine.ts `lateSwitchExplains`). (Found by `npm run sim:long -- --server nonatomic`,
+  // seed 201886275, shrunk to 17 steps.)
+  it('bug 11: a late switch that takes the remote back a version is repaired, not refused', async () => {
+    const steps = [
+      { dt: 0, kind: 'create', inst: A, name: 774415, size: 86, bytes: 255117308, dup: null },
+      { dt: 0, kind: 'create', inst: A, name: 874793, size: 263, bytes: 432365042, dup: null },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'editContent', inst: B, pick: 0.6189776577521116, size: 200, bytes: 1546276000 },
+      { dt: 0, kind: 'create', inst: C, name: 637304, size: 381, bytes: 1976439190, dup: null },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'create', inst: A, name: 468927, size: 360, bytes: 1701820614, dup: null },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'editMeta', inst: B, pick: 0.2135118544101715, variant: 1223590059 },
+      { dt: 0, kind: 'delete', inst: A, pick: 0.589816671796143 },
+      { dt: 0, kind: 'fault', fault: '503', op: 'all', target: 'any', times: 5, ms: 0 },
+      { dt: 0, kind: 'syncPark', inst: C, at: 32, frozen: true },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+    ] as Step[];
+    const result = await run(steps, { server: 'nonatomic' }, 201886275);
+    expect(result.violations).toEqual([]);
+  });
 });
