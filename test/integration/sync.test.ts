@@ -349,6 +349,22 @@ describe.each(remoteTargetNames())('sync between instances on %s', (name) => {
     expect(await b.contents()).toEqual({ 'keep.txt': 'precious' });
   });
 
+  it('refuses a remote put back to an older copy (a version it saw before), and keeps local data', async () => {
+    setup();
+    await a.put('one.txt', '1');
+    await a.sync();
+    const remote = fresh.connect();
+    const older = (await remote.getBytes(remotePaths.versionFile))!;
+    await a.put('two.txt', '2');
+    await a.sync();
+    await b.sync();
+    await remote.put(remotePaths.versionFile, older);
+    for (const node of [a, b]) {
+      await expect(node.sync()).rejects.toThrow(/went back from version 2 to 1 \(restored from an older copy\?\)/);
+      expect(await node.contents()).toEqual({ 'one.txt': '1', 'two.txt': '2' });
+    }
+  });
+
   it('stops a sync that would delete most local files, until forced', async () => {
     setup();
     const ids = [];
