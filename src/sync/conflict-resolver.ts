@@ -6,7 +6,7 @@ import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
 import { RemoteCorruptError } from '../remote/errors.ts';
 import { remotePaths } from '../remote/paths.ts';
 import type { Remote } from '../remote/remote.ts';
-import type { RemoteFileRow } from '../remote/remote-snapshot.ts';
+import type { RemoteFileRow } from '../domain/shared-row.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';

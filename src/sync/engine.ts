@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { FileRecord } from '../domain/file.ts';
-import { describeRejected } from '../domain/shared-row.ts';
+import { describeRejected, type RemoteFileRow } from '../domain/shared-row.ts';
 import type { IdSource } from '../domain/ids.ts';
 import { withinBudget } from '../remote/bounded-read.ts';
 import { RemoteTimeoutError } from '../remote/errors.ts';
@@ -9,7 +9,7 @@ import { LockLostError, type LockHandle, type RemoteLock } from '../remote/lock.
 import { remotePaths } from '../remote/paths.ts';
 import type { Remote } from '../remote/remote.ts';
 import type { ConditionalWrites, RemoteMetadataStore } from '../remote/remote-metadata.ts';
-import { RECENT_COMMITS, type RemoteFileRow, type RemoteSnapshot } from '../remote/remote-snapshot.ts';
+import { RECENT_COMMITS, type RemoteSnapshot } from '../remote/remote-snapshot.ts';
 import type { VersionHead } from '../remote/version-file.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
