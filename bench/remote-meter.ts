@@ -41,6 +41,10 @@ export class MeteredRemote implements Remote {
     return this.inner.description;
   }
 
+  get putAnswerConfirms(): boolean | undefined {
+    return this.inner.putAnswerConfirms;
+  }
+
   /** What was counted since the last `take()` (or since the start), and starts counting afresh. */
   take(): MeterReading {
     const reading = this.reading;

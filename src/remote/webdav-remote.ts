@@ -57,6 +57,8 @@ const DISCARD_MAX_BYTES = 1024 * 1024;
  */
 export class WebDavRemote implements Remote {
   readonly description: string;
+  /** A 201/204 to a PUT with Content-Length means stored, on every server measured (see `Remote`). */
+  readonly putAnswerConfirms = true;
   private readonly rootSegments: string[];
   private readonly limits: ReadLimits;
   private readonly origin: URL;

@@ -19,6 +19,15 @@ export const SYNC_STATE_KEYS = {
   capabilities: 'remote_capabilities',
 } as const;
 
+/**
+ * `uploaded_blob:<hash>.<ext>` → repository id: a blob this instance uploaded and confirmed that no
+ * commit names yet. A sync killed after its uploads does not send them again (SPEC §10: an
+ * interrupted 160 MB sync re-sent all of it); forgotten once a commit names them.
+ */
+const UPLOADED_BLOB_PREFIX = 'uploaded_blob:';
+/** Just past every key with the prefix (`;` follows `:`): a range the primary key index answers. */
+const UPLOADED_BLOB_END = 'uploaded_blob;';
+
 /** How many seen heads are kept: as many as a snapshot lists recent commits (RECENT_COMMITS). */
 const SEEN_COMMITS = 50;
 
@@ -146,6 +155,23 @@ export class SyncStateStore {
   markCommitSettled(): void {
     const last = this.lastCommit();
     if (last) this.set(SYNC_STATE_KEYS.lastCommit, JSON.stringify({ ...last, settled: true }));
+  }
+
+  /** Blobs uploaded (and confirmed) to repository `repo` that no commit names yet. */
+  uploadedBlobs(repo: string): string[] {
+    return this.db
+      .prepare<[string, string, string], { key: string }>('SELECT key FROM sync_state WHERE key >= ? AND key < ? AND value = ?')
+      .all(UPLOADED_BLOB_PREFIX, UPLOADED_BLOB_END, repo)
+      .map((row) => row.key.slice(UPLOADED_BLOB_PREFIX.length));
+  }
+
+  recordUploadedBlob(key: string, repo: string): void {
+    this.set(`${UPLOADED_BLOB_PREFIX}${key}`, repo);
+  }
+
+  /** Once a commit names the uploads (or they belong to a repository left behind). */
+  clearUploadedBlobs(): void {
+    this.db.prepare('DELETE FROM sync_state WHERE key >= ? AND key < ?').run(UPLOADED_BLOB_PREFIX, UPLOADED_BLOB_END);
   }
 
   clearLastCommit(): void {
