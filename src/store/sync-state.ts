@@ -20,9 +20,9 @@ export const SYNC_STATE_KEYS = {
 } as const;
 
 /**
- * `uploaded_blob:<hash>.<ext>` → repository id: a blob this instance uploaded and confirmed that no
- * commit names yet. A sync killed after its uploads does not send them again (SPEC §10: an
- * interrupted 160 MB sync re-sent all of it); forgotten once a commit names them.
+ * `uploaded_blob:<hash>.<ext>` → the remote it went to (its description): a blob this instance
+ * uploaded and confirmed that no commit names yet. A sync killed after its uploads need not send
+ * them again (an interrupted 160 MB sync re-sent all of it); forgotten once a commit names them.
  */
 const UPLOADED_BLOB_PREFIX = 'uploaded_blob:';
 /** Just past every key with the prefix (`;` follows `:`): a range the primary key index answers. */
@@ -157,19 +157,19 @@ export class SyncStateStore {
     if (last) this.set(SYNC_STATE_KEYS.lastCommit, JSON.stringify({ ...last, settled: true }));
   }
 
-  /** Blobs uploaded (and confirmed) to repository `repo` that no commit names yet. */
-  uploadedBlobs(repo: string): string[] {
+  /** Blobs uploaded (and confirmed) to the remote `where` that no commit names yet. */
+  uploadedBlobs(where: string): string[] {
     return this.db
       .prepare<[string, string, string], { key: string }>('SELECT key FROM sync_state WHERE key >= ? AND key < ? AND value = ?')
-      .all(UPLOADED_BLOB_PREFIX, UPLOADED_BLOB_END, repo)
+      .all(UPLOADED_BLOB_PREFIX, UPLOADED_BLOB_END, where)
       .map((row) => row.key.slice(UPLOADED_BLOB_PREFIX.length));
   }
 
-  recordUploadedBlob(key: string, repo: string): void {
-    this.set(`${UPLOADED_BLOB_PREFIX}${key}`, repo);
+  recordUploadedBlob(key: string, where: string): void {
+    this.set(`${UPLOADED_BLOB_PREFIX}${key}`, where);
   }
 
-  /** Once a commit names the uploads (or they belong to a repository left behind). */
+  /** Once a commit names the uploads. */
   clearUploadedBlobs(): void {
     this.db.prepare('DELETE FROM sync_state WHERE key >= ? AND key < ?').run(UPLOADED_BLOB_PREFIX, UPLOADED_BLOB_END);
   }

@@ -467,7 +467,7 @@ export class SyncEngine {
     // Nothing to publish: no commit (a new remote is committed even when empty, to exist).
     if (pushes.length === 0 && !fresh) return undefined;
     const snapshotRepoId = snapshot.repoId;
-    const uploaded = await this.uploadBlobs(pushes, snapshot);
+    const uploaded = await this.uploadBlobs(pushes);
     await this.deps.checkpoint?.('after_blob_upload');
     const version = (base?.version ?? 0) + 1;
     const committed = pushes.filter((p) => p.kind === 'push_delete' || !uploaded.failed.has(blobKey(p.local)));
@@ -522,20 +522,17 @@ export class SyncEngine {
 
   /**
    * Uploads the blobs of the pushed rows that the remote does not have: not those a snapshot row
-   * names, nor those an interrupted sync already uploaded and confirmed (remembered locally, so
-   * checking costs no request). Each is confirmed before a commit may name it; a failed one is
-   * left out of the commit and retried next sync.
+   * names, nor those an interrupted sync already uploaded (see `uploadedEarlier`). Each is confirmed
+   * before a commit may name it; a failed one is left out of the commit and retried next sync.
    */
-  private async uploadBlobs(
-    pushes: Extract<PlanAction, { kind: 'push' | 'push_delete' }>[],
-    snapshot: RemoteSnapshot,
-  ): Promise<{ failed: Set<string> }> {
+  private async uploadBlobs(pushes: Extract<PlanAction, { kind: 'push' | 'push_delete' }>[]): Promise<{ failed: Set<string> }> {
     const { blobs, state } = this.deps;
-    const repo = snapshot.repoId;
-    this.remoteBlobs.remember(state.uploadedBlobs(repo));
-    const candidates = uniqueBlobs(
+    const where = this.deps.remote.description;
+    const wanted = uniqueBlobs(
       pushes.filter((p) => p.kind === 'push' && p.content).map((p) => p.local),
     ).filter((file) => !this.remoteBlobs.has(file.hash, file.file_type));
+    const earlier = await this.uploadedEarlier(wanted);
+    const candidates = wanted.filter((file) => !earlier.has(blobKey(file)));
     const failed = new Set<string>();
     const uploaded: Uploaded[] = [];
     const names = new Map(candidates.map((file) => [blobKey(file), file.filename]));
@@ -558,7 +555,7 @@ export class SyncEngine {
       if (this.stalled) return;
       try {
         const upload = await this.remoteBlobs.upload(file, () => blobs.createReadStream(file.hash, file.file_type));
-        if (upload.confirmed) state.recordUploadedBlob(blobKey(file), repo);
+        if (upload.confirmed) state.recordUploadedBlob(blobKey(file), where);
         uploaded.push(upload);
         this.bytes += file.size;
         this.summary.bytes_uploaded += file.size;
@@ -573,10 +570,27 @@ export class SyncEngine {
       fail(blobKey(blob), `Upload of ${names.get(blobKey(blob))} ${reason}; retried next sync`, error);
     }
     for (const upload of uploaded) {
-      if (!upload.confirmed && !failed.has(blobKey(upload))) state.recordUploadedBlob(blobKey(upload), repo);
+      if (!upload.confirmed && !failed.has(blobKey(upload))) state.recordUploadedBlob(blobKey(upload), where);
     }
     if (this.stalled) throw this.stalled;
     return { failed };
+  }
+
+  /**
+   * Of the blobs to upload, those an interrupted sync already uploaded to this remote (remembered
+   * locally until a commit names them) and still there: one read per shard instead of their bytes
+   * again. Read, not believed: the remote may have been emptied since.
+   */
+  private async uploadedEarlier(wanted: FileRecord[]): Promise<Set<string>> {
+    const remembered = new Set(this.deps.state.uploadedBlobs(this.deps.remote.description));
+    const earlier = wanted.filter((file) => remembered.has(blobKey(file)));
+    if (earlier.length === 0) return new Set();
+    const recheck = earlier.map((file) => ({ hash: file.hash, file_type: file.file_type, size: file.size, confirmed: false }));
+    const gone = await this.remoteBlobs.confirm(recheck, this.deps.transferWorkers);
+    for (const { error } of gone) this.noteStall(error);
+    if (this.stalled) throw this.stalled;
+    const goneKeys = new Set(gone.map(({ blob }) => blobKey(blob)));
+    return new Set(earlier.map(blobKey).filter((key) => !goneKeys.has(key)));
   }
 
   /**
