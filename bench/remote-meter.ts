@@ -18,7 +18,8 @@ export const PAYLOAD_KINDS: readonly PayloadKind[] = ['blob', 'snapshot', 'contr
 /** What a remote path (relative to the remote root) carries. */
 export function payloadKind(path: string): PayloadKind {
   if (/^metadata\/[^/]+\.db$/.test(path)) return 'snapshot';
-  if (/^[0-9a-f]{2}\/[0-9a-f]{64}\.[a-z0-9.]+$/.test(path)) return 'blob';
+  // A blob, or its shard folder (its MKCOL, its listing).
+  if (/^[0-9a-f]{2}(\/[0-9a-f]{64}\.[a-z0-9.]+)?$/.test(path)) return 'blob';
   return 'control';
 }
 
