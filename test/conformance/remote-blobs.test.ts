@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoIdSource } from '../../src/domain/ids.ts';
-import { RemoteCorruptError } from '../../src/remote/errors.ts';
+import { RemoteCorruptError, RemoteUnavailableError } from '../../src/remote/errors.ts';
 import { remotePaths } from '../../src/remote/paths.ts';
 import type { PutBody, PutOptions, PutResult, ReadOptions, Remote, RemoteEntry, RemoteStat } from '../../src/remote/remote.ts';
 import { RemoteBlobStore, ROOT_LISTING_MIN_UPLOADS, type BlobRef } from '../../src/remote/remote-blobs.ts';
@@ -16,6 +16,8 @@ import { remoteTargetNames, startRemoteTarget, type RemoteTarget } from '../supp
 class CountingRemote implements Remote {
   calls: Record<string, number> = {};
   dropPuts = false;
+  /** Reads (stat, list) fail the way a server that stopped answering fails them. */
+  failReads = false;
   constructor(private readonly inner: Remote) {}
   get description(): string {
     return this.inner.description;
@@ -23,6 +25,9 @@ class CountingRemote implements Remote {
   get putAnswerConfirms(): boolean | undefined {
     // A server that loses acknowledged writes cannot be taken at its word.
     return this.dropPuts ? undefined : this.inner.putAnswerConfirms;
+  }
+  private refuseRead(): void {
+    if (this.failReads) throw new RemoteUnavailableError('Injected: the server stopped answering reads');
   }
   private count(op: string): void {
     this.calls[op] = (this.calls[op] ?? 0) + 1;
@@ -34,6 +39,7 @@ class CountingRemote implements Remote {
   }
   stat(p: string): Promise<RemoteStat | undefined> {
     this.count('stat');
+    this.refuseRead();
     return this.inner.stat(p);
   }
   get(p: string, options?: ReadOptions): Promise<Readable | undefined> {
@@ -55,6 +61,7 @@ class CountingRemote implements Remote {
   }
   list(p: string): Promise<RemoteEntry[] | undefined> {
     this.count('list');
+    this.refuseRead();
     return this.inner.list(p);
   }
   mkdir(p: string): Promise<'created' | 'exists'> {
@@ -176,6 +183,20 @@ describe.each(remoteTargetNames())('remote blobs on %s', (name) => {
     expect(missing.every((m) => m.reason === 'did not arrive on the remote')).toBe(true);
     expect(store.has(lost.ref.hash, 'txt')).toBe(false);
     expect(store.has(alone.ref.hash, 'txt')).toBe(false);
+  });
+
+  it('a confirming read that fails says so (not "did not arrive"), and confirms nothing', async () => {
+    const remote = await freshRemote();
+    const { ref, data } = blobIn('70', 'unconfirmable');
+    remote.dropPuts = true; // Not taken at its word: a read must confirm it.
+    const store = new RemoteBlobStore(remote);
+    const upload = await store.upload(ref, open(data));
+    remote.dropPuts = false;
+    remote.failReads = true;
+    const [missing] = await store.confirm([upload]);
+    expect(missing?.reason).toMatch(/^could not be confirmed \(reading 70\/ failed: Injected: the server stopped answering reads\)$/);
+    expect(missing?.error).toBeInstanceOf(RemoteUnavailableError);
+    expect(store.has(ref.hash, 'txt')).toBe(false);
   });
 
   it('where the PUT answer is trusted, the file is there at its full size the moment the answer comes (20 uploads)', async () => {
