@@ -115,6 +115,15 @@ describe.each(remoteTargetNames())('remote blobs on %s', (name) => {
     expect((await remote.getBytes(remotePaths.blob(ref.hash, 'txt')))?.equals(data)).toBe(true);
   });
 
+  it('uploads a large blob (16 MB) into a missing shard: the refused first PUT does not break the upload', async () => {
+    const remote = await freshRemote();
+    const data = Buffer.alloc(16 * 1024 * 1024, 7);
+    const hash = createHash('sha256').update(data).digest('hex');
+    const ref = { hash, file_type: 'bin', size: data.length };
+    await new RemoteBlobStore(remote).upload(ref, open(data));
+    expect((await remote.stat(remotePaths.blob(hash, 'bin')))?.size).toBe(data.length);
+  });
+
   it('uploads into an existing shard with one request, and a second blob there with one more', async () => {
     const remote = await freshRemote();
     const first = blobIn('b0', 'first');
