@@ -13,7 +13,7 @@
  * declares that answer reliable (`Remote.putAnswerConfirms`), else by one read per shard touched.
  */
 import type { Readable } from 'node:stream';
-import { RemoteCorruptError, RemoteError } from './errors.ts';
+import { ParentMissingError, RemoteCorruptError } from './errors.ts';
 import { remotePaths } from './paths.ts';
 import type { Remote } from './remote.ts';
 
@@ -113,7 +113,7 @@ export class RemoteBlobStore {
     try {
       await this.remote.put(path, body);
     } catch (error) {
-      if (!missingFolder(error)) throw error;
+      if (!(error instanceof ParentMissingError)) throw error;
       this.shards.delete(shard);
       await this.ensureShard(shard);
       await this.remote.put(path, body);
@@ -187,9 +187,4 @@ export class RemoteBlobStore {
     await pending;
     this.shards.add(shard);
   }
-}
-
-/** A PUT refused because its folder is missing: 409 (most servers, RFC 4918 §9.7.1) or 404 (rclone, sabre 4). */
-function missingFolder(error: unknown): boolean {
-  return error instanceof RemoteError && !error.retryable && (error.remoteStatus === 409 || error.remoteStatus === 404);
 }
