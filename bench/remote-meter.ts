@@ -18,7 +18,8 @@ export const PAYLOAD_KINDS: readonly PayloadKind[] = ['blob', 'snapshot', 'contr
 /** What a remote path (relative to the remote root) carries. */
 export function payloadKind(path: string): PayloadKind {
   if (/^metadata\/[^/]+\.db$/.test(path)) return 'snapshot';
-  if (/^[0-9a-f]{2}\/[0-9a-f]{64}\.[a-z0-9.]+$/.test(path)) return 'blob';
+  // A blob, or its shard folder (its MKCOL, its listing).
+  if (/^[0-9a-f]{2}(\/[0-9a-f]{64}\.[a-z0-9.]+)?$/.test(path)) return 'blob';
   return 'control';
 }
 
@@ -39,6 +40,10 @@ export class MeteredRemote implements Remote {
 
   get description(): string {
     return this.inner.description;
+  }
+
+  get putAnswerConfirms(): boolean | undefined {
+    return this.inner.putAnswerConfirms;
   }
 
   /** What was counted since the last `take()` (or since the start), and starts counting afresh. */

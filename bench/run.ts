@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only status,insert,transfer,webdav,sync,sse,login] [--sizes 10000,100000,1000000] [--insert-rows 100000]
+ * `npm run bench [-- --only status,insert,transfer,webdav,sync,push,sse,login] [--sizes 10000,100000,1000000] [--insert-rows 100000]
  *  [--transfer-mb 1024] [--iterations 2000] [--webdav-concurrency 8] [--webdav-runs 3] [--sync-sizes 10000,100000]
  *  [--sync-files 2000] [--sync-runs 5] [--sse-clients 1000] [--sse-files 200] [--sse-runs 3]`: the performance targets of the issues,
  * one or more tables per section. Defaults are the full targets. Progress goes to stderr, tables to stdout.
@@ -10,12 +10,13 @@ import { benchInsert } from './insert.ts';
 import { benchLocalStatus } from './local-status.ts';
 import { benchLoginFlood } from './login-flood.ts';
 import { benchSse } from './sse.ts';
+import { benchPushRequests } from './push-requests.ts';
 import { benchSync } from './sync.ts';
 import { renderTable, type Table } from './table.ts';
 import { benchTransfer } from './transfer.ts';
 import { benchWebDav } from './webdav-transfer.ts';
 
-const SECTIONS = ['status', 'insert', 'transfer', 'webdav', 'sync', 'sse', 'login'] as const;
+const SECTIONS = ['status', 'insert', 'transfer', 'webdav', 'sync', 'push', 'sse', 'login'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -127,6 +128,8 @@ async function runSection(section: Section, options: Options): Promise<Table | T
         { sizes: options.syncSizes, initialFiles: options.syncFiles, runs: options.syncRuns, noChangeRuns: options.syncNoChange },
         log,
       );
+    case 'push':
+      return benchPushRequests(log);
     case 'sse':
       return benchSse({ clients: options.sseClients, files: options.sseFiles, runs: options.sseRuns }, log);
     case 'login':

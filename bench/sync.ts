@@ -22,7 +22,7 @@ import { cryptoIdSource, seededIdSource } from '../src/domain/ids.ts';
 import { REMOTE_RETRY_POLICY } from '../src/remote/open-remote.ts';
 import type { Remote } from '../src/remote/remote.ts';
 import { RemoteMetadataStore } from '../src/remote/remote-metadata.ts';
-import type { RemoteFileRow } from '../src/remote/remote-snapshot.ts';
+import type { RemoteFileRow } from '../src/domain/shared-row.ts';
 import { RetryingRemote } from '../src/remote/retrying-remote.ts';
 import { WebDavRemote } from '../src/remote/webdav-remote.ts';
 import { SYNC_STATE_KEYS } from '../src/store/sync-state.ts';

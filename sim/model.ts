@@ -1,5 +1,5 @@
 import type { FileRecord } from '../src/domain/file.ts';
-import type { RemoteFileRow } from '../src/remote/remote-snapshot.ts';
+import type { RemoteFileRow } from '../src/domain/shared-row.ts';
 
 /**
  * What the simulation knows about every change a person made (invariants 2 and 3).

@@ -26,6 +26,9 @@ export interface SharedRow extends SharedFileFields {
   version: number;
 }
 
+/** A row of the remote's shared `files` table, as the sync sees it. */
+export type RemoteFileRow = SharedRow;
+
 /** A row that failed the checks: skipped, and reported by this printable id and reason. */
 export interface RejectedRow {
   /** The row's stable_id as found, escaped and shortened: safe in a message or a log line. */

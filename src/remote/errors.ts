@@ -30,6 +30,16 @@ export class PreconditionFailedError extends RemoteError {
   }
 }
 
+/**
+ * A write whose parent folder does not exist (409 from most WebDAV servers, 404 from rclone and
+ * sabre/dav): the caller may create the folder and write again.
+ */
+export class ParentMissingError extends RemoteError {
+  constructor(path: string, status: number, options: { cause?: unknown } = {}) {
+    super(`Cannot write ${path}: its parent folder does not exist`, { status, code: 'remote_parent_missing', cause: options.cause });
+  }
+}
+
 /** 401 / 403: the credentials are wrong or lack rights. Retrying does not help. */
 export class RemoteAuthError extends RemoteError {
   constructor(message: string, status: number, options: { cause?: unknown } = {}) {

@@ -5,7 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { IdSource } from '../domain/ids.ts';
 import { capStream, readCapped, SMALL_FILE_MAX_BYTES, tooLarge } from './bounded-read.ts';
-import { PreconditionFailedError, RemoteAuthError, RemoteError, RemoteUnavailableError } from './errors.ts';
+import { ParentMissingError, PreconditionFailedError, RemoteAuthError, RemoteError, RemoteUnavailableError } from './errors.ts';
 import { joinPath, remotePathSegments } from './paths.ts';
 import { bodySize, type PutBody, type PutOptions, type PutResult, type ReadOptions, type Remote, type RemoteEntry, type RemoteStat } from './remote.ts';
 
@@ -160,7 +160,7 @@ export class FolderRemote implements Remote {
   private async writeTemp(temp: string, body: PutBody, relPath: string): Promise<string> {
     const handle = await fsp.open(temp, 'wx').catch((error: unknown) => {
       if (errorCode(error) !== 'ENOENT') throw translateFsError(error, 'write', relPath);
-      throw new RemoteError(`Cannot write ${relPath}: its parent folder does not exist`, { status: 409, cause: error });
+      throw new ParentMissingError(relPath, 409, { cause: error });
     });
     try {
       const expected = bodySize(body);

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { systemClock, type Clock } from '../domain/clock.ts';
 import { SMALL_FILE_MAX_BYTES, tooLarge } from './bounded-read.ts';
-import { PreconditionFailedError, RemoteError } from './errors.ts';
+import { ParentMissingError, PreconditionFailedError, RemoteError } from './errors.ts';
 import { FaultInjector, faultError, REMOTE_OPERATIONS, type FaultEffect, type RemoteOperation } from './faults.ts';
 import { parentPath, remotePathSegments } from './paths.ts';
 import type { PutBody, PutOptions, PutResult, ReadOptions, Remote, RemoteEntry, RemoteStat } from './remote.ts';
@@ -182,7 +182,7 @@ export class MemoryRemote implements Remote {
 
   private requireParent(path: string): void {
     if (!this.folders.has(parentPath(path))) {
-      throw new RemoteError(`Cannot write ${path}: its parent folder does not exist`, { status: 409 });
+      throw new ParentMissingError(path, 409);
     }
   }
 

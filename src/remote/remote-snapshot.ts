@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { readStoredRow, type RejectedRow, type SharedRow } from '../domain/shared-row.ts';
+import { readStoredRow, type RejectedRow, type RemoteFileRow } from '../domain/shared-row.ts';
 import { AppError } from '../errors.ts';
 import { RemoteCorruptError } from './errors.ts';
 
@@ -8,8 +8,6 @@ export const FORMAT_VERSION = 1;
 /** How many commit ids the remote remembers (lost-commit detection, SPEC §3). */
 export const RECENT_COMMITS = 50;
 
-/** One row of the shared `files` table (the type lives in the domain, beside the checks every row passes). */
-export type RemoteFileRow = SharedRow;
 export type { SharedFileFields } from '../domain/shared-row.ts';
 
 export class RemoteFormatError extends AppError {

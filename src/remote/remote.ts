@@ -22,6 +22,16 @@ export interface Remote {
   /** Where this remote is, safe to show (never a password). */
   readonly description: string;
 
+  /**
+   * `true` when a successful `put` means the bytes are stored, whole, and readable at once, so an
+   * upload needs no read to confirm it (`remote-blobs.ts`). Measured on every WebDAV server tested
+   * (Apache, nginx, rclone, lighttpd, sabre/dav: each writes the file before its 201/204, refuses a
+   * body shorter than its Content-Length, and lists the file at its full size right after). Absent:
+   * a write is read back before a commit names it (the memory remote models a server that loses
+   * acknowledged writes; on a folder the read costs no request).
+   */
+  readonly putAnswerConfirms?: boolean;
+
   /** Size and ETag of a file, or `undefined` when it does not exist. */
   stat(path: string): Promise<RemoteStat | undefined>;
 

@@ -42,6 +42,10 @@ export class RetryingRemote implements Remote {
     return this.inner.description;
   }
 
+  get putAnswerConfirms(): boolean | undefined {
+    return this.inner.putAnswerConfirms;
+  }
+
   stat(path: string): Promise<RemoteStat | undefined> {
     return this.retry(() => this.inner.stat(path));
   }

@@ -13,7 +13,7 @@ import {
   type ReadLimits,
   type ReadOptions,
 } from './bounded-read.ts';
-import { PreconditionFailedError, RemoteAuthError, RemoteError, RemoteUnavailableError } from './errors.ts';
+import { ParentMissingError, PreconditionFailedError, RemoteAuthError, RemoteError, RemoteUnavailableError } from './errors.ts';
 import type { PutBody, PutOptions, PutResult, Remote, RemoteEntry, RemoteStat } from './remote.ts';
 import { bodySize } from './remote.ts';
 import { propText } from './webdav-quirks.ts';
@@ -57,6 +57,8 @@ const DISCARD_MAX_BYTES = 1024 * 1024;
  */
 export class WebDavRemote implements Remote {
   readonly description: string;
+  /** A 201/204 to a PUT with Content-Length means stored, on every server measured (see `Remote`). */
+  readonly putAnswerConfirms = true;
   private readonly rootSegments: string[];
   private readonly limits: ReadLimits;
   private readonly origin: URL;
@@ -108,8 +110,16 @@ export class WebDavRemote implements Remote {
     if (options.ifMatch) headers['If-Match'] = options.ifMatch;
     if (options.ifNoneMatch) headers['If-None-Match'] = options.ifNoneMatch;
     const data = Buffer.isBuffer(body) ? body : body.open();
-    const response = await this.request(path, 'PUT', { headers, data }, 'discard');
-    if (!response) throw new RemoteError(`Cannot write ${path}: its folder does not exist on the server`, { status: 404 });
+    let response: DavResponse | undefined;
+    try {
+      response = await this.request(path, 'PUT', { headers, data }, 'discard');
+    } catch (error) {
+      // RFC 4918 §9.7.1: 409 to a PUT is a missing parent (Apache, lighttpd).
+      if (error instanceof RemoteError && error.remoteStatus === 409) throw new ParentMissingError(path, 409, { cause: error });
+      throw error;
+    }
+    // rclone and sabre/dav answer 404 instead.
+    if (!response) throw new ParentMissingError(path, 404);
     const etag = response.headers.get('etag');
     return etag ? { etag } : {};
   }

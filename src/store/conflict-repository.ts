@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { readSharedRow } from '../domain/shared-row.ts';
-import type { RemoteFileRow } from '../remote/remote-snapshot.ts';
-import type { ConflictType } from '../sync/planner.ts';
+import type { ConflictType } from '../domain/conflict.ts';
+import type { RemoteFileRow } from '../domain/shared-row.ts';
 import type { Db } from './database.ts';
 
 export interface StoredConflict {

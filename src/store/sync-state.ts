@@ -19,6 +19,15 @@ export const SYNC_STATE_KEYS = {
   capabilities: 'remote_capabilities',
 } as const;
 
+/**
+ * `uploaded_blob:<hash>.<ext>` → the remote it went to (its description): a blob this instance
+ * uploaded and confirmed that no commit names yet. A sync killed after its uploads need not send
+ * them again (an interrupted 160 MB sync re-sent all of it); forgotten once a commit names them.
+ */
+const UPLOADED_BLOB_PREFIX = 'uploaded_blob:';
+/** Just past every key with the prefix (`;` follows `:`): a range the primary key index answers. */
+const UPLOADED_BLOB_END = 'uploaded_blob;';
+
 /** How many seen heads are kept: as many as a snapshot lists recent commits (RECENT_COMMITS). */
 const SEEN_COMMITS = 50;
 
@@ -146,6 +155,23 @@ export class SyncStateStore {
   markCommitSettled(): void {
     const last = this.lastCommit();
     if (last) this.set(SYNC_STATE_KEYS.lastCommit, JSON.stringify({ ...last, settled: true }));
+  }
+
+  /** Blobs uploaded (and confirmed) to the remote `where` that no commit names yet. */
+  uploadedBlobs(where: string): string[] {
+    return this.db
+      .prepare<[string, string, string], { key: string }>('SELECT key FROM sync_state WHERE key >= ? AND key < ? AND value = ?')
+      .all(UPLOADED_BLOB_PREFIX, UPLOADED_BLOB_END, where)
+      .map((row) => row.key.slice(UPLOADED_BLOB_PREFIX.length));
+  }
+
+  recordUploadedBlob(key: string, where: string): void {
+    this.set(`${UPLOADED_BLOB_PREFIX}${key}`, where);
+  }
+
+  /** Once a commit names the uploads. */
+  clearUploadedBlobs(): void {
+    this.db.prepare('DELETE FROM sync_state WHERE key >= ? AND key < ?').run(UPLOADED_BLOB_PREFIX, UPLOADED_BLOB_END);
   }
 
   clearLastCommit(): void {

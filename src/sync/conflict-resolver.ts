@@ -3,10 +3,9 @@ import { isoUtc, type Clock } from '../domain/clock.ts';
 import { mimeTypeOf, type FileRecord } from '../domain/file.ts';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
-import { RemoteCorruptError } from '../remote/errors.ts';
-import { remotePaths } from '../remote/paths.ts';
+import { RemoteBlobStore } from '../remote/remote-blobs.ts';
 import type { Remote } from '../remote/remote.ts';
-import type { RemoteFileRow } from '../remote/remote-snapshot.ts';
+import type { RemoteFileRow } from '../domain/shared-row.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
@@ -134,9 +133,8 @@ export class ConflictResolver {
   private async download(row: RemoteFileRow): Promise<void> {
     const { remote, blobs } = this.deps;
     if (!remote) throw new ConflictError('no_remote', 'The remote version cannot be fetched: no remote is configured');
-    const stream = await remote.get(remotePaths.blob(row.hash, row.file_type), { maxBytes: row.size });
-    if (!stream) throw new RemoteCorruptError(`The remote has no content for ${row.filename} (${row.hash})`);
-    await blobs.commit(await blobs.stageVerified(stream, row.hash, row.size), row.file_type);
+    // Capped at the row's size and verified against its hash before it is kept.
+    await new RemoteBlobStore(remote).download(row, blobs);
   }
 }
 

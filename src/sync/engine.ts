@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { FileRecord } from '../domain/file.ts';
-import { describeRejected } from '../domain/shared-row.ts';
+import { describeRejected, type RemoteFileRow } from '../domain/shared-row.ts';
 import type { IdSource } from '../domain/ids.ts';
 import { withinBudget } from '../remote/bounded-read.ts';
 import { RemoteTimeoutError } from '../remote/errors.ts';
 import { LockLostError, type LockHandle, type RemoteLock } from '../remote/lock.ts';
-import { remotePaths } from '../remote/paths.ts';
 import type { Remote } from '../remote/remote.ts';
+import { blobKey, RemoteBlobStore, type Uploaded } from '../remote/remote-blobs.ts';
 import type { ConditionalWrites, RemoteMetadataStore } from '../remote/remote-metadata.ts';
-import { RECENT_COMMITS, type RemoteFileRow, type RemoteSnapshot } from '../remote/remote-snapshot.ts';
+import { RECENT_COMMITS, type RemoteSnapshot } from '../remote/remote-snapshot.ts';
 import type { VersionHead } from '../remote/version-file.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
@@ -88,7 +88,16 @@ export class SyncEngine {
   private readonly summary = emptySummary();
   private bytes = 0;
 
-  constructor(private readonly deps: SyncEngineDeps) {}
+  /** The remote's blobs for this sync; a blob a snapshot row names is known to be there. */
+  private readonly remoteBlobs: RemoteBlobStore;
+  /** The snapshot this sync works on, once opened. */
+  private snapshot: RemoteSnapshot | undefined;
+
+  constructor(private readonly deps: SyncEngineDeps) {
+    this.remoteBlobs = new RemoteBlobStore(deps.remote, {
+      knownElsewhere: (hash, fileType) => this.snapshot?.hasBlob(hash, fileType) ?? false,
+    });
+  }
 
   async run(options: SyncOptions = {}): Promise<SyncSummary> {
     const started = this.deps.clock.now();
@@ -126,6 +135,7 @@ export class SyncEngine {
       const head = await metadata.readHead();
       const opened = await this.openSnapshot(head, options);
       snapshot = opened.snapshot;
+      this.snapshot = snapshot;
       this.settleLastCommit(snapshot);
       const lost = this.requeueLostCommit(snapshot);
       const rewritten = opened.fresh ? undefined : this.repairRewrittenHistory(snapshot);
@@ -359,7 +369,7 @@ export class SyncEngine {
 
   /** Pulls (content verified before use), remote deletions, agreements, and new conflicts. */
   private async applyRemoteChanges(actions: PlanAction[]): Promise<void> {
-    const { blobs, remote } = this.deps;
+    const { blobs } = this.deps;
     const pulls = actions.filter((a): a is Extract<PlanAction, { kind: 'pull' }> => a.kind === 'pull');
     const needed = uniqueBlobs(pulls.filter((p) => p.content && !blobs.has(p.remote.hash, p.remote.file_type)).map((p) => p.remote));
     const failed = new Set<string>();
@@ -370,11 +380,8 @@ export class SyncEngine {
       // After a stall or a full disk, every further transfer would meet the same: skip them.
       if (this.stalled || diskFull) return;
       try {
-        // Exactly the size its row states: a server sending more never fills the disk.
-        const stream = await remote.get(remotePaths.blob(row.hash, row.file_type), { maxBytes: row.size });
-        if (!stream) throw new Error(`the remote has no blob for ${row.filename}`);
-        const staged = await blobs.stageVerified(stream, row.hash, row.size);
-        await blobs.commit(staged, row.file_type);
+        // Exactly the size its row states, verified against its hash before it is kept.
+        await this.remoteBlobs.download(row, blobs);
         this.bytes += row.size;
         this.summary.bytes_downloaded += row.size;
       } catch (error) {
@@ -474,7 +481,7 @@ export class SyncEngine {
     // Nothing to publish: no commit (a new remote is committed even when empty, to exist).
     if (pushes.length === 0 && !fresh) return undefined;
     const snapshotRepoId = snapshot.repoId;
-    const uploaded = await this.uploadBlobs(pushes, snapshot);
+    const uploaded = await this.uploadBlobs(pushes);
     await this.deps.checkpoint?.('after_blob_upload');
     const version = (base?.version ?? 0) + 1;
     const committed = pushes.filter((p) => p.kind === 'push_delete' || !uploaded.failed.has(blobKey(p.local)));
@@ -501,6 +508,8 @@ export class SyncEngine {
       },
     });
     await this.deps.checkpoint?.('after_commit');
+    // The commit names every blob uploaded for it: nothing is left to skip next time.
+    state.clearUploadedBlobs();
     for (const push of committed) {
       const current = files.get(push.local.stable_id);
       if (!current) continue;
@@ -525,73 +534,77 @@ export class SyncEngine {
     return newHead;
   }
 
-  private async uploadBlobs(
-    pushes: Extract<PlanAction, { kind: 'push' | 'push_delete' }>[],
-    snapshot: RemoteSnapshot,
-  ): Promise<{ failed: Set<string> }> {
-    const { remote, blobs } = this.deps;
-    const candidates = uniqueBlobs(
+  /**
+   * Uploads the blobs of the pushed rows that the remote does not have: not those a snapshot row
+   * names, nor those an interrupted sync already uploaded (see `uploadedEarlier`). Each is confirmed
+   * before a commit may name it; a failed one is left out of the commit and retried next sync.
+   */
+  private async uploadBlobs(pushes: Extract<PlanAction, { kind: 'push' | 'push_delete' }>[]): Promise<{ failed: Set<string> }> {
+    const { blobs, state } = this.deps;
+    const where = this.deps.remote.description;
+    const wanted = uniqueBlobs(
       pushes.filter((p) => p.kind === 'push' && p.content).map((p) => p.local),
-    ).filter((file) => !snapshot.hasBlob(file.hash, file.file_type));
+    ).filter((file) => !this.remoteBlobs.has(file.hash, file.file_type));
+    const earlier = await this.uploadedEarlier(wanted);
+    const candidates = wanted.filter((file) => !earlier.has(blobKey(file)));
     const failed = new Set<string>();
-    const shards = new Map<string, Promise<unknown>>();
+    const uploaded: Uploaded[] = [];
+    const names = new Map(candidates.map((file) => [blobKey(file), file.filename]));
+    const fail = (key: string, message: string, error?: unknown) => {
+      this.noteStall(error);
+      failed.add(key);
+      this.summary.errors++;
+      this.deps.listener?.message?.(message);
+    };
     let done = 0;
     this.progress('uploading', 0, candidates.length);
+    try {
+      await this.remoteBlobs.prepareUploads(candidates.length);
+    } catch (error) {
+      this.noteStall(error);
+      if (this.stalled) throw this.stalled;
+      // Only an optimisation failed: shard folders are then found missing by their PUTs.
+    }
     await forEachLimited(candidates, this.deps.transferWorkers, async (file) => {
       if (this.stalled) return;
       try {
-        const shard = remotePaths.blobDir(file.hash);
-        // Most servers refuse a PUT into a missing folder: one MKCOL per shard per sync.
-        if (!shards.has(shard)) shards.set(shard, remote.mkdir(shard));
-        await shards.get(shard);
-        await remote.put(remotePaths.blob(file.hash, file.file_type), {
-          size: file.size,
-          open: () => blobs.createReadStream(file.hash, file.file_type),
-        });
+        const upload = await this.remoteBlobs.upload(file, () => blobs.createReadStream(file.hash, file.file_type));
+        if (upload.confirmed) state.recordUploadedBlob(blobKey(file), where);
+        uploaded.push(upload);
         this.bytes += file.size;
         this.summary.bytes_uploaded += file.size;
       } catch (error) {
-        this.noteStall(error);
-        failed.add(blobKey(file));
-        this.summary.errors++;
-        this.deps.listener?.message?.(`Upload of ${file.filename} failed: ${(error as Error).message}`);
+        fail(blobKey(file), `Upload of ${file.filename} failed: ${(error as Error).message}`, error);
       }
       this.progress('uploading', ++done, candidates.length);
     });
     if (this.stalled) throw this.stalled;
-    await this.confirmUploads(candidates.filter((file) => !failed.has(blobKey(file))), failed);
+    const unconfirmed = await this.remoteBlobs.confirm(uploaded, this.deps.transferWorkers);
+    for (const { blob, reason, error } of unconfirmed) {
+      fail(blobKey(blob), `Upload of ${names.get(blobKey(blob))} ${reason}; retried next sync`, error);
+    }
+    for (const upload of uploaded) {
+      if (!upload.confirmed && !failed.has(blobKey(upload))) state.recordUploadedBlob(blobKey(upload), where);
+    }
     if (this.stalled) throw this.stalled;
     return { failed };
   }
 
   /**
-   * A server may acknowledge a PUT and lose it: one listing per shard folder confirms every upload
-   * (name and size) before a commit names it. A missing blob is not committed; the next sync retries.
+   * Of the blobs to upload, those an interrupted sync already uploaded to this remote (remembered
+   * locally until a commit names them) and still there: one read per shard instead of their bytes
+   * again. Read, not believed: the remote may have been emptied since.
    */
-  private async confirmUploads(uploaded: FileRecord[], failed: Set<string>): Promise<void> {
-    const byShard = new Map<string, FileRecord[]>();
-    for (const file of uploaded) {
-      const shard = remotePaths.blobDir(file.hash);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), file]);
-    }
-    await forEachLimited([...byShard], this.deps.transferWorkers, async ([shard, files]) => {
-      let listed: Map<string, number>;
-      let problem: string | undefined;
-      try {
-        listed = new Map((await this.deps.remote.list(shard))?.map((e) => [e.name, e.size]) ?? []);
-      } catch (error) {
-        // The listing failed, not the upload: say so, not "did not arrive".
-        this.noteStall(error);
-        listed = new Map();
-        problem = `could not be confirmed (listing ${shard}/ failed: ${(error as Error).message})`;
-      }
-      for (const file of files) {
-        if (listed.get(`${file.hash}.${file.file_type}`) === file.size) continue;
-        failed.add(blobKey(file));
-        this.summary.errors++;
-        this.deps.listener?.message?.(`Upload of ${file.filename} ${problem ?? 'did not arrive on the remote'}; retried next sync`);
-      }
-    });
+  private async uploadedEarlier(wanted: FileRecord[]): Promise<Set<string>> {
+    const remembered = new Set(this.deps.state.uploadedBlobs(this.deps.remote.description));
+    const earlier = wanted.filter((file) => remembered.has(blobKey(file)));
+    if (earlier.length === 0) return new Set();
+    const recheck = earlier.map((file) => ({ hash: file.hash, file_type: file.file_type, size: file.size, confirmed: false }));
+    const gone = await this.remoteBlobs.confirm(recheck, this.deps.transferWorkers);
+    for (const { error } of gone) this.noteStall(error);
+    if (this.stalled) throw this.stalled;
+    const goneKeys = new Set(gone.map(({ blob }) => blobKey(blob)));
+    return new Set(earlier.map(blobKey).filter((key) => !goneKeys.has(key)));
   }
 
   /**
@@ -737,10 +750,6 @@ function unchangedSince(current: FileRecord | undefined, planned: FileRecord): b
 /** A digest of everything a commit publishes of a row: equal means "as pushed". */
 function fingerprint(file: FileRecord): string {
   return createHash('sha256').update(JSON.stringify(toRemote(file, 0))).digest('base64url');
-}
-
-function blobKey(file: { hash: string; file_type: string }): string {
-  return `${file.hash}.${file.file_type}`;
 }
 
 function uniqueBlobs<T extends { hash: string; file_type: string }>(rows: T[]): T[] {

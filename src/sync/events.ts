@@ -1,4 +1,4 @@
-import type { ConflictType } from './planner.ts';
+import type { ConflictType } from '../domain/conflict.ts';
 
 /** In the order a sync goes through them. */
 export const SYNC_PHASES = ['checking', 'locking', 'metadata', 'planning', 'downloading', 'applying', 'uploading', 'committing', 'done'] as const;

@@ -1,9 +1,7 @@
 import type { FileRecord } from '../domain/file.ts';
-import type { RemoteFileRow } from '../remote/remote-snapshot.ts';
+import type { ConflictType } from '../domain/conflict.ts';
+import type { RemoteFileRow } from '../domain/shared-row.ts';
 
-export const CONFLICT_TYPES = ['modified_both', 'deleted_remote', 'deleted_local'] as const;
-/** `deleted_remote`: modified here, deleted there. `deleted_local`: deleted here, modified there. */
-export type ConflictType = (typeof CONFLICT_TYPES)[number];
 
 /** What one sync does with one file. Pure data: the engine carries it out. */
 export type PlanAction =

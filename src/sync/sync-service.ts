@@ -16,7 +16,7 @@ import { ConflictResolver, type ResolutionResult } from './conflict-resolver.ts'
 import { SyncEngine, type SyncCheckpoint, type SyncOptions } from './engine.ts';
 import type { SyncEvent, SyncSummary } from './events.ts';
 import { acquireLocalSyncLock, localSyncLockHeldElsewhere } from './local-sync-lock.ts';
-import type { ConflictType } from './planner.ts';
+import type { ConflictType } from '../domain/conflict.ts';
 
 export { SYNC_STATE_KEYS };
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeRemote } from '../../src/config.ts';
 import { remotePaths } from '../../src/remote/paths.ts';
@@ -273,6 +274,31 @@ describe.each(remoteTargetNames())('sync between instances on %s', (name) => {
       expect((await a.docsync.sync.status()).needs_sync).toBe(false);
     },
   );
+
+  it('a sync killed after its blob uploads: the next one sends no blob again', async () => {
+    setup();
+    await a.put('one.txt', 'first file, uploaded once');
+    await a.put('two.txt', 'second file, uploaded once');
+    a.crashAt = 'after_blob_upload';
+    await expect(a.sync()).rejects.toThrow('simulated crash at after_blob_upload');
+    const next = await a.sync();
+    expect(next).toMatchObject({ uploaded: 2, errors: 0, bytes_uploaded: 0 });
+    await b.sync();
+    expect(await b.contents()).toEqual({ 'one.txt': 'first file, uploaded once', 'two.txt': 'second file, uploaded once' });
+  });
+
+  it('a sync killed after its blob uploads, then the remote lost one: the next one sends that one again', async () => {
+    setup();
+    await a.put('kept.txt', 'still on the remote');
+    await a.put('lost.txt', 'gone from the remote');
+    a.crashAt = 'after_blob_upload';
+    await expect(a.sync()).rejects.toThrow('simulated crash at after_blob_upload');
+    const hash = createHash('sha256').update('gone from the remote').digest('hex');
+    expect(await fresh.connect().delete(remotePaths.blob(hash, 'txt'))).toBe(true);
+    expect(await a.sync()).toMatchObject({ uploaded: 2, errors: 0, bytes_uploaded: 'gone from the remote'.length });
+    await b.sync();
+    expect(await b.contents()).toEqual({ 'kept.txt': 'still on the remote', 'lost.txt': 'gone from the remote' });
+  });
 
   it('a sync killed right after its commit meets no conflict with a later edit made elsewhere', async () => {
     setup();

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { FileRecord } from '../../src/domain/file.ts';
 import type { StableId } from '../../src/domain/ids.ts';
-import type { RemoteFileRow } from '../../src/remote/remote-snapshot.ts';
+import type { RemoteFileRow } from '../../src/domain/shared-row.ts';
 import { planFile, planSync, sameState, type PlanAction } from '../../src/sync/planner.ts';
 
 // ---------------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RemoteCorruptError } from '../../src/remote/errors.ts';
-import { RemoteSnapshot, type RemoteFileRow } from '../../src/remote/remote-snapshot.ts';
+import type { RemoteFileRow } from '../../src/domain/shared-row.ts';
+import { RemoteSnapshot } from '../../src/remote/remote-snapshot.ts';
 import { tempDir } from '../support/instance.ts';
 import { insertRawRows, rawRow } from '../support/tamper.ts';
 

@@ -1,0 +1,143 @@
+/**
+ * `push` section: how many HTTP requests a push makes on loopback Apache (what a hosted server's
+ * rate limit counts), by method and by what they carry (blob, snapshot, control: version.txt, the
+ * lock), and the blob bytes sent. Counted at a proxy in front of the server; bytes by a
+ * `MeteredRemote`. Each push goes to a remote that already holds a repository (one file):
+ *  1. one new file, whose shard folder is not there yet;
+ *  2. 300 new files (1 KB), most of their shard folders not there yet;
+ *  3. 300 more, into shards that mostly exist by then;
+ *  4. one new file into an existing shard (the common case once a repository has grown);
+ *  5. 300 more, a sync killed after its blob uploads, then the sync that completes it.
+ * Targets (the issue): one file ≤ 8 requests; 300 files ≤ 1.3 requests per file.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { loadConfig } from '../src/config.ts';
+import { openDocsync, type Docsync } from '../src/docsync.ts';
+import { REMOTE_RETRY_POLICY } from '../src/remote/open-remote.ts';
+import { RetryingRemote } from '../src/remote/retrying-remote.ts';
+import { WebDavRemote } from '../src/remote/webdav-remote.ts';
+import { SimulatedCrash, type SyncCheckpoint } from '../src/sync/engine.ts';
+import { startWebDavServer } from '../test/support/webdav-servers.ts';
+import { tempDir } from './cleanup.ts';
+import { BENCH_PASSWORD } from './instance.ts';
+import { describeCalls, MeteredRemote, startCountingProxy } from './remote-meter.ts';
+import { fixed, int, sourceLine, type Row, type Table } from './table.ts';
+
+const ONE_FILE_TARGET = 8;
+const PER_FILE_TARGET = 1.3;
+const BATCH = 300;
+const FILE_BYTES = 1024;
+
+type Log = (line: string) => void;
+
+interface Measured {
+  label: string;
+  files: number;
+  requests: number;
+  byMethod: string;
+  blobBytes: number;
+  target?: number;
+}
+
+export async function benchPushRequests(log: Log): Promise<Table> {
+  const tmp = tempDir('push');
+  const server = await startWebDavServer('apache');
+  const remoteRoot = '/push-requests';
+  const proxy = await startCountingProxy(server.baseUrl, remoteRoot);
+  let crashAt: SyncCheckpoint | undefined;
+  const dataDir = path.join(tmp.dir, 'a');
+  const config = loadConfig(
+    {
+      DOCSYNC_DATA_DIR: dataDir,
+      WEBDAV_BASE_URL: proxy.baseUrl,
+      WEBDAV_USERNAME: server.username,
+      WEBDAV_PASSWORD: server.password,
+      WEBDAV_REMOTE_ROOT: remoteRoot,
+      DOCSYNC_SYNC_INTERVAL: '0',
+      DOCSYNC_ADMIN_PASSWORD: BENCH_PASSWORD,
+      DOCSYNC_LOG_LEVEL: 'silent',
+    },
+    {},
+    dataDir,
+  );
+  const meter = new MeteredRemote(
+    new WebDavRemote({ baseUrl: proxy.baseUrl, username: server.username, password: server.password, remoteRoot }),
+  );
+  const docsync: Docsync = openDocsync(config, {
+    remote: new RetryingRemote(meter, REMOTE_RETRY_POLICY),
+    sync: {
+      checkpoint: (point: SyncCheckpoint) => {
+        if (point !== crashAt) return;
+        crashAt = undefined;
+        throw new SimulatedCrash(point);
+      },
+    },
+  });
+  const add = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      await docsync.files.create(Readable.from([randomBytes(FILE_BYTES)]), { filename: `f-${randomBytes(6).toString('hex')}.pdf` });
+    }
+  };
+  /** One new file whose blob goes into the shard folder of a file already synced. */
+  const addIntoExistingShard = async () => {
+    const shard = docsync.fileRepository.list({ limit: 1, includeDeleted: false }).files[0]!.hash.slice(0, 2);
+    let data: Buffer;
+    do data = randomBytes(FILE_BYTES);
+    while (!createHash('sha256').update(data).digest('hex').startsWith(shard));
+    await docsync.files.create(Readable.from([data]), { filename: `f-${randomBytes(6).toString('hex')}.pdf` });
+  };
+  /** Counts what `work` sends, from a clean slate. */
+  const count = async (label: string, files: number, work: () => Promise<unknown>, target?: number): Promise<Measured> => {
+    proxy.take();
+    meter.take();
+    await work();
+    const requests = proxy.take();
+    const bytes = meter.take();
+    log(`push: ${label}: ${requests.total} requests`);
+    return { label, files, requests: requests.total, byMethod: describeCalls(requests.byKey), blobBytes: bytes.up.blob, ...(target && { target }) };
+  };
+  try {
+    await docsync.sync.capabilities(); // The first contact's probe, not part of any push.
+    await add(1);
+    await docsync.sync.sync();
+    const results: Measured[] = [];
+    await add(1);
+    results.push(await count('1 new file, its shard new', 1, () => docsync.sync.sync(), ONE_FILE_TARGET));
+    await add(BATCH);
+    results.push(await count(`${BATCH} new files, shards new`, BATCH, () => docsync.sync.sync(), PER_FILE_TARGET * BATCH));
+    await add(BATCH);
+    results.push(await count(`${BATCH} new files, shards exist`, BATCH, () => docsync.sync.sync(), PER_FILE_TARGET * BATCH));
+    await addIntoExistingShard();
+    results.push(await count('1 new file, its shard exists', 1, () => docsync.sync.sync(), ONE_FILE_TARGET));
+    await add(BATCH);
+    crashAt = 'after_blob_upload';
+    results.push(await count(`${BATCH} new files, killed after blob upload`, BATCH, () => docsync.sync.sync().catch(() => undefined)));
+    results.push(await count('… then the sync that completes it', BATCH, () => docsync.sync.sync()));
+    return pushTable(results);
+  } finally {
+    docsync.close();
+    await proxy.close();
+    await server.stop();
+    tmp.remove();
+  }
+}
+
+function pushTable(results: Measured[]): Table {
+  const rows: Row[] = results.map((r) => ({
+    cells: [r.label, int(r.requests), fixed(r.requests / r.files, 2), int(r.blobBytes), r.byMethod],
+    ...(r.target !== undefined && { ok: r.requests <= r.target }),
+  }));
+  return {
+    title: 'push: HTTP requests per push (loopback Apache, counted at a proxy)',
+    columns: ['push', 'requests', 'per file', 'blob bytes up', 'requests by method and kind'],
+    textColumns: [4],
+    rows,
+    notes: [
+      `Files of ${FILE_BYTES} bytes; each push goes to a remote that already holds a repository. Targets: 1 file ≤ ${ONE_FILE_TARGET} requests, ${BATCH} files ≤ ${PER_FILE_TARGET} per file.`,
+      'Kinds: blob = a content file or its shard folder (MKCOL, listing); snapshot = metadata/*.db; control = version.txt, the lock, the metadata folder, the root.',
+      sourceLine(),
+    ],
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * `RemoteBlobStore`: the remote's content-addressed blobs, behind a port that knows their layout
+ * (`ab/ab12….pdf`, SPEC §2) so the sync engine never builds a blob path nor creates a folder. The
+ * model is litestream's `ReplicaClient` and automerge-repo's `StorageSubsystem`: the caller names a
+ * blob by hash and type; folders, shards and how an upload is confirmed are this module's business,
+ * so a remote without folders (an object store listed by prefix) needs a new store, not a new engine.
+ *
+ * Requests, the scarce thing on hosted servers: a shard folder is created only when a PUT says it is
+ * missing (measured: 409 from Apache, lighttpd, the folder and memory remotes; 404 from rclone and
+ * sabre/dav; nginx creates it by itself; each answers before reading the body, so a refused 64 MB PUT
+ * costs ~10-90 ms, not its upload), or up front when one listing of the root (for a larger batch)
+ * shows it absent. A blob is confirmed by the PUT's own answer where the remote
+ * declares that answer reliable (`Remote.putAnswerConfirms`), else by one read per shard touched.
+ */
+import type { Readable } from 'node:stream';
+import { ParentMissingError, RemoteCorruptError } from './errors.ts';
+import { remotePaths } from './paths.ts';
+import type { Remote } from './remote.ts';
+
+/** A blob as the store needs it: its address (hash, type) and its exact size. */
+export interface BlobRef {
+  hash: string;
+  file_type: string;
+  size: number;
+}
+
+/** Where a downloaded blob goes: the local blob store's verifying stage, then its commit. */
+export interface BlobSink<Staged> {
+  stageVerified(source: Readable, expectedHash: string, maxBytes?: number): Promise<Staged>;
+  commit(staged: Staged, ext: string): Promise<void>;
+}
+
+/** An upload the PUT acknowledged, waiting for `confirm`. */
+export interface Uploaded extends BlobRef {
+  /** Whether the PUT's own answer already confirms it (`putAnswerConfirms`). */
+  confirmed: boolean;
+}
+
+/** One blob `confirm` could not vouch for: it must not be committed. */
+export interface Unconfirmed {
+  blob: BlobRef;
+  /** Why, to show the user: not there, wrong size, or the confirming read failed. */
+  reason: string;
+  /** The failure of the confirming read, when it failed. */
+  error?: unknown;
+}
+
+export interface RemoteBlobStoreOptions {
+  /** Blobs known to be on the remote without asking (named by a committed row, say). */
+  knownElsewhere?: (hash: string, fileType: string) => boolean;
+}
+
+/**
+ * From this many uploads on, one listing of the root tells which shard folders exist: cheaper than
+ * a refused PUT per missing shard (a refused PUT may carry its whole body first).
+ */
+export const ROOT_LISTING_MIN_UPLOADS = 4;
+
+export function blobKey(blob: { hash: string; file_type: string }): string {
+  return `${blob.hash}.${blob.file_type}`;
+}
+
+/** The blobs of one remote, for one sync (its knowledge of shards and blobs lasts that long). */
+export class RemoteBlobStore {
+  /** Blobs known to be on the remote: confirmed this sync, or told (`remember`). */
+  private readonly known = new Set<string>();
+  /** Shard folders known to exist (a PUT landed in it, the root listing showed it, a MKCOL made it). */
+  private readonly shards = new Set<string>();
+  /** MKCOLs under way, shared by the uploads into the same shard. */
+  private readonly creating = new Map<string, Promise<unknown>>();
+  private rootListing: Promise<void> | undefined;
+  /** Whether the root was listed: then a shard not in `shards` is missing. */
+  private listed = false;
+
+  constructor(
+    private readonly remote: Remote,
+    private readonly options: RemoteBlobStoreOptions = {},
+  ) {}
+
+  /** Whether the blob is known to be on the remote, from what is already known: no request. */
+  has(hash: string, fileType: string): boolean {
+    return this.known.has(blobKey({ hash, file_type: fileType })) || (this.options.knownElsewhere?.(hash, fileType) ?? false);
+  }
+
+  /** Blobs known to be there from elsewhere (an interrupted sync's confirmed uploads). */
+  remember(keys: Iterable<string>): void {
+    for (const key of keys) this.known.add(key);
+  }
+
+  /**
+   * Announces a batch of uploads: from `ROOT_LISTING_MIN_UPLOADS` on, the root is listed once and its
+   * shard folders are known to exist, so a missing one is created before its first PUT.
+   */
+  async prepareUploads(count: number): Promise<void> {
+    if (count < ROOT_LISTING_MIN_UPLOADS) return;
+    this.rootListing ??= this.remote.list('').then((entries) => {
+      for (const entry of entries ?? []) if (entry.isDirectory) this.shards.add(entry.name);
+      this.listed = true;
+    });
+    await this.rootListing;
+  }
+
+  /**
+   * Writes one blob (its size is exact: `open` is called again on a retry). Its shard folder is
+   * created only when known missing, or when the PUT answers that it is (409/404), then the PUT is
+   * sent once more.
+   */
+  async upload(blob: BlobRef, open: () => Readable): Promise<Uploaded> {
+    const path = remotePaths.blob(blob.hash, blob.file_type);
+    const shard = remotePaths.blobDir(blob.hash);
+    const body = { size: blob.size, open };
+    if (this.creating.has(shard) || (this.listed && !this.shards.has(shard))) await this.ensureShard(shard);
+    try {
+      await this.remote.put(path, body);
+    } catch (error) {
+      if (!(error instanceof ParentMissingError)) throw error;
+      this.shards.delete(shard);
+      await this.ensureShard(shard);
+      await this.remote.put(path, body);
+    }
+    this.shards.add(shard);
+    const confirmed = this.remote.putAnswerConfirms === true;
+    if (confirmed) this.known.add(blobKey(blob));
+    return { hash: blob.hash, file_type: blob.file_type, size: blob.size, confirmed };
+  }
+
+  /**
+   * Makes sure each upload is on the remote, whole, before a commit names it: a server may
+   * acknowledge a PUT and lose it. An upload whose PUT answer is reliable needs nothing more;
+   * the others cost one read per shard: a PROPFIND of the file itself (Depth 0) for a lone upload,
+   * a listing of the shard for several. What cannot be vouched for is returned, never committed.
+   */
+  async confirm(uploads: Uploaded[], workers = 4): Promise<Unconfirmed[]> {
+    const byShard = new Map<string, Uploaded[]>();
+    for (const upload of uploads.filter((u) => !u.confirmed)) {
+      const shard = remotePaths.blobDir(upload.hash);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), upload]);
+    }
+    const missing: Unconfirmed[] = [];
+    const shards = [...byShard];
+    const next = async (): Promise<void> => {
+      for (let entry = shards.shift(); entry; entry = shards.shift()) missing.push(...(await this.confirmShard(...entry)));
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(workers, shards.length)) }, next));
+    return missing;
+  }
+
+  private async confirmShard(shard: string, uploads: Uploaded[]): Promise<Unconfirmed[]> {
+    let sizes: Map<string, number>;
+    try {
+      if (uploads.length === 1) {
+        const only = uploads[0]!;
+        const stat = await this.remote.stat(remotePaths.blob(only.hash, only.file_type));
+        sizes = new Map(stat && !stat.isDirectory ? [[blobKey(only), stat.size]] : []);
+      } else {
+        sizes = new Map((await this.remote.list(shard))?.map((e) => [e.name, e.size]) ?? []);
+      }
+    } catch (error) {
+      // The read failed, not the upload: say so, not "did not arrive". A stall is the caller's to see.
+      return uploads.map((blob) => ({ blob, reason: `could not be confirmed (reading ${shard}/ failed: ${(error as Error).message})`, error }));
+    }
+    const missing: Unconfirmed[] = [];
+    for (const upload of uploads) {
+      if (sizes.get(blobKey(upload)) === upload.size) this.known.add(blobKey(upload));
+      else missing.push({ blob: upload, reason: 'did not arrive on the remote' });
+    }
+    return missing;
+  }
+
+  /**
+   * Fetches a blob into the local store, read at most to its stated size (a server sending more
+   * never fills the disk) and verified against its hash before it is kept.
+   */
+  async download<Staged>(blob: BlobRef & { filename?: string }, into: BlobSink<Staged>): Promise<void> {
+    const stream = await this.remote.get(remotePaths.blob(blob.hash, blob.file_type), { maxBytes: blob.size });
+    if (!stream) throw new RemoteCorruptError(`The remote has no content for ${blob.filename ?? blob.hash} (${blob.hash})`);
+    await into.commit(await into.stageVerified(stream, blob.hash, blob.size), blob.file_type);
+  }
+
+  /** One MKCOL per shard, shared by the uploads that wait for it; a failed one is tried again by the next. */
+  private async ensureShard(shard: string): Promise<void> {
+    let pending = this.creating.get(shard);
+    if (!pending) {
+      pending = this.remote.mkdir(shard).finally(() => this.creating.delete(shard));
+      this.creating.set(shard, pending);
+    }
+    await pending;
+    this.shards.add(shard);
+  }
+}
