@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { isoUtc, type Clock } from '../domain/clock.ts';
-import { mimeTypeOf, type FileRecord } from '../domain/file.ts';
+import { newLocalFile, type FileRecord } from '../domain/file.ts';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
 import { RemoteBlobStore } from '../remote/remote-blobs.ts';
@@ -93,19 +93,22 @@ export class ConflictResolver {
   private copyOf(local: FileRecord): string {
     const now = isoUtc(this.deps.clock.now());
     const filename = conflictCopyName(local.filename, local.file_type, now.slice(0, 10), this.deps.host ?? os.hostname());
-    const copy: FileRecord = {
-      ...local,
-      stable_id: newStableId(this.deps.ids),
-      filename,
-      // Derived from the name, as on every instance that reads this row (a renamed file's copy may lose its extension).
-      mime_type: mimeTypeOf(filename),
-      created_at: now,
-      updated_at: now,
-      local_modified_at: now,
-      sync_status: 'modified',
-      sync_hash: null,
-      remote_version: null,
-    };
+    // A new file (only a live local side is copied): its MIME type derived from its own name, as on
+    // every instance that reads its row (a renamed file's copy may lose its extension).
+    const copy = newLocalFile(
+      {
+        stable_id: newStableId(this.deps.ids),
+        hash: local.hash,
+        filename,
+        file_type: local.file_type,
+        size: local.size,
+        doc_id: local.doc_id,
+        collections: local.collections,
+        labels: local.labels,
+        metadata: local.metadata,
+      },
+      now,
+    );
     this.deps.files.insert(copy);
     return copy.stable_id;
   }
