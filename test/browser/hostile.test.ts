@@ -50,6 +50,7 @@ function tinyPdf(): Buffer {
 
 const ready = chromiumAvailable();
 
+// Skipped only outside CI, with a loud warning, when Chromium is missing (CI=true fails instead).
 describe.skipIf(!ready)('a hostile world, in Chromium', () => {
   let instance: BrowserInstance;
   let browser: Browser;
