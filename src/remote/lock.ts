@@ -4,6 +4,7 @@ import { isoUtc } from '../domain/clock.ts';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { AppError } from '../errors.ts';
 import { CONTROL_FILE_MAX_BYTES } from './bounded-read.ts';
+import { ParentMissingError } from './errors.ts';
 import { remotePaths } from './paths.ts';
 import type { Remote } from './remote.ts';
 import { realSleep, type Sleep } from './retrying-remote.ts';
@@ -122,7 +123,14 @@ export class RemoteLock {
       acquired_at: isoUtc(serverNow),
       expires_at: isoUtc(serverNow + this.options.ttlMs),
     };
-    await writeOwner(this.remote, owner);
+    try {
+      await writeOwner(this.remote, owner);
+    } catch (error) {
+      // The lock folder went away between our MKCOL and this write: another taker removed it (where
+      // MKCOL is not exclusive, rclone). A lost round, not an error: try again.
+      if (error instanceof ParentMissingError) return { acquired: false, holder: undefined };
+      throw error;
+    }
     let readBack = await readOwner(this.remote);
     if (readBack?.nonce === owner.nonce && !this.options.exclusiveMkcol) {
       await this.sleep(SETTLE_MS);

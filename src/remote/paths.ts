@@ -17,8 +17,15 @@ export const remotePaths = {
   probeDir: '.docsync-probe',
   probe: (name: string) => `.docsync-probe/${safeToken(name)}`,
 
-  /** `metadata/000042-<commit>.db` — zero-padded so names sort by version. */
+  /** Format 1: `metadata/000042-<commit>.db` — zero-padded so names sort by version. */
   snapshot: (version: number, commit: string) => `metadata/${String(version).padStart(6, '0')}-${safeToken(commit)}.db`,
+
+  /** Format 2: a compacted snapshot, `snapshots/000040-<commit>.db`. */
+  snapshotV2: (version: number, commit: string) => `snapshots/${String(version).padStart(6, '0')}-${safeToken(commit)}.db`,
+  snapshotsDir: 'snapshots',
+  /** Format 2: the delta of one commit, `journal/000041-<commit>.json`. */
+  journal: (version: number, commit: string) => `journal/${String(version).padStart(6, '0')}-${safeToken(commit)}.json`,
+  journalDir: 'journal',
 
   /** The shard folder of a blob: the first two hex characters of its hash. */
   blobDir: (hash: string) => checkHash(hash).slice(0, 2),
@@ -31,6 +38,18 @@ export const remotePaths = {
 /** Parses `metadata/000042-<commit>.db` back into its parts, or undefined for other names. */
 export function parseSnapshotName(name: string): { version: number; commit: string } | undefined {
   const match = /^(?:metadata\/)?(\d{6,})-([A-Za-z0-9_-]+)\.db$/.exec(name);
+  return match ? { version: Number(match[1]), commit: match[2]! } : undefined;
+}
+
+/** Parses `snapshots/000040-<commit>.db` (or the bare name) back into its parts. */
+export function parseSnapshotV2Name(name: string): { version: number; commit: string } | undefined {
+  const match = /^(?:snapshots\/)?(\d{6,})-([A-Za-z0-9_-]{1,64})\.db$/.exec(name);
+  return match ? { version: Number(match[1]), commit: match[2]! } : undefined;
+}
+
+/** Parses `journal/000041-<commit>.json` (or the bare name) back into its parts. */
+export function parseJournalName(name: string): { version: number; commit: string } | undefined {
+  const match = /^(?:journal\/)?(\d{6,})-([A-Za-z0-9_-]{1,64})\.json$/.exec(name);
   return match ? { version: Number(match[1]), commit: match[2]! } : undefined;
 }
 

@@ -7,12 +7,23 @@ import { pipeline } from 'node:stream/promises';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { AppError } from '../errors.ts';
 import { CONTROL_FILE_MAX_BYTES, SNAPSHOT_MAX_BYTES } from './bounded-read.ts';
-import { PreconditionFailedError, RemoteCorruptError, RemoteUnavailableError } from './errors.ts';
-import { parseSnapshotName, remotePaths } from './paths.ts';
+import type { RemoteFileRow } from '../domain/shared-row.ts';
+import { formatJournal, parseJournal, type Journal } from './journal-file.ts';
+import { ParentMissingError, PreconditionFailedError, RemoteCorruptError, RemoteUnavailableError } from './errors.ts';
+import { parentPath, remotePaths } from './paths.ts';
 import type { PutOptions, Remote } from './remote.ts';
 import { realSleep, type Sleep } from './retrying-remote.ts';
-import { RemoteSnapshot } from './remote-snapshot.ts';
-import { formatVersionFile, parseVersionFile, type VersionHead } from './version-file.ts';
+import { RECENT_COMMITS, RemoteSnapshot } from './remote-snapshot.ts';
+import {
+  commitAt,
+  deltaPath,
+  deltasAfter,
+  formatVersionFile,
+  parseVersionFile,
+  snapshotPath,
+  type ChainFile,
+  type VersionHead,
+} from './version-file.ts';
 
 /** The remote's version moved under us (another instance committed): sync again from the new state. */
 export class RemoteMovedError extends AppError {
@@ -47,24 +58,44 @@ export function strongEtag(etag: string): string {
 /** Pauses before reading an empty or torn `version.txt` again (a rewrite in progress takes milliseconds). */
 const REREAD_DELAYS_MS = [50, 150, 400];
 
-/** How many snapshots to keep on the remote: restore points, and room for slow readers. */
-export const KEEP_SNAPSHOTS = 5;
+/** A compaction is due once this many deltas follow the snapshot (version.txt stays small). */
+export const MAX_DELTAS = 64;
+/** Deltas kept listed after a compaction, so a reader a few versions behind still needs no snapshot. */
+export const DELTAS_KEPT_AFTER_COMPACTION = 16;
+
+/** How a state was brought to the remote's head. */
+export interface CaughtUp {
+  state: RemoteSnapshot;
+  /** The deltas applied, oldest first (their rows are history). */
+  journals: Journal[];
+  via: 'current' | 'deltas' | 'snapshot';
+}
+
+/** Who makes a commit, and whether to compact. */
+export interface CommitInfo {
+  repo: string;
+  instance: string;
+  committedAt: string;
+  /** Write a snapshot with this commit: always for a new or migrated remote; else when due. */
+  compact?: boolean;
+}
 
 /**
- * The shared metadata on the remote (SPEC §2): `version.txt` names an immutable snapshot
- * `metadata/<version>-<commit>.db` and its sha256. A commit uploads a new snapshot under a new name and
- * only then switches `version.txt` to it, so the current snapshot is never missing or half-written.
- * `version.txt` is always read for its content: an unchanged ETag proves nothing (Nextcloud keeps
- * ETags across same-second rewrites).
+ * The shared metadata on the remote, format 2 (SPEC §2): `version.txt` names a compacted snapshot
+ * and the deltas after it, each with its sha256. Every file but `version.txt` is written once under a
+ * new name. A reader keeps its own copy of the shared state (the *state* file, in its data dir) and
+ * moves it forward by the deltas it lacks: a sync costs what changed, not the number of files. A
+ * commit uploads its delta (and, when due, a snapshot written from the state it already holds) and
+ * only then switches `version.txt`. `version.txt` is always read for its content: an unchanged ETag
+ * proves nothing (Nextcloud keeps ETags across same-second rewrites).
  */
 export class RemoteMetadataStore {
   constructor(
     private readonly remote: Remote,
     private readonly tmpDir: string,
     private readonly ids: IdSource,
-    private readonly keep = KEEP_SNAPSHOTS,
     private readonly sleep: Sleep = realSleep,
-    /** The largest snapshot accepted: a bigger one is cut off, never written to disk whole. */
+    /** The largest snapshot or delta accepted: a bigger one is cut off, never written to disk whole. */
     private readonly snapshotMaxBytes = SNAPSHOT_MAX_BYTES,
   ) {}
 
@@ -87,39 +118,66 @@ export class RemoteMetadataStore {
     }
   }
 
-  /** Downloads and verifies the snapshot `head` names; the caller closes it with `discard`. */
-  async download(head: VersionHead): Promise<RemoteSnapshot> {
-    for (let attempt = 1; ; attempt++) {
-      const file = this.tempPath();
-      // A read cut off (too large, stalled, broken) leaves no partial snapshot behind.
-      const actual = await this.fetchTo(head.snapshot, file).catch(async (error: unknown) => {
-        await fsp.rm(file, { force: true });
-        throw error;
-      });
-      if (actual === head.sha256) return openOrRemove(file, head);
-      await fsp.rm(file, { force: true });
-      // A torn read (rclone during an overwrite) or a commit in between: look again before judging.
-      const now = await this.readHead();
-      if (!now || now.commit !== head.commit) throw new RemoteMovedError();
-      if (attempt >= 2) {
-        throw new RemoteCorruptError(
-          actual === undefined
-            ? `version.txt names ${head.snapshot}, which is missing on the remote`
-            : `${head.snapshot} does not match the sha256 in version.txt`,
-        );
+  /**
+   * Opens the state kept at `statePath` and brings it to `head`: nothing to do when it is there;
+   * only the deltas it lacks when `head` lists them all and agrees with the commits the state saw;
+   * otherwise (new instance, too far behind, history rewritten, format 1) the snapshot, then the
+   * deltas after it. The state is replaced only once the new one is complete and verified.
+   */
+  async catchUp(statePath: string, head: VersionHead): Promise<CaughtUp> {
+    const kept = openState(statePath);
+    if (kept) {
+      const agrees =
+        kept.format === 2 && kept.repoId === head.repo && kept.version <= head.version && commitAt(head, kept.version) === kept.commit;
+      const deltas = agrees ? deltasAfter(head, kept.version) : undefined;
+      if (deltas?.length === 0) {
+        kept.stamp(head.version, head.commit, head.recent);
+        return { state: kept, journals: [], via: 'current' };
       }
+      if (deltas) {
+        try {
+          const journals = await this.applyDeltas(kept, head, deltas);
+          return { state: kept, journals, via: 'deltas' };
+        } catch (error) {
+          kept.close();
+          // A delta that does not follow on from this state (a rewritten history): start over below.
+          if (!(error instanceof ChainBrokenError)) throw error;
+        }
+      } else {
+        kept.close();
+      }
+    }
+    const file = this.tempPath('state');
+    let state: RemoteSnapshot | undefined;
+    try {
+      state = await this.downloadSnapshot(head, file);
+      const journals = await this.applyDeltas(state, head, head.deltas.filter((d) => d.version > head.snapshot.version));
+      state.setFormat2();
+      if (head.format === 2) state.stamp(head.version, head.commit, head.recent);
+      else state.stamp(head.version, head.commit);
+      state.close();
+      await fsp.rename(file, statePath);
+      const opened = RemoteSnapshot.open(statePath);
+      for (const [id, row] of state.rejected) opened.rejected.set(id, row);
+      return { state: opened, journals, via: 'snapshot' };
+    } catch (error) {
+      state?.close();
+      await fsp.rm(file, { force: true });
+      throw error;
     }
   }
 
-  /** An empty snapshot for a remote being initialised (nothing is written until `commit`). */
-  async initialize(repoId: string): Promise<RemoteSnapshot> {
+  /** A new, empty state for a remote being initialised (nothing is written until `commit`). */
+  async initialize(statePath: string, repoId: string): Promise<RemoteSnapshot> {
     await this.remote.mkdir('');
-    return RemoteSnapshot.create(this.tempPath(), repoId);
+    await fsp.rm(statePath, { force: true });
+    return RemoteSnapshot.create(statePath, repoId);
   }
 
   /**
-   * Publishes `snapshot` as the version after `base` (`undefined` for a new remote). Refuses with
-   * `RemoteMovedError` if `version.txt` no longer says `base`. Closes the snapshot.
+   * Publishes `rows` (stamped with the new version) as the commit after `base` (`undefined` for a
+   * new remote): its delta, a snapshot when due, then the switch of `version.txt`; then moves
+   * `state` forward by it. Refuses with `RemoteMovedError` if `version.txt` no longer says `base`.
    *
    * The switch of `version.txt` is the one write that must never land late: a sync frozen (laptop
    * asleep, process stopped) between its last check and this PUT would otherwise overwrite a commit
@@ -129,32 +187,151 @@ export class RemoteMetadataStore {
    * switch looks again first (`beforeRetry`) so a retry never writes a version back.
    */
   async commit(
-    snapshot: RemoteSnapshot,
+    state: RemoteSnapshot,
+    rows: readonly RemoteFileRow[],
     base: VersionHead | undefined,
+    info: CommitInfo,
     hooks: CommitHooks = {},
-  ): Promise<VersionHead> {
+  ): Promise<{ head: VersionHead; journal: Journal }> {
     const current = await this.readHead();
     if (current?.commit !== base?.commit) throw new RemoteMovedError();
     const version = (base?.version ?? 0) + 1;
     const commit = newStableId(this.ids);
-    snapshot.stamp(version, commit);
-    const repo = snapshot.repoId;
-    snapshot.close();
-    const file = snapshot.path;
-    const head: VersionHead = {
+    const journal: Journal = {
+      repo: info.repo,
       version,
       commit,
-      repo,
-      snapshot: remotePaths.snapshot(version, commit),
-      sha256: await sha256File(file),
+      parent: base && { version: base.version, commit: base.commit },
+      instance: info.instance,
+      committed_at: info.committedAt,
+      rows: rows.map((row) => ({ ...row, version })),
     };
-    await this.remote.mkdir(remotePaths.metadataDir);
-    const size = (await fsp.stat(file)).size;
-    await this.uploadConfirmed(head.snapshot, size, file);
+    const bytes = formatJournal(journal);
+    const delta: ChainFile = { version, commit, size: bytes.length, sha256: sha256(bytes) };
+    await this.putCreatingParent(deltaPath(delta), bytes);
+    const recent = [...(base?.format === 2 ? base.recent : state.recentCommits), commit].slice(-RECENT_COMMITS);
+    const compact = info.compact || !base || base.format !== 2 || compactionDue(base);
+    const snapshot = compact ? await this.publishSnapshot(state, journal, recent) : base!.snapshot;
+    const listed = [...(base?.format === 2 ? base.deltas : []), delta];
+    const head: VersionHead = {
+      format: 2,
+      version,
+      commit,
+      repo: info.repo,
+      snapshot,
+      // After a compaction, the last few deltas stay listed for readers a few versions behind.
+      deltas: compact ? listed.slice(-DELTAS_KEPT_AFTER_COMPACTION) : listed,
+      recent,
+    };
     await hooks.beforeSwitch?.(head);
     await this.switchTo(head, base, hooks);
-    await this.prune(head).catch(() => undefined);
+    state.apply(version, commit, journal.rows, recent);
+    return { head, journal };
+  }
+
+  /**
+   * Publishes `file` (a complete shared state at version `head.version + 1`, rows and meta already
+   * stamped) as a snapshot-only commit: for tests and tools that must write a state as it is.
+   */
+  async commitSnapshotFile(file: string, base: VersionHead, commit: string): Promise<VersionHead> {
+    const bytes = await fsp.readFile(file);
+    const version = base.version + 1;
+    const snapshot: ChainFile = { version, commit, size: bytes.length, sha256: sha256(bytes) };
+    await this.putCreatingParent(remotePaths.snapshotV2(version, commit), bytes);
+    const recent = [...base.recent, commit].slice(-RECENT_COMMITS);
+    const head: VersionHead = { format: 2, version, commit, repo: base.repo, snapshot, deltas: [], recent };
+    await this.switchTo(head, base, {});
     return head;
+  }
+
+  /**
+   * Writes the state after `journal` as a snapshot, from the state this instance already holds (no
+   * download), and uploads it under its new name, confirmed.
+   */
+  private async publishSnapshot(state: RemoteSnapshot, journal: Journal, recent: string[]): Promise<ChainFile> {
+    const file = this.tempPath('snapshot');
+    try {
+      state.copyTo(file);
+      const copy = RemoteSnapshot.open(file);
+      try {
+        copy.setFormat2();
+        copy.apply(journal.version, journal.commit, journal.rows, recent);
+      } finally {
+        copy.close();
+      }
+      const size = (await fsp.stat(file)).size;
+      const path = remotePaths.snapshotV2(journal.version, journal.commit);
+      await this.remote.mkdir(remotePaths.snapshotsDir);
+      await this.uploadConfirmed(path, size, file);
+      return { version: journal.version, commit: journal.commit, size, sha256: await sha256File(file) };
+    } finally {
+      await fsp.rm(file, { force: true });
+    }
+  }
+
+  /** Downloads, verifies and applies `deltas` to `state`, in order; returns them. */
+  private async applyDeltas(state: RemoteSnapshot, head: VersionHead, deltas: ChainFile[]): Promise<Journal[]> {
+    const journals: Journal[] = [];
+    for (const delta of deltas) {
+      const bytes = await this.fetchVerified(deltaPath(delta), delta, head);
+      const { journal, rejected } = parseJournal(bytes, { repo: head.repo, version: delta.version, commit: delta.commit });
+      if (journal.parent?.version !== state.version || journal.parent.commit !== state.commit) throw new ChainBrokenError();
+      const recent = delta.version === head.version && head.format === 2 ? head.recent : undefined;
+      state.apply(delta.version, delta.commit, journal.rows, recent);
+      state.noteRejected(rejected);
+      journals.push(journal);
+    }
+    return journals;
+  }
+
+  /** A listed file's bytes, checked against its sha256; a mismatch is looked at twice before judging. */
+  private async fetchVerified(path: string, listed: ChainFile, head: VersionHead): Promise<Buffer> {
+    for (let attempt = 1; ; attempt++) {
+      const bytes = await this.remote.getBytes(path, { maxBytes: this.snapshotMaxBytes });
+      if (bytes && sha256(bytes) === listed.sha256) return bytes;
+      await this.judgeMismatch(head, attempt, bytes ? `${path} does not match the sha256 in version.txt` : `version.txt names ${path}, which is missing on the remote`);
+    }
+  }
+
+  /** A torn read (rclone during an overwrite) or a commit in between: look again before judging. */
+  private async judgeMismatch(head: VersionHead, attempt: number, problem: string): Promise<void> {
+    const now = await this.readHead();
+    if (!now || now.commit !== head.commit) throw new RemoteMovedError();
+    if (attempt >= 2) throw new RemoteCorruptError(problem);
+  }
+
+  /** Downloads and verifies the snapshot `head` names into `file`, opened. */
+  private async downloadSnapshot(head: VersionHead, file: string): Promise<RemoteSnapshot> {
+    const path = snapshotPath(head);
+    for (let attempt = 1; ; attempt++) {
+      // A read cut off (too large, stalled, broken) leaves no partial snapshot behind.
+      const actual = await this.fetchTo(path, file).catch(async (error: unknown) => {
+        await fsp.rm(file, { force: true });
+        throw error;
+      });
+      if (actual === head.snapshot.sha256) return openOrRemove(file, path, head.repo);
+      await fsp.rm(file, { force: true });
+      await this.judgeMismatch(
+        head,
+        attempt,
+        actual === undefined ? `version.txt names ${path}, which is missing on the remote` : `${path} does not match the sha256 in version.txt`,
+      );
+    }
+  }
+
+  /** A PUT into a folder that may not exist yet: created only when the PUT says it is missing. */
+  private async putCreatingParent(path: string, bytes: Buffer): Promise<void> {
+    try {
+      await this.remote.put(path, bytes);
+    } catch (error) {
+      if (!(error instanceof ParentMissingError)) throw error;
+      await this.remote.mkdir(parentPath(path));
+      await this.remote.put(path, bytes);
+    }
+    // Where the server's answer is not proof, look (a server may acknowledge a PUT and lose it).
+    if (!this.remote.putAnswerConfirms && (await this.remote.stat(path))?.size !== bytes.length) {
+      throw new RemoteUnavailableError(`${path} did not arrive on the remote`);
+    }
   }
 
   /** Moves `version.txt` from `base` to `head` (see `commit`). */
@@ -217,25 +394,6 @@ export class RemoteMetadataStore {
     throw new RemoteUnavailableError(`The snapshot ${remotePath} did not arrive on the remote after two uploads`);
   }
 
-  /** Closes a snapshot and removes its local file. */
-  async discard(snapshot: RemoteSnapshot): Promise<void> {
-    snapshot.close();
-    await fsp.rm(snapshot.path, { force: true });
-  }
-
-  /** Deletes snapshots older than the last `keep` versions; never the current one or newer ones. */
-  async prune(current: VersionHead): Promise<number> {
-    const entries = (await this.remote.list(remotePaths.metadataDir)) ?? [];
-    let removed = 0;
-    for (const entry of entries) {
-      const parsed = parseSnapshotName(entry.name);
-      if (parsed && parsed.version <= current.version - this.keep) {
-        if (await this.remote.delete(`${remotePaths.metadataDir}/${entry.name}`)) removed++;
-      }
-    }
-    return removed;
-  }
-
   /** Streams a remote file into `file`, returning its sha256, or undefined when it is absent. */
   private async fetchTo(remotePath: string, file: string): Promise<string | undefined> {
     const stream = await this.remote.get(remotePath, { maxBytes: this.snapshotMaxBytes });
@@ -251,9 +409,35 @@ export class RemoteMetadataStore {
     return hash.digest('hex');
   }
 
-  private tempPath(): string {
+  private tempPath(kind: string): string {
     fs.mkdirSync(this.tmpDir, { recursive: true });
-    return path.join(this.tmpDir, `snapshot-${this.ids.bytes(8).toString('hex')}.db`);
+    return path.join(this.tmpDir, `${kind}-${this.ids.bytes(8).toString('hex')}.db`);
+  }
+}
+
+/** A delta that does not follow on from the state it would be applied to. */
+class ChainBrokenError extends Error {}
+
+/** Whether the deltas after the snapshot are many enough, or large enough, to fold into a new one. */
+export function compactionDue(head: VersionHead): boolean {
+  const after = head.deltas.filter((d) => d.version > head.snapshot.version);
+  const bytes = after.reduce((sum, d) => sum + (d.size ?? 0), 0);
+  // Past half the snapshot's size, a new reader pays more for the deltas than for a new snapshot.
+  return after.length + 1 >= MAX_DELTAS || (head.snapshot.size !== undefined && bytes * 2 > head.snapshot.size && bytes > 64 * 1024);
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Opens the kept state, or undefined when there is none or it is unreadable (then it is rebuilt). */
+function openState(statePath: string): RemoteSnapshot | undefined {
+  if (!fs.existsSync(statePath)) return undefined;
+  try {
+    return RemoteSnapshot.open(statePath);
+  } catch {
+    fs.rmSync(statePath, { force: true });
+    return undefined;
   }
 }
 
@@ -264,12 +448,12 @@ async function sha256File(file: string): Promise<string> {
 }
 
 /** Opens a downloaded snapshot; a refused one (corrupt, too new) leaves no temp file behind. */
-async function openOrRemove(file: string, head: VersionHead): Promise<RemoteSnapshot> {
+async function openOrRemove(file: string, remotePath: string, repo: string): Promise<RemoteSnapshot> {
   try {
     const snapshot = RemoteSnapshot.open(file);
-    if (snapshot.repoId !== head.repo) {
+    if (snapshot.repoId !== repo) {
       snapshot.close();
-      throw new RemoteCorruptError(`${head.snapshot} belongs to repository ${snapshot.repoId}, not ${head.repo} as version.txt says`);
+      throw new RemoteCorruptError(`${remotePath} belongs to repository ${snapshot.repoId}, not ${repo} as version.txt says`);
     }
     return snapshot;
   } catch (error) {

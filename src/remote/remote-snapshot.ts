@@ -2,23 +2,13 @@ import Database from 'better-sqlite3';
 import { readStoredRow, type RejectedRow, type RemoteFileRow } from '../domain/shared-row.ts';
 import { AppError } from '../errors.ts';
 import { RemoteCorruptError } from './errors.ts';
+import { FORMAT_VERSION, RemoteFormatError } from './version-file.ts';
 
-/** The metadata format this build reads and writes. A newer remote is refused, never rewritten. */
-export const FORMAT_VERSION = 1;
 /** How many commit ids the remote remembers (lost-commit detection, SPEC §3). */
 export const RECENT_COMMITS = 50;
 
 export type { SharedFileFields } from '../domain/shared-row.ts';
-
-export class RemoteFormatError extends AppError {
-  constructor(found: number) {
-    super(
-      'remote_format',
-      `The remote was written by a newer docsync (metadata format ${found}; this build understands ${FORMAT_VERSION}): upgrade docsync`,
-      409,
-    );
-  }
-}
+export { FORMAT_VERSION, RemoteFormatError };
 
 const SCHEMA = `
   CREATE TABLE files (
@@ -58,6 +48,9 @@ const COLUMN_LIST = FILE_COLUMNS.join(', ');
 
 /**
  * A metadata snapshot (SPEC §2) opened from a local file: the remote's `files` and `meta` tables.
+ * The same file format serves as a compacted snapshot on the remote, as a format-1 snapshot being
+ * migrated, and as each instance's *mirror*: its copy of the remote's shared state at the version it
+ * last caught up to, kept in the data dir and moved forward by applying deltas.
  * One file, no journal left behind (`journal_mode = DELETE`), so it can be uploaded as it is.
  * Rows are input (SPEC §10): every row read is checked, and one that fails is left out of every
  * answer and kept in `rejected`, for the sync to report. Reading never throws on a bad row.
@@ -118,6 +111,15 @@ export class RemoteSnapshot {
     return Number(this.meta('version'));
   }
 
+  /** The commit of `version` (format 1 snapshots carry it as the last recent commit). */
+  get commit(): string | undefined {
+    return this.meta('commit') ?? this.recentCommits.at(-1);
+  }
+
+  get format(): number {
+    return Number(this.meta('format_version'));
+  }
+
   /** Checked when the snapshot is opened. */
   get recentCommits(): string[] {
     return JSON.parse(this.meta('recent_commits') ?? '[]') as string[];
@@ -133,14 +135,55 @@ export class RemoteSnapshot {
     return this.validRows(this.db.prepare<[number], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE version > ?`).all(version));
   }
 
-  /**
-   * Whether some valid row names the blob `(hash, fileType)`: then the remote has it, no upload
-   * needed. A row that fails the checks proves nothing, so the blob is uploaded.
-   */
+  /** Whether some valid row (tombstones included) names the blob `(hash, fileType)`. */
   hasBlob(hash: string, fileType: string): boolean {
     const rows = this.db.prepare<[string, string], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE hash = ? AND file_type = ?`);
     for (const row of rows.iterate(hash, fileType)) if (this.valid(row)) return true;
     return false;
+  }
+
+  /**
+   * Whether some valid *live* row names the blob: then the remote has it, no upload needed. Not a
+   * tombstone: the blob of a file deleted long ago may have been collected (SPEC §9). A row that
+   * fails the checks proves nothing, so the blob is uploaded.
+   */
+  hasLiveBlob(hash: string, fileType: string): boolean {
+    const rows = this.db.prepare<[string, string], Record<string, unknown>>(
+      `SELECT ${COLUMN_LIST} FROM files WHERE hash = ? AND file_type = ? AND deleted = 0`,
+    );
+    for (const row of rows.iterate(hash, fileType)) if (this.valid(row)) return true;
+    return false;
+  }
+
+  /**
+   * Moves the state forward by one delta: its rows, its version and commit, in one transaction (a
+   * crash leaves the state at the version before or after, never between).
+   */
+  apply(version: number, commit: string, rows: readonly RemoteFileRow[], recent?: readonly string[]): void {
+    this.transaction(() => {
+      for (const row of rows) this.upsert(row);
+      this.stamp(version, commit, recent);
+    });
+  }
+
+  /** Marks a state as format 2 (a migrated format-1 snapshot, or a copy about to be published). */
+  setFormat2(): void {
+    this.setMeta('format_version', String(FORMAT_VERSION));
+  }
+
+  /** Writes a compact copy of this state to `path` (a new snapshot to publish). */
+  copyTo(path: string): void {
+    this.db.prepare('VACUUM INTO ?').run(path);
+  }
+
+  /** Counts the rows (tombstones included). */
+  rowCount(): number {
+    return this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM files').get()!.n;
+  }
+
+  /** Records rows a delta carried that failed the checks: reported like bad snapshot rows. */
+  noteRejected(rows: readonly RejectedRow[]): void {
+    for (const row of rows) this.rejected.set(row.id, row);
   }
 
   /** The row of `stableId`, if there is one and it passes the checks (a bad row reads as absent). */
@@ -170,11 +213,15 @@ export class RemoteSnapshot {
     this.db.transaction(work)();
   }
 
-  /** Stamps the snapshot as `version`, made by `commit`; keeps the last RECENT_COMMITS commit ids. */
-  stamp(version: number, commit: string): void {
-    const commits = [...this.recentCommits, commit].slice(-RECENT_COMMITS);
+  /**
+   * Stamps the snapshot as `version`, made by `commit`; keeps the last RECENT_COMMITS commit ids
+   * (`recent` when the caller knows them: version.txt's list is the remote's word on it).
+   */
+  stamp(version: number, commit: string, recent?: readonly string[]): void {
+    const commits = (recent ? [...recent] : [...this.recentCommits, commit]).slice(-RECENT_COMMITS);
     this.transaction(() => {
       this.setMeta('version', String(version));
+      this.setMeta('commit', commit);
       this.setMeta('recent_commits', JSON.stringify(commits));
     });
   }

@@ -4,9 +4,11 @@ import Database from 'better-sqlite3';
 import { LocalStateError } from '../errors.ts';
 
 /** Layout of a data dir: one database, blobs by content address, temp files beside them. */
-export function dataPaths(dataDir: string): { database: string; blobs: string; tmp: string } {
+export function dataPaths(dataDir: string): { database: string; blobs: string; tmp: string; remoteState: string } {
   return {
     database: path.join(dataDir, 'docsync.db'),
+    /** This instance's copy of the remote's shared state (a cache: rebuilt from the remote if lost). */
+    remoteState: path.join(dataDir, 'remote-state.db'),
     blobs: path.join(dataDir, 'blobs'),
     tmp: path.join(dataDir, 'tmp'),
   };

@@ -8,6 +8,7 @@ import { RemoteTimeoutError } from '../remote/errors.ts';
 import { LockLostError, type LockHandle, type RemoteLock } from '../remote/lock.ts';
 import type { Remote } from '../remote/remote.ts';
 import { blobKey, RemoteBlobStore, type Uploaded } from '../remote/remote-blobs.ts';
+import type { Journal } from '../remote/journal-file.ts';
 import type { ConditionalWrites, RemoteMetadataStore } from '../remote/remote-metadata.ts';
 import { RECENT_COMMITS, type RemoteSnapshot } from '../remote/remote-snapshot.ts';
 import type { VersionHead } from '../remote/version-file.ts';
@@ -20,6 +21,19 @@ import { MassDeleteError, RemoteReplacedError } from './errors.ts';
 import { emptySummary, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
 import { planSync, sameState, type PlanAction } from './planner.ts';
 import { forEachLimited } from './transfers.ts';
+
+/** A published or pulled commit, as the file history records it. */
+export interface HistoryCommit {
+  version: number;
+  commit: string;
+  committed_at: string;
+  instance_id: string;
+}
+
+/** Hears of every commit this instance publishes or pulls (the file history, SPEC §9). */
+export interface HistoryRecorder {
+  record(commit: HistoryCommit, rows: RemoteFileRow[]): void;
+}
 
 /**
  * Thrown by a test's checkpoint to stop a sync the way a killed process would: nothing is cleaned
@@ -50,6 +64,10 @@ export interface SyncEngineDeps {
   conflicts: ConflictRepository;
   remote: Remote;
   metadata: RemoteMetadataStore;
+  /** Where this instance keeps its copy of the remote's shared state (moved forward by deltas). */
+  statePath: string;
+  instanceId: string;
+  history?: HistoryRecorder;
   lock: RemoteLock;
   clock: Clock;
   ids: IdSource;
@@ -61,12 +79,14 @@ export interface SyncEngineDeps {
   checkpoint?: (point: SyncCheckpoint) => void | Promise<void>;
 }
 
-/** The snapshot a sync works on, and the head it will commit on top of. */
+/** The shared state a sync works on, and the head it will commit on top of. */
 interface OpenedSnapshot {
   snapshot: RemoteSnapshot;
   base: VersionHead | undefined;
   /** A new repository (first sync of a new remote, or re-initialisation): committed even if empty. */
   fresh: boolean;
+  /** A format-1 remote: this sync's commit (even an empty one) converts it to format 2. */
+  migrate: boolean;
 }
 
 /** The most a sync's end waits for the remote lock to be released. */
@@ -95,7 +115,7 @@ export class SyncEngine {
 
   constructor(private readonly deps: SyncEngineDeps) {
     this.remoteBlobs = new RemoteBlobStore(deps.remote, {
-      knownElsewhere: (hash, fileType) => this.snapshot?.hasBlob(hash, fileType) ?? false,
+      knownElsewhere: (hash, fileType) => this.snapshot?.hasLiveBlob(hash, fileType) ?? false,
     });
   }
 
@@ -168,7 +188,7 @@ export class SyncEngine {
     } finally {
       handle.stopAutoRenew();
       if (!crashed) {
-        if (snapshot) await metadata.discard(snapshot);
+        snapshot?.close();
         // Bounded: a server that stalled the sync must not also hold it here; an unreleased lock
         // expires by itself.
         await withinBudget(handle.release(), RELEASE_BUDGET_MS, 'lock release').catch(() => false);
@@ -188,21 +208,23 @@ export class SyncEngine {
       if (options.reinitialize) this.requeueEverything();
       state.clearSeenCommits();
       // The repository id is remembered only once its first commit is published.
-      return { snapshot: await metadata.initialize(ids.uuid()), base: head, fresh: true };
+      return { snapshot: await metadata.initialize(this.deps.statePath, ids.uuid()), base: head, fresh: true, migrate: false };
     }
     if (!head) {
       throw new RemoteReplacedError(
         `The remote ${this.deps.remote.description} has no version.txt, but this instance synced with repository ${knownRepo} there (version ${state.lastSeenVersion() ?? '?'}).`,
       );
     }
-    const snapshot = await metadata.download(head);
+    // version.txt names its repository: a foreign remote is refused before anything is downloaded.
+    if (knownRepo && head.repo !== knownRepo) {
+      throw new RemoteReplacedError(`The remote ${this.deps.remote.description} holds repository ${head.repo}, but this instance synced with ${knownRepo}.`);
+    }
+    const caughtUp = await metadata.catchUp(this.deps.statePath, head);
+    const snapshot = caughtUp.state;
     const refuse = async (message: string): Promise<never> => {
-      await metadata.discard(snapshot);
+      snapshot.close();
       throw new RemoteReplacedError(message);
     };
-    if (knownRepo && snapshot.repoId !== knownRepo) {
-      await refuse(`The remote ${this.deps.remote.description} holds repository ${snapshot.repoId}, but this instance synced with ${knownRepo}.`);
-    }
     const lastSeen = state.lastSeenVersion();
     if (knownRepo && lastSeen !== undefined && head.version < lastSeen && !this.lateSwitchExplains(snapshot, head)) {
       await refuse(`The remote went back from version ${lastSeen} to ${head.version} (restored from an older copy?).`);
@@ -211,7 +233,8 @@ export class SyncEngine {
       state.set(SYNC_STATE_KEYS.repoId, snapshot.repoId);
       state.clearSeenCommits();
     }
-    return { snapshot, base: head, fresh: false };
+    for (const journal of caughtUp.journals) this.recordHistory(journal);
+    return { snapshot, base: head, fresh: false, migrate: head.format === 1 };
   }
 
   /**
@@ -334,6 +357,14 @@ export class SyncEngine {
       `The remote's history was rewritten after version ${shared} (a commit this instance had seen is gone); ${requeued} file(s) re-queued`,
     );
     return { fork: shared, requeued };
+  }
+
+  /** Hands a commit's rows to the file history. */
+  private recordHistory(journal: Journal): void {
+    this.deps.history?.record(
+      { version: journal.version, commit: journal.commit, committed_at: journal.committed_at, instance_id: journal.instance },
+      journal.rows,
+    );
   }
 
   /** Plans the files changed on either side since `lastSeen`: no scan of unchanged files. */
@@ -471,27 +502,27 @@ export class SyncEngine {
    */
   private async pushLocalChanges(
     actions: PlanAction[],
-    { snapshot, base, fresh }: OpenedSnapshot,
+    { snapshot, base, fresh, migrate }: OpenedSnapshot,
     handle: LockHandle,
   ): Promise<VersionHead | undefined> {
     const { metadata, state, files } = this.deps;
     const pushes = actions.filter(
       (a): a is Extract<PlanAction, { kind: 'push' | 'push_delete' }> => a.kind === 'push' || a.kind === 'push_delete',
     );
-    // Nothing to publish: no commit (a new remote is committed even when empty, to exist).
-    if (pushes.length === 0 && !fresh) return undefined;
+    // Nothing to publish: no commit (a new remote is committed even when empty, to exist; a format-1
+    // remote, to be converted).
+    if (pushes.length === 0 && !fresh && !migrate) return undefined;
     const snapshotRepoId = snapshot.repoId;
     const uploaded = await this.uploadBlobs(pushes);
     await this.deps.checkpoint?.('after_blob_upload');
     const version = (base?.version ?? 0) + 1;
     const committed = pushes.filter((p) => p.kind === 'push_delete' || !uploaded.failed.has(blobKey(p.local)));
-    snapshot.transaction(() => {
-      for (const push of committed) snapshot.upsert(toRemote(push.local, version));
-    });
+    const rows = committed.map((push) => toRemote(push.local, version));
     if (!(await handle.verify())) throw new LockLostError();
     this.progress('committing', 0, 1);
     let recorded = false;
-    const newHead = await metadata.commit(snapshot, base, {
+    const info = { repo: snapshotRepoId, instance: this.deps.instanceId, committedAt: isoUtc(this.deps.clock.now()), compact: fresh || migrate };
+    const { head: newHead, journal } = await metadata.commit(snapshot, rows, base, info, {
       ...(this.deps.conditionalSwitch && { conditional: this.deps.conditionalSwitch }),
       // Right before version.txt moves: a sync that stalled past its lock's expiry must not commit.
       beforeSwitch: async (head) => {
@@ -507,6 +538,7 @@ export class SyncEngine {
         recorded = true;
       },
     });
+    this.recordHistory(journal);
     await this.deps.checkpoint?.('after_commit');
     // The commit names every blob uploaded for it: nothing is left to skip next time.
     state.clearUploadedBlobs();

@@ -173,11 +173,13 @@ async function recoverBlobs(docsync: Docsync, paths: ReturnType<typeof dataPaths
 /** The remote's current snapshot (tombstones included), when there is a remote with a head. */
 async function remoteSnapshot(docsync: Docsync): Promise<{ hasBlob: RemoteSnapshot['hasBlob']; discard(): Promise<void> } | undefined> {
   if (!docsync.remote) return undefined;
-  const metadata = new RemoteMetadataStore(docsync.remote, dataPaths(docsync.config.dataDir).tmp, docsync.ids);
+  const paths = dataPaths(docsync.config.dataDir);
+  const metadata = new RemoteMetadataStore(docsync.remote, paths.tmp, docsync.ids);
   const head = await metadata.readHead();
   if (!head) return undefined;
-  const snapshot = await metadata.download(head);
-  return { hasBlob: (hash, ext) => snapshot.hasBlob(hash, ext), discard: () => metadata.discard(snapshot) };
+  // The shared state as of now (the data dir's own copy, brought up to date).
+  const { state } = await metadata.catchUp(paths.remoteState, head);
+  return { hasBlob: (hash, ext) => state.hasBlob(hash, ext), discard: async () => state.close() };
 }
 
 async function listBlobs(root: string): Promise<{ hash: string; ext: string; file: string }[]> {

@@ -13,7 +13,7 @@ import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
 import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
 import { ConflictResolver, type ResolutionResult } from './conflict-resolver.ts';
-import { SyncEngine, type SyncCheckpoint, type SyncOptions } from './engine.ts';
+import { SyncEngine, type HistoryRecorder, type SyncCheckpoint, type SyncOptions } from './engine.ts';
 import type { SyncEvent, SyncSummary } from './events.ts';
 import { acquireLocalSyncLock, localSyncLockHeldElsewhere } from './local-sync-lock.ts';
 import type { ConflictType } from '../domain/conflict.ts';
@@ -70,6 +70,10 @@ export interface SyncServiceDeps {
   clock: Clock;
   ids: IdSource;
   instanceId: string;
+  /** Where this instance keeps its copy of the remote's shared state. */
+  statePath: string;
+  /** Hears of every commit published or pulled (the file history). */
+  history?: HistoryRecorder;
   sleep?: Sleep;
   /** How long `status` waits for the remote (default `STATUS_BUDGET_MS`). */
   statusBudgetMs?: number;
@@ -239,6 +243,9 @@ export class SyncService {
       conflicts: this.deps.conflicts,
       remote: remote!,
       metadata: metadata!,
+      statePath: this.deps.statePath,
+      instanceId: this.deps.instanceId,
+      ...(this.deps.history && { history: this.deps.history }),
       lock,
       clock,
       ids,
