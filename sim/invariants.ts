@@ -5,7 +5,8 @@ import type { FileRecord } from '../src/domain/file.ts';
 import { remotePaths } from '../src/remote/paths.ts';
 import type { RemoteFileRow } from '../src/domain/shared-row.ts';
 import { RemoteSnapshot } from '../src/remote/remote-snapshot.ts';
-import { parseVersionFile, type VersionHead } from '../src/remote/version-file.ts';
+import { parseJournal } from '../src/remote/journal-file.ts';
+import { deltaPath, parseVersionFile, snapshotPath, type VersionHead } from '../src/remote/version-file.ts';
 import { shareable } from './model.ts';
 import { peek } from './observer.ts';
 import type { SimInstance, World } from './world.ts';
@@ -22,8 +23,8 @@ import type { SimInstance, World } from './world.ts';
  * 3. No resurrection: a file live at the end was not deleted, unless a resolution undid the deletion.
  * 4. One lock holder: every switch of `version.txt` is made by the instance whose nonce the lock
  *    owner file holds at that moment (checked on each switch, `World.observe`).
- * 5. Remote integrity: `version.txt` names a snapshot that exists and matches its sha256, and every
- *    live row of it names a blob that exists and matches its hash (checked on every switch and at
+ * 5. Remote integrity: `version.txt` names a snapshot and deltas that exist and match their sha256s,
+ *    each delta follows on from the one before, and every live row of the state they make names a blob that exists and matches its hash (checked on every switch and at
  *    the end). Tombstone rows are not checked: nothing needs their blob. On every switch, every row of
  *    the new snapshot must also be a state some change produced (part of invariant 2).
  *
@@ -53,27 +54,49 @@ export function loadRemote(world: World): { head: VersionHead | undefined; rows:
   if (!bytes) return { head: undefined, rows: [], problems, recentCommits: [] };
   const head = readHead(bytes);
   if (!head) return { head, rows: [], problems: [`version.txt is not readable: ${JSON.stringify(bytes.toString('utf8').slice(0, 200))}`], recentCommits: [] };
-  const data = peek(world.memory, head.snapshot);
-  if (!data) return { head, rows: [], problems: [`version.txt names ${head.snapshot}, which does not exist`], recentCommits: [] };
-  if (sha256(data) !== head.sha256) return { head, rows: [], problems: [`${head.snapshot} does not match the sha256 in version.txt`], recentCommits: [] };
+  // The state version.txt describes: its snapshot, then the deltas after it, each verified.
+  const snapshotAt = snapshotPath(head);
+  const data = peek(world.memory, snapshotAt);
+  if (!data) return { head, rows: [], problems: [`version.txt names ${snapshotAt}, which does not exist`], recentCommits: [] };
+  if (sha256(data) !== head.snapshot.sha256) return { head, rows: [], problems: [`${snapshotAt} does not match the sha256 in version.txt`], recentCommits: [] };
   const file = path.join(world.root, 'check', `${head.commit}.db`);
   fs.writeFileSync(file, data);
-  let rows: RemoteFileRow[] = [];
-  let recentCommits: string[] = [];
+  const byId = new Map<string, RemoteFileRow>();
+  let recentCommits: string[] = head.recent;
   try {
     const snapshot = RemoteSnapshot.open(file);
     try {
-      rows = snapshot.files();
-      recentCommits = snapshot.recentCommits;
-      if (snapshot.version !== head.version) problems.push(`${head.snapshot} says version ${snapshot.version}, version.txt ${head.version}`);
+      for (const row of snapshot.files()) byId.set(row.stable_id, row);
+      if (head.format === 1) recentCommits = snapshot.recentCommits;
+      if (snapshot.version !== head.snapshot.version) problems.push(`${snapshotAt} says version ${snapshot.version}, version.txt ${head.snapshot.version}`);
     } finally {
       snapshot.close();
     }
   } catch (error) {
-    problems.push(`${head.snapshot} cannot be opened: ${(error as Error).message}`);
+    problems.push(`${snapshotAt} cannot be opened: ${(error as Error).message}`);
   } finally {
     fs.rmSync(file, { force: true });
   }
+  let parent = { version: head.snapshot.version, commit: head.snapshot.commit };
+  for (const delta of head.deltas.filter((d) => d.version > head.snapshot.version)) {
+    const bytes = peek(world.memory, deltaPath(delta));
+    if (!bytes || sha256(bytes) !== delta.sha256) {
+      problems.push(`version.txt names ${deltaPath(delta)}, which is missing or does not match its sha256`);
+      break;
+    }
+    try {
+      const { journal, rejected } = parseJournal(bytes, { repo: head.repo, version: delta.version, commit: delta.commit });
+      if (rejected.length > 0) problems.push(`${deltaPath(delta)} carries ${rejected.length} invalid row(s)`);
+      if (journal.parent?.version !== parent.version || journal.parent.commit !== parent.commit) {
+        problems.push(`${deltaPath(delta)} does not follow on from version ${parent.version}`);
+      }
+      for (const row of journal.rows) byId.set(row.stable_id, row);
+    } catch (error) {
+      problems.push(`${deltaPath(delta)} cannot be read: ${(error as Error).message}`);
+    }
+    parent = { version: delta.version, commit: delta.commit };
+  }
+  const rows = [...byId.values()];
   for (const row of rows) {
     if (row.deleted) continue;
     const blob = peek(world.memory, remotePaths.blob(row.hash, row.file_type));
