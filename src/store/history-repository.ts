@@ -61,9 +61,10 @@ export class HistoryRepository {
 
   constructor(private readonly db: Database.Database) {
     // The same (stable_id, version) again (a pull after our own publish, a replayed commit) is ignored.
-    this.insertStmt = db.prepare(`INSERT OR IGNORE INTO file_versions (${COLUMNS}) VALUES (@stable_id, @version, @hash,
+    // Not `INSERT OR IGNORE`: that would also drop a row breaking NOT NULL or CHECK without a word.
+    this.insertStmt = db.prepare(`INSERT INTO file_versions (${COLUMNS}) VALUES (@stable_id, @version, @hash,
       @filename, @file_type, @mime_type, @size, @doc_id, @collections, @labels, @metadata, @deleted, @created_at,
-      @updated_at, @commit_id, @committed_at, @instance_id)`);
+      @updated_at, @commit_id, @committed_at, @instance_id) ON CONFLICT (stable_id, version) DO NOTHING`);
     this.versionsStmt = db.prepare(`SELECT ${COLUMNS} FROM file_versions WHERE stable_id = ? ORDER BY version DESC`);
     this.getStmt = db.prepare(`SELECT ${COLUMNS} FROM file_versions WHERE stable_id = ? AND version = ?`);
     this.namesBlobStmt = db.prepare(`SELECT 1 AS one FROM file_versions
