@@ -1,13 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RemoteFileRow } from '../../src/domain/shared-row.ts';
 import { openDatabase, type Db } from '../../src/store/database.ts';
-import { HistoryRepository, type CommitInfo } from '../../src/store/history-repository.ts';
+import { HistoryRepository } from '../../src/store/history-repository.ts';
+import { commitInfo } from '../support/history.ts';
 import { tempDir } from '../support/instance.ts';
 
 const HASH_A = 'a'.repeat(64);
 const HASH_B = 'b'.repeat(64);
 
-export function sharedRow(stableId: string, version: number, fields: Partial<RemoteFileRow> = {}): RemoteFileRow {
+function sharedRow(stableId: string, version: number, fields: Partial<RemoteFileRow> = {}): RemoteFileRow {
   return {
     stable_id: stableId,
     hash: HASH_A,
@@ -27,12 +28,7 @@ export function sharedRow(stableId: string, version: number, fields: Partial<Rem
   };
 }
 
-const commit = (version: number, committedAt: string, instance = 'instance-1'): CommitInfo => ({
-  version,
-  commit: `commit-${version}`,
-  committed_at: committedAt,
-  instance_id: instance,
-});
+const commit = commitInfo;
 
 describe('HistoryRepository', () => {
   let tmp: ReturnType<typeof tempDir>;
