@@ -120,5 +120,13 @@ describe('HistoryRepository', () => {
       /USING (COVERING )?INDEX file_versions_blob/,
     );
     expect(plan('SELECT 1 FROM file_versions WHERE committed_at < ?', 'x')).toMatch(/INDEX file_versions_committed_at/);
+    // The trash (SqliteFileRepository.listDeleted): tombstones newest first, straight from the partial index.
+    const trash = plan(
+      `SELECT * FROM files WHERE deleted = 1 AND updated_at >= ? AND (updated_at, stable_id) < (?, ?)
+       ORDER BY updated_at DESC, stable_id DESC LIMIT ?`,
+      'a', 'b', 'c', 10,
+    );
+    expect(trash).toMatch(/USING INDEX files_trash/);
+    expect(trash).not.toMatch(/TEMP B-TREE/);
   });
 });
