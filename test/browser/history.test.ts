@@ -76,6 +76,7 @@ describe.skipIf(!ready)('history and trash on the web page', () => {
       expect(await dialog.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-version')))).toEqual(['2', '1']);
       expect(await dialog.locator('tr[data-version="2"] .version-state').textContent()).toBe('Current');
       expect(await dialog.locator('tr[data-version="2"]').textContent()).toContain('final');
+      expect(await dialog.locator('#history-pending').isHidden()).toBe(true);
       await screenshot(page, 'history-1-dialog');
 
       const restore = dialog.getByRole('button', { name: 'Restore version 1 of report.txt' });
@@ -88,6 +89,7 @@ describe.skipIf(!ready)('history and trash on the web page', () => {
       expect(restored).toMatchObject({ hash: v1.hash, labels: ['draft'], sync_status: 'modified', remote_version: 2 });
       const content = await page.evaluate(async (url) => (await fetch(url)).text(), `/api/v1/files/${v1.stable_id}/content`);
       expect(content).toBe('version one');
+      expect(await dialog.locator('#history-pending').isVisible()).toBe(true);
       await screenshot(page, 'history-2-restored');
       await page.keyboard.press('Escape');
       await page.locator('#history-dialog').waitFor({ state: 'hidden' });

@@ -47,6 +47,7 @@ export class HistoryDialog {
     byId('history-filename').textContent = file.filename;
     showError(byId('history-error'), null);
     fill(byId('history-list'), h('p', { class: 'muted' }, 'Loading versions…'));
+    byId('history-pending').hidden = true;
     this.dialog.showModal();
     byId('history-close').focus();
     await this.load();
@@ -77,6 +78,7 @@ export class HistoryDialog {
 
   private render(file: DocFile, versions: FileVersion[]): void {
     byId('history-title').textContent = `History: ${plural(versions.length, 'version')}`;
+    byId('history-pending').hidden = file.sync_status === 'synced' || versions.length === 0;
     if (versions.length === 0) {
       fill(byId('history-list'), h('p', { class: 'muted' }, 'No versions yet: the history of a file starts with its first sync.'));
       return;
