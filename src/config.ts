@@ -25,6 +25,8 @@ export interface Config {
   maxSnapshotBytes: number;
   sessionTtlHours: number;
   sseKeepAliveSeconds: number;
+  /** How long versions and deleted files stay listable and restorable (SPEC §9). */
+  historyDays: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -74,6 +76,12 @@ export const OPTIONS = {
   maxSnapshotMb: { env: 'DOCSYNC_MAX_SNAPSHOT_MB', flag: 'max-snapshot-mb', help: 'largest remote metadata snapshot downloaded', default: '1024' },
   sseKeepAlive: { env: 'DOCSYNC_SSE_KEEPALIVE', flag: 'sse-keepalive', help: 'seconds between SSE keep-alive comments', default: '30' },
   sessionTtlHours: { env: 'DOCSYNC_SESSION_TTL_HOURS', flag: 'session-ttl-hours', help: 'login session lifetime (hours)', default: '168' },
+  historyDays: {
+    env: 'DOCSYNC_HISTORY_DAYS',
+    flag: 'history-days',
+    help: 'days that file versions and deleted files stay listable and restorable',
+    default: '30',
+  },
   logLevel: { env: 'DOCSYNC_LOG_LEVEL', flag: 'log-level', help: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -133,6 +141,7 @@ export function loadConfig(
     maxSnapshotBytes: int('maxSnapshotMb', 1, 1024 * 1024) * 1024 * 1024,
     sessionTtlHours: int('sessionTtlHours', 1, 24 * 365),
     sseKeepAliveSeconds: int('sseKeepAlive', 1, 3600),
+    historyDays: int('historyDays', 1, 10 * 365),
     logLevel: logLevel as Config['logLevel'],
   };
   if (config.adminPassword !== undefined && config.adminPassword.length < 8) {

@@ -3,9 +3,11 @@ import { systemClock, type Clock } from './domain/clock.ts';
 import { cryptoIdSource, type IdSource } from './domain/ids.ts';
 import { openRemote } from './remote/open-remote.ts';
 import type { Remote } from './remote/remote.ts';
+import { RemoteBlobStore } from './remote/remote-blobs.ts';
 import { RemoteMetadataStore } from './remote/remote-metadata.ts';
 import { AuthService } from './services/auth-service.ts';
 import { FileService } from './services/file-service.ts';
+import { HistoryService } from './services/history-service.ts';
 import { SqliteAuthRepository } from './store/auth-repository.ts';
 import { BlobStore } from './store/blob-store.ts';
 import { openDatabase, type Db } from './store/database.ts';
@@ -14,6 +16,7 @@ import { StorageHealth } from './store/storage-health.ts';
 import { SqliteFileRepository } from './store/file-repository.ts';
 import { SyncStateStore } from './store/sync-state.ts';
 import { ConflictRepository } from './store/conflict-repository.ts';
+import { HistoryRepository } from './store/history-repository.ts';
 import { SYNC_STATE_KEYS, SyncService, type SyncServiceDeps } from './sync/sync-service.ts';
 
 /** Everything one instance is made of, wired once and shared by the HTTP server and the CLI. */
@@ -25,6 +28,9 @@ export interface Docsync {
   instanceId: string;
   files: FileService;
   fileRepository: SqliteFileRepository;
+  /** File versions, trash and restore (SPEC §9). */
+  history: HistoryService;
+  historyRepository: HistoryRepository;
   auth: AuthService;
   /** The configured remote, with the retry policy; undefined when standalone. */
   remote: Remote | undefined;
@@ -65,6 +71,7 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
   const syncState = new SyncStateStore(db);
   const blobs = new BlobStore(paths.blobs, paths.tmp, ids);
   const remote = options.remote ?? openRemote(config.remote, ids);
+  const historyRepository = new HistoryRepository(db);
   const instanceId = syncState.getOrCreate(SYNC_STATE_KEYS.instanceId, () => ids.uuid());
   const sync = new SyncService({
     config,
@@ -88,6 +95,15 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
     instanceId,
     files: new FileService({ files: fileRepository, blobs, clock, ids, maxUploadBytes: config.maxUploadBytes }),
     fileRepository,
+    history: new HistoryService({
+      files: fileRepository,
+      history: historyRepository,
+      blobs,
+      clock,
+      historyDays: config.historyDays,
+      fetchBlob: remote && ((blob) => new RemoteBlobStore(remote).download(blob, blobs)),
+    }),
+    historyRepository,
     auth: new AuthService(new SqliteAuthRepository(db), clock, ids, config.sessionTtlHours * 3600 * 1000),
     remote,
     sync,

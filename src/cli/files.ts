@@ -130,7 +130,7 @@ interface TagOptions {
 }
 
 /** One line per file: id, status, size, name, then collections and labels. */
-function fileLine(file: FileRecord): string {
+export function fileLine(file: FileRecord): string {
   const tags = [
     file.collections.length > 0 ? `collections=${file.collections.join(',')}` : '',
     file.labels.length > 0 ? `labels=${file.labels.join(',')}` : '',
@@ -139,7 +139,7 @@ function fileLine(file: FileRecord): string {
   return [file.stable_id, status.padEnd(14), formatSize(file.size).padStart(9), JSON.stringify(file.filename), ...tags].join('  ');
 }
 
-function formatSize(bytes: number): string {
+export function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
   return bytes % (1024 * 1024) === 0 ? formatBytes(bytes) : `${(bytes / (1024 * 1024)).toFixed(1)} MB`;

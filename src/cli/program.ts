@@ -3,6 +3,7 @@ import { OPTIONS } from '../config.ts';
 import { AppError, ConfigError, LocalStateError, storageErrorOf } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerFiles } from './files.ts';
+import { registerHistory } from './history.ts';
 import { println, processIo, type CliIo } from './io.ts';
 import { registerRecover } from './recover.ts';
 import { registerServe } from './serve.ts';
@@ -21,6 +22,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   registerServe(program, io);
   registerUser(program, io);
   registerFiles(program, io);
+  registerHistory(program, io);
   registerStatus(program, io);
   registerSync(program, io);
   registerRecover(program, io);

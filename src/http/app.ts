@@ -21,6 +21,7 @@ import { installSecurityHeaders, swaggerUiCsp } from './security-headers.ts';
 import { authRoutes } from './routes/auth.ts';
 import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
+import { historyRoutes } from './routes/history.ts';
 import { sseRoutes, sessionKeyOf } from './routes/sse.ts';
 import { syncRoutes } from './routes/sync.ts';
 import { SseHub } from '../sse/sse-hub.ts';
@@ -155,6 +156,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
       await api.register(healthRoutes, { docsync });
       await api.register(authRoutes, { docsync });
       await api.register(fileRoutes, { docsync });
+      await api.register(historyRoutes, { docsync });
       await api.register(syncRoutes, { docsync });
       await api.register(sseRoutes, { hub: sse });
     },

@@ -178,3 +178,42 @@ export const ResolveConflictBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** One version of a file (SPEC §9), as `GET /files/:id/history` lists it. */
+export const FileVersionSchema = Type.Object(
+  {
+    version: Type.Integer({ description: "the remote version at which the file's row took this state" }),
+    committed_at: Type.String({ description: 'when the commit was made (UTC)' }),
+    instance_id: Type.String({ description: 'the instance that made the commit' }),
+    filename: Type.String(),
+    hash: Type.String({ description: 'sha256 of the content' }),
+    size: Type.Integer(),
+    file_type: Type.String(),
+    collections: Type.Array(Type.String()),
+    labels: Type.Array(Type.String()),
+    doc_id: Nullable(Type.String()),
+    deleted: Type.Boolean({ description: 'this version is the deletion of the file' }),
+    current: Type.Boolean({ description: 'the version the local file was last synced at' }),
+  },
+  { $id: 'FileVersion' },
+);
+
+export const FileHistoryResponse = Type.Object({ versions: Type.Array(FileVersionSchema) });
+
+export const FileVersionParams = Type.Object({
+  id: FileIdParams.properties.id,
+  version: Type.Integer({ minimum: 1, description: 'a version from the file history' }),
+});
+
+export const TrashQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 256 })),
+  },
+  { additionalProperties: false },
+);
+
+export const TrashResponse = Type.Object({
+  files: Type.Array(FileSchema, { description: 'deleted files, newest deletion first' }),
+  next_cursor: Nullable(Type.String()),
+});

@@ -170,6 +170,24 @@ export class SqliteFileRepository {
     return this.count('live');
   }
 
+  /**
+   * Tombstones deleted at or after `since`, newest deletion first (the trash, SPEC §9). The cursor
+   * holds the last row's (updated_at, stable_id), so deletions arriving meanwhile never shift a page.
+   */
+  listDeleted(since: string, page: { limit: number; cursor?: string }): { files: FileRecord[]; nextCursor: string | null } {
+    const after = page.cursor === undefined ? undefined : decodeTrashCursor(page.cursor);
+    const rows = this.db
+      .prepare<unknown[], FileRow>(
+        `SELECT ${COLUMNS} FROM files WHERE deleted = 1 AND updated_at >= ?
+         ${after ? 'AND (updated_at, stable_id) < (?, ?)' : ''} ORDER BY updated_at DESC, stable_id DESC LIMIT ?`,
+      )
+      .all(since, ...(after ?? []), page.limit + 1);
+    const more = rows.length > page.limit;
+    const shown = more ? rows.slice(0, page.limit) : rows;
+    const last = shown[shown.length - 1];
+    return { files: shown.map(fromRow), nextCursor: more && last ? encodeTrashCursor(last.updated_at, last.stable_id) : null };
+  }
+
   /** Whether any row still needs the blob `(hash, file_type)`. */
   isBlobReferenced(hash: string, fileType: string): boolean {
     return this.blobRefStmt.get(hash, fileType) !== undefined;
@@ -206,6 +224,20 @@ function decodeCursor(cursor: string): number {
   const n = Number(decoded);
   if (!/^\d+$/.test(decoded) || !Number.isSafeInteger(n)) throw new BadRequestError(`cursor is not valid: '${cursor}'`);
   return n;
+}
+
+function encodeTrashCursor(updatedAt: string, stableId: string): string {
+  return Buffer.from(JSON.stringify([updatedAt, stableId])).toString('base64url');
+}
+
+function decodeTrashCursor(cursor: string): [string, string] {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) return value as [string, string];
+  } catch {
+    // reported below
+  }
+  throw new BadRequestError(`cursor is not valid: '${cursor}'`);
 }
 
 function toRow(file: FileRecord): Omit<FileRow, 'rowid'> {

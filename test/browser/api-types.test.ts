@@ -6,12 +6,14 @@ import type { Static } from 'typebox';
 import { describe, expectTypeOf, it } from 'vitest';
 import type {
   ConflictListResponse,
+  FileHistoryResponse,
   FileListResponse,
   FileSchema,
   ResolutionResponse,
   ResolveConflictBody,
   SyncStatusResponse,
   SyncSummarySchema,
+  TrashResponse,
 } from '../../src/http/schemas.ts';
 import type { SyncEvent, SyncProgress as ServerSyncProgress } from '../../src/sync/events.ts';
 import type * as Web from '../../web/src/api-types.ts';
@@ -27,6 +29,8 @@ describe('web/src/api-types.ts matches the server', () => {
     expectTypeOf<Web.SyncSummary>().toEqualTypeOf<Mutable<Static<typeof SyncSummarySchema>>>();
     expectTypeOf<Web.ConflictList>().toEqualTypeOf<Mutable<Static<typeof ConflictListResponse>>>();
     expectTypeOf<Web.ResolutionAnswer>().toEqualTypeOf<Mutable<Static<typeof ResolutionResponse>>>();
+    expectTypeOf<Web.FileHistory>().toEqualTypeOf<Mutable<Static<typeof FileHistoryResponse>>>();
+    expectTypeOf<Web.TrashList>().toEqualTypeOf<Mutable<Static<typeof TrashResponse>>>();
     expectTypeOf<Web.Resolution>().toEqualTypeOf<Static<typeof ResolveConflictBody>['resolution']>();
   });
 

@@ -52,6 +52,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ DOCSYNC_SYNC_INTERVAL: '0' }, {}, cwd).syncIntervalSeconds).toBe(0);
   });
 
+  it('keeps history for DOCSYNC_HISTORY_DAYS days: 30 by default, 1 to 3650', () => {
+    expect(loadConfig({}, {}, cwd).historyDays).toBe(30);
+    expect(loadConfig({ DOCSYNC_HISTORY_DAYS: '90' }, {}, cwd).historyDays).toBe(90);
+    expect(loadConfig({ DOCSYNC_HISTORY_DAYS: '90' }, { historyDays: '7' }, cwd).historyDays).toBe(7);
+    for (const bad of ['0', '-1', '3651', '1.5', 'month']) {
+      expect(() => loadConfig({ DOCSYNC_HISTORY_DAYS: bad }, {}, cwd), bad).toThrow(
+        /DOCSYNC_HISTORY_DAYS \(--history-days\) must be a whole number from 1 to 3650/,
+      );
+    }
+  });
+
   it('defaults to a shared folder beside the data dir, and runs standalone with none', () => {
     expect(loadConfig({ DOCSYNC_DATA_DIR: '/srv/docsync/data2' }, {}, cwd).remote).toEqual({ kind: 'folder', path: '/srv/docsync/remote' });
     expect(loadConfig({ DOCSYNC_REMOTE: 'none' }, {}, cwd).remote).toEqual({ kind: 'none' });

@@ -32,6 +32,31 @@ export interface FileList {
   next_cursor: string | null;
 }
 
+/** One version of a file, as `GET /files/:id/history` lists it (SPEC §9). */
+export interface FileVersion {
+  version: number;
+  committed_at: string;
+  instance_id: string;
+  filename: string;
+  hash: string;
+  size: number;
+  file_type: string;
+  collections: string[];
+  labels: string[];
+  doc_id: string | null;
+  deleted: boolean;
+  current: boolean;
+}
+
+export interface FileHistory {
+  versions: FileVersion[];
+}
+
+export interface TrashList {
+  files: DocFile[];
+  next_cursor: string | null;
+}
+
 export interface FileFilters {
   collection: string;
   label: string;

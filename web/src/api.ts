@@ -3,12 +3,14 @@ import type {
   ConflictList,
   DocFile,
   FileFilters,
+  FileHistory,
   FileList,
   LoginAnswer,
   RemoteStatus,
   Resolution,
   ResolutionAnswer,
   SyncSummary,
+  TrashList,
 } from './api-types.ts';
 
 const BASE = '/api/v1';
@@ -84,6 +86,12 @@ export const api = {
     request<DocFile>('PATCH', `/files/${encodeURIComponent(id)}`, patch),
   deleteFile: (id: string) => request<void>('DELETE', `/files/${encodeURIComponent(id)}`),
   contentUrl: (id: string) => `${BASE}/files/${encodeURIComponent(id)}/content`,
+
+  fileHistory: (id: string) => request<FileHistory>('GET', `/files/${encodeURIComponent(id)}/history`),
+  restoreVersion: (id: string, version: number) =>
+    request<DocFile>('POST', `/files/${encodeURIComponent(id)}/history/${version}/restore`),
+  trash: (page: { cursor?: string; limit: number }) => request<TrashList>('GET', `/trash${query(page)}`),
+  restoreDeleted: (id: string) => request<DocFile>('POST', `/trash/${encodeURIComponent(id)}/restore`),
 
   syncStatus: () => request<RemoteStatus>('GET', '/sync/status'),
   sync: () => request<SyncSummary>('POST', '/sync', {}),

@@ -39,6 +39,8 @@ export class FilesView {
   onLocalChange: () => void = () => undefined;
   /** The filters changed (uploads go into the filtered collection and label). */
   onFiltersChange: () => void = () => undefined;
+  /** History was asked for one file. */
+  onHistory: (file: DocFile) => void = () => undefined;
 
   constructor() {
     const form = byId<HTMLFormElement>('filters');
@@ -203,6 +205,11 @@ export class FilesView {
             'button',
             { type: 'button', 'aria-label': `Edit collections and labels of ${name}`, 'data-focus-key': `edit:${id}`, onclick: () => void this.edit(file) },
             'Edit',
+          ),
+          h(
+            'button',
+            { type: 'button', 'aria-label': `History of ${name}`, 'data-focus-key': `history:${id}`, onclick: () => this.onHistory(file) },
+            'History',
           ),
           h(
             'button',

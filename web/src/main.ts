@@ -3,6 +3,7 @@ import { ConflictsView } from './conflicts-view.ts';
 import { setUpConfirmDialog, setUpEditDialog } from './dialogs.ts';
 import { busy, byId } from './dom.ts';
 import { FilesView } from './files-view.ts';
+import { HistoryDialog, TrashView } from './history-view.ts';
 import { LiveEvents, type LiveState } from './live.ts';
 import { errorMessage, notify, showError } from './notify.ts';
 import { SyncView } from './sync-view.ts';
@@ -14,6 +15,8 @@ const STATUS_EVERY_MS = 30_000;
 const files = new FilesView();
 const sync = new SyncView();
 const conflicts = new ConflictsView();
+const history = new HistoryDialog();
+const trash = new TrashView();
 let statusTimer: ReturnType<typeof setInterval> | undefined;
 let signedIn = false;
 
@@ -28,10 +31,12 @@ function debounced(action: () => void, ms = 150): () => void {
 const refreshFiles = debounced(() => void files.refresh());
 const refreshStatus = debounced(() => void sync.refreshStatus());
 const refreshConflicts = debounced(() => void conflicts.refresh());
+const refreshTrash = debounced(() => void trash.refresh());
 const refreshAll = (): void => {
   refreshFiles();
   refreshStatus();
   refreshConflicts();
+  refreshTrash();
 };
 
 const uploader = new Uploader({
@@ -42,7 +47,17 @@ const uploader = new Uploader({
   },
 });
 
-files.onLocalChange = refreshStatus;
+files.onLocalChange = () => {
+  refreshStatus();
+  refreshTrash();
+};
+files.onHistory = (file) => void history.show(file);
+// A restore is a local change like an edit: the list and the badge follow.
+history.onRestored = () => {
+  refreshFiles();
+  refreshStatus();
+};
+trash.onRestored = history.onRestored;
 files.onFiltersChange = () => uploader.showTarget();
 sync.onFinished = refreshAll;
 conflicts.onCount = (count) => sync.setConflictCount(count);
@@ -68,6 +83,7 @@ const live = new LiveEvents({
     fileDataChanged: () => {
       refreshFiles();
       refreshStatus();
+      refreshTrash();
     },
   },
   resync: refreshAll,
@@ -112,6 +128,7 @@ function showLogin(message?: string): void {
   uploader.setEnabled(false);
   files.clear();
   conflicts.clear();
+  trash.clear();
   for (const dialog of document.querySelectorAll('dialog')) dialog.close();
   byId('boot').hidden = true;
   byId('app-view').hidden = true;

@@ -1,0 +1,147 @@
+import type Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import type { RemoteFileRow } from '../domain/shared-row.ts';
+
+/** The commit a set of row versions arrived in. */
+export interface CommitInfo {
+  /** The remote version the commit made. */
+  version: number;
+  /** The commit's id. */
+  commit: string;
+  /** When it was committed (UTC ISO-8601). */
+  committed_at: string;
+  /** The instance that made the commit. */
+  instance_id: string;
+}
+
+/**
+ * One version of a file as a commit shared it: the full shared row, plus the commit it came in.
+ * `version` is the row's own version (the remote version at which the row changed).
+ */
+export interface FileVersion extends RemoteFileRow {
+  commit: string;
+  committed_at: string;
+  instance_id: string;
+}
+
+interface StoredVersion {
+  stable_id: string;
+  version: number;
+  hash: string;
+  filename: string;
+  file_type: string;
+  mime_type: string;
+  size: number;
+  doc_id: string | null;
+  collections: string;
+  labels: string;
+  metadata: string;
+  deleted: number;
+  created_at: string;
+  updated_at: string;
+  commit_id: string;
+  committed_at: string;
+  instance_id: string;
+}
+
+const COLUMNS = `stable_id, version, hash, filename, file_type, mime_type, size, doc_id, collections, labels,
+  metadata, deleted, created_at, updated_at, commit_id, committed_at, instance_id`;
+
+/**
+ * Every version of every file this instance has seen committed (SPEC §9): the sync records the rows
+ * of each commit it publishes or pulls; history, trash and restore read them; pruning keeps the
+ * table to the history window. Rows are stored as the commit carried them (already checked).
+ */
+export class HistoryRepository {
+  private readonly insertStmt: Statement;
+  private readonly versionsStmt: Statement<[string], StoredVersion>;
+  private readonly getStmt: Statement<[string, number], StoredVersion>;
+  private readonly namesBlobStmt: Statement<[string, string, string], { one: number }>;
+  private readonly pruneStmt: Statement<[string]>;
+
+  constructor(private readonly db: Database.Database) {
+    // The same (stable_id, version) again (a pull after our own publish, a replayed commit) is ignored.
+    // Not `INSERT OR IGNORE`: that would also drop a row breaking NOT NULL or CHECK without a word.
+    this.insertStmt = db.prepare(`INSERT INTO file_versions (${COLUMNS}) VALUES (@stable_id, @version, @hash,
+      @filename, @file_type, @mime_type, @size, @doc_id, @collections, @labels, @metadata, @deleted, @created_at,
+      @updated_at, @commit_id, @committed_at, @instance_id) ON CONFLICT (stable_id, version) DO NOTHING`);
+    this.versionsStmt = db.prepare(`SELECT ${COLUMNS} FROM file_versions WHERE stable_id = ? ORDER BY version DESC`);
+    this.getStmt = db.prepare(`SELECT ${COLUMNS} FROM file_versions WHERE stable_id = ? AND version = ?`);
+    this.namesBlobStmt = db.prepare(`SELECT 1 AS one FROM file_versions
+      WHERE hash = ? AND file_type = ? AND committed_at >= ? LIMIT 1`);
+    // A file's newest version stays whatever its age: it is what the file is now (or its tombstone).
+    this.pruneStmt = db.prepare(`DELETE FROM file_versions WHERE committed_at < ?
+      AND version < (SELECT MAX(v.version) FROM file_versions v WHERE v.stable_id = file_versions.stable_id)`);
+  }
+
+  /** Records the rows of one commit, in one transaction. */
+  record(commit: CommitInfo, rows: readonly RemoteFileRow[]): void {
+    this.db.transaction(() => {
+      for (const row of rows) this.insertStmt.run(toStored(commit, row));
+    })();
+  }
+
+  /** Every recorded version of a file, newest first. */
+  versionsOf(stableId: string): FileVersion[] {
+    return this.versionsStmt.all(stableId).map(fromStored);
+  }
+
+  get(stableId: string, version: number): FileVersion | undefined {
+    const stored = this.getStmt.get(stableId, version);
+    return stored && fromStored(stored);
+  }
+
+  /** Whether some version committed at or after `since` names the blob `(hash, fileType)`: GC must keep it. */
+  namesBlob(hash: string, fileType: string, since: string): boolean {
+    return this.namesBlobStmt.get(hash, fileType, since) !== undefined;
+  }
+
+  /** Removes versions committed before `before`, except each file's newest; returns how many went. */
+  prune(before: string): number {
+    return this.pruneStmt.run(before).changes;
+  }
+}
+
+function toStored(commit: CommitInfo, row: RemoteFileRow): StoredVersion {
+  return {
+    stable_id: row.stable_id,
+    version: row.version,
+    hash: row.hash,
+    filename: row.filename,
+    file_type: row.file_type,
+    mime_type: row.mime_type,
+    size: row.size,
+    doc_id: row.doc_id,
+    collections: JSON.stringify(row.collections),
+    labels: JSON.stringify(row.labels),
+    metadata: JSON.stringify(row.metadata),
+    deleted: row.deleted ? 1 : 0,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    commit_id: commit.commit,
+    committed_at: commit.committed_at,
+    instance_id: commit.instance_id,
+  };
+}
+
+function fromStored(stored: StoredVersion): FileVersion {
+  return {
+    stable_id: stored.stable_id,
+    version: stored.version,
+    hash: stored.hash,
+    filename: stored.filename,
+    file_type: stored.file_type,
+    mime_type: stored.mime_type,
+    size: stored.size,
+    doc_id: stored.doc_id,
+    collections: JSON.parse(stored.collections) as string[],
+    labels: JSON.parse(stored.labels) as string[],
+    metadata: JSON.parse(stored.metadata) as Record<string, unknown>,
+    deleted: stored.deleted === 1,
+    created_at: stored.created_at,
+    updated_at: stored.updated_at,
+    commit: stored.commit_id,
+    committed_at: stored.committed_at,
+    instance_id: stored.instance_id,
+  };
+}
