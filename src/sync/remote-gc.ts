@@ -158,7 +158,10 @@ class GcRun {
   /** Deletes (or, in a dry run, counts) one file; `false` when it was gone already or failed. */
   private async delete(path: string): Promise<boolean> {
     if (this.input.dryRun) return true;
-    return (await this.attempt(`delete ${path}`, () => this.remote.delete(path))) ?? false;
+    const deleted = await this.attempt(`delete ${path}`, () => this.remote.delete(path));
+    // Only a deletion that worked shows the server is fine again (listings may work while deletes fail).
+    if (deleted !== undefined) this.errorsInARow = 0;
+    return deleted ?? false;
   }
 
   private list(path: string): Promise<RemoteEntry[] | undefined> {
@@ -171,9 +174,7 @@ class GcRun {
    */
   private async attempt<T>(what: string, request: () => Promise<T>): Promise<T | undefined> {
     try {
-      const result = await request();
-      this.errorsInARow = 0;
-      return result;
+      return await request();
     } catch (error) {
       if (error instanceof RemoteTimeoutError || error instanceof RemoteAuthError) throw error;
       this.report.errors++;
