@@ -25,6 +25,12 @@ export interface Config {
   maxSnapshotBytes: number;
   sessionTtlHours: number;
   sseKeepAliveSeconds: number;
+  /** History window (SPEC §9): snapshots, journals and the blobs their rows name are kept this long. */
+  historyDays: number;
+  /** A blob younger than this is never collected (an upload of a sync in flight). */
+  gcGraceHours: number;
+  /** Remote GC runs at most once per this many hours, after a commit. */
+  gcIntervalHours: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -74,6 +80,19 @@ export const OPTIONS = {
   maxSnapshotMb: { env: 'DOCSYNC_MAX_SNAPSHOT_MB', flag: 'max-snapshot-mb', help: 'largest remote metadata snapshot downloaded', default: '1024' },
   sseKeepAlive: { env: 'DOCSYNC_SSE_KEEPALIVE', flag: 'sse-keepalive', help: 'seconds between SSE keep-alive comments', default: '30' },
   sessionTtlHours: { env: 'DOCSYNC_SESSION_TTL_HOURS', flag: 'session-ttl-hours', help: 'login session lifetime (hours)', default: '168' },
+  historyDays: { env: 'DOCSYNC_HISTORY_DAYS', flag: 'history-days', help: 'days of history kept (versions, trash, their blobs)', default: '30' },
+  gcGraceHours: {
+    env: 'DOCSYNC_GC_GRACE_HOURS',
+    flag: 'gc-grace-hours',
+    help: 'hours a blob no row names is kept before garbage collection may delete it',
+    default: '24',
+  },
+  gcIntervalHours: {
+    env: 'DOCSYNC_GC_INTERVAL_HOURS',
+    flag: 'gc-interval-hours',
+    help: 'hours between automatic remote garbage collections; 0 = only by `docsync gc`',
+    default: '24',
+  },
   logLevel: { env: 'DOCSYNC_LOG_LEVEL', flag: 'log-level', help: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -133,6 +152,9 @@ export function loadConfig(
     maxSnapshotBytes: int('maxSnapshotMb', 1, 1024 * 1024) * 1024 * 1024,
     sessionTtlHours: int('sessionTtlHours', 1, 24 * 365),
     sseKeepAliveSeconds: int('sseKeepAlive', 1, 3600),
+    historyDays: int('historyDays', 0, 100 * 365),
+    gcGraceHours: int('gcGraceHours', 1, 365 * 24),
+    gcIntervalHours: int('gcIntervalHours', 0, 365 * 24),
     logLevel: logLevel as Config['logLevel'],
   };
   if (config.adminPassword !== undefined && config.adminPassword.length < 8) {

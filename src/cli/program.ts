@@ -3,6 +3,7 @@ import { OPTIONS } from '../config.ts';
 import { AppError, ConfigError, LocalStateError, storageErrorOf } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerFiles } from './files.ts';
+import { registerGc } from './gc.ts';
 import { println, processIo, type CliIo } from './io.ts';
 import { registerRecover } from './recover.ts';
 import { registerServe } from './serve.ts';
@@ -24,6 +25,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   registerStatus(program, io);
   registerSync(program, io);
   registerRecover(program, io);
+  registerGc(program, io);
   return program;
 }
 

@@ -40,6 +40,8 @@ export interface GcInput {
   graceMs: number;
   /** Report the same figures, delete nothing. */
   dryRun: boolean;
+  /** Aborted when the lock is lost: no deletion starts after that (the GC throws the abort reason). */
+  signal?: AbortSignal;
 }
 
 export interface GcReport {
@@ -158,6 +160,7 @@ class GcRun {
   /** Deletes (or, in a dry run, counts) one file; `false` when it was gone already or failed. */
   private async delete(path: string): Promise<boolean> {
     if (this.input.dryRun) return true;
+    this.input.signal?.throwIfAborted();
     const deleted = await this.attempt(`delete ${path}`, () => this.remote.delete(path));
     // Only a deletion that worked shows the server is fine again (listings may work while deletes fail).
     if (deleted !== undefined) this.errorsInARow = 0;
