@@ -27,6 +27,8 @@ export interface GarbageOptions {
   graceMs?: number;
   /** Count what would go; remove nothing. */
   dryRun?: boolean;
+  /** Also remove stale `.part` files (default). `docsync gc` sweeps them with `sweepTempFiles` instead. */
+  sweepTemp?: boolean;
 }
 
 const HASH_PATTERN = /^[0-9a-f]{64}$/;
@@ -150,7 +152,7 @@ export class BlobStore {
   async collectGarbage(
     isReferenced: (hash: string, ext: string) => boolean,
     nowMs: number,
-    { graceMs = 60 * 60 * 1000, dryRun = false }: GarbageOptions = {},
+    { graceMs = 60 * 60 * 1000, dryRun = false, sweepTemp = true }: GarbageOptions = {},
   ): Promise<GarbageReport> {
     const report: GarbageReport = { removed: 0, bytesFreed: 0, kept: 0, tempRemoved: 0 };
     const oldFile = async (file: string): Promise<fs.Stats | undefined> => {
@@ -172,7 +174,7 @@ export class BlobStore {
         }
       }
     }
-    for (const name of await fsp.readdir(this.tmpDir)) {
+    for (const name of sweepTemp ? await fsp.readdir(this.tmpDir) : []) {
       const file = path.join(this.tmpDir, name);
       if (name.endsWith('.part') && (await oldFile(file))) {
         if (!dryRun) await fsp.rm(file, { force: true });

@@ -83,9 +83,10 @@ export async function collectGarbage(docsync: Docsync, options: GarbageCollectio
     const blobs = await files.collectGarbage({
       graceMs: config.gcGraceHours * HOUR_MS,
       dryRun: options.dryRun,
+      sweepTemp: false,
       ...(options.historyReferences && { alsoReferenced: options.historyReferences }),
     });
-    report.local = { blobs_deleted: blobs.removed, bytes_freed: blobs.bytesFreed, blobs_kept: blobs.kept, temp_removed: temp.removed + blobs.tempRemoved };
+    report.local = { blobs_deleted: blobs.removed, bytes_freed: blobs.bytesFreed, blobs_kept: blobs.kept, temp_removed: temp.removed };
     return report;
   } finally {
     release();
