@@ -27,11 +27,9 @@ export function registerGc(program: Command, io: CliIo): void {
 function table(report: GarbageCollectionReport): string[] {
   const { remote, local } = report;
   const row = (label: string, r: string | number, l: string | number) => `${label.padEnd(20)}${String(r).padStart(12)}${String(l).padStart(12)}`;
-  const lines = [
+  return [
     report.dry_run ? 'Dry run: nothing was deleted. These figures say what gc would do.' : 'Garbage collected.',
-    remote
-      ? `remote at version ${report.remote_version}`
-      : `remote: not collected (${report.remote_skipped})`,
+    remote ? `remote at version ${report.remote_version}` : `remote: not collected (${report.remote_skipped})`,
     row('', 'remote', 'local'),
     row('blobs deleted', remote?.blobs_deleted ?? '-', local.blobs_deleted),
     row('bytes freed', remote ? megabytes(remote.bytes_freed) : '-', megabytes(local.bytes_freed)),
@@ -39,9 +37,8 @@ function table(report: GarbageCollectionReport): string[] {
     row('snapshots deleted', remote?.snapshots_deleted ?? '-', '-'),
     row('journals deleted', remote?.journals_deleted ?? '-', '-'),
     row('temp files removed', '-', local.temp_removed),
-    row('errors', remote?.errors ?? '-', 0),
+    row('errors', remote?.errors ?? '-', '-'),
   ];
-  return lines;
 }
 
 function megabytes(bytes: number): string {

@@ -46,6 +46,7 @@ export interface GcInput {
 
 export interface GcReport {
   blobs_deleted: number;
+  /** Of everything deleted: blobs, snapshots and journals. */
   bytes_freed: number;
   journals_deleted: number;
   snapshots_deleted: number;
@@ -128,6 +129,7 @@ class GcRun {
       if (await this.delete(file.path)) {
         if (file.kind === 'snapshot') this.report.snapshots_deleted++;
         else this.report.journals_deleted++;
+        this.report.bytes_freed += file.size;
       }
     }
   }

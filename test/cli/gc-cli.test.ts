@@ -66,10 +66,11 @@ describe('docsync gc', () => {
     fs.writeFileSync(leftover, 'killed transfer');
     backdate(leftover, DAY);
 
+    const snapshotBytes = snapshots().slice(0, 2).reduce((sum, name) => sum + fs.statSync(path.join(remoteDir, 'metadata', name)).size, 0);
     const dry = await cli('data', ['gc', '--dry-run', '--json']);
     expect(dry.code, dry.stderr).toBe(0);
     const expected = {
-      remote: { blobs_deleted: 1, bytes_freed: 15, journals_deleted: 0, snapshots_deleted: 2, blobs_kept: 3, errors: 0 },
+      remote: { blobs_deleted: 1, bytes_freed: 15 + snapshotBytes, journals_deleted: 0, snapshots_deleted: 2, blobs_kept: 3, errors: 0 },
       remote_version: 3,
       local: { blobs_deleted: 1, bytes_freed: 19, temp_removed: 1 },
     };
