@@ -176,6 +176,22 @@ describe.each(['memory', 'folder'] as const)('collectRemoteGarbage on the %s rem
   });
 });
 
+describe('collectRemoteGarbage and what version.txt names', () => {
+  it('never deletes a file current names, even one the version rules would take', async () => {
+    const t = memoryAged();
+    await populate(t);
+    const named = remotePaths.journal(30, 'c'); // at or before the base: would go
+    const report = await collectRemoteGarbage(t.remote, input({ current: { snapshot: current.snapshot, deltas: [named] } }));
+    expect(report.journals_deleted).toBe(1);
+    expect(t.files()).toContain(named);
+  });
+
+  it('refuses a current snapshot path it cannot read a version from', async () => {
+    const t = memoryAged();
+    await expect(collectRemoteGarbage(t.remote, input({ current: { snapshot: 'version.txt', deltas: [] } }))).rejects.toThrow(/not a snapshot path/);
+  });
+});
+
 describe('collectRemoteGarbage when the server fails', () => {
   it('counts failed deletions and goes on', async () => {
     const t = memoryAged();
