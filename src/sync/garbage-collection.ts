@@ -9,7 +9,8 @@ import { RemoteLock } from '../remote/lock.ts';
 import { RemoteMetadataStore } from '../remote/remote-metadata.ts';
 import { realSleep } from '../remote/retrying-remote.ts';
 import { dataPaths } from '../store/data-dir.ts';
-import { SYNC_STATE_KEYS } from '../store/sync-state.ts';
+import type { SqliteFileRepository } from '../store/file-repository.ts';
+import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
 import { sweepTempFiles } from '../store/temp-sweep.ts';
 import { acquireLocalSyncLock } from './local-sync-lock.ts';
 import { collectRemoteGarbage, type GcInput, type GcReport } from './remote-gc.ts';
@@ -117,7 +118,8 @@ async function collectOnRemote(docsync: Docsync, options: GarbageCollectionOptio
       report.remote_skipped = 'the remote has no version.txt: nothing was ever synced there';
       return;
     }
-    refuseUnlessInStep(docsync, head);
+    const notInStep = whyNotInStep(docsync.syncState, rows, head);
+    if (notInStep) throw new SyncFirstError(notInStep);
     report.remote_version = head.version;
     report.remote = await collectRemoteGarbage(
       remote,
@@ -137,21 +139,28 @@ async function collectOnRemote(docsync: Docsync, options: GarbageCollectionOptio
   }
 }
 
-/** The rows judge the remote's blobs only when they are exactly the remote's current rows. */
-function refuseUnlessInStep(docsync: Docsync, head: CurrentHead): void {
-  const { syncState: state, fileRepository: rows } = docsync;
+/**
+ * Why this instance's rows do not describe the remote at `head` (so must not judge its blobs), or
+ * `undefined` when they do: same repository, in step with its version and commit, nothing unsynced
+ * (a row changed locally names another blob than the remote's row), no commit left half done. The
+ * engine asks the same after its commit, before it collects.
+ */
+export function whyNotInStep(
+  state: SyncStateStore,
+  rows: Pick<SqliteFileRepository, 'unsyncedCount'>,
+  head: { version: number; commit: string; repo: string },
+): string | undefined {
   const knownRepo = state.get(SYNC_STATE_KEYS.repoId);
   if (knownRepo !== head.repo) {
-    throw new SyncFirstError(
-      knownRepo ? `The remote holds repository ${head.repo}, not ${knownRepo} that this instance synced with` : 'This instance never synced with this remote',
-    );
+    return knownRepo ? `The remote holds repository ${head.repo}, not ${knownRepo} that this instance synced with` : 'This instance never synced with this remote';
   }
   const seen = state.lastSeenVersion();
   if (seen !== head.version || state.lastSeenCommit() !== head.commit) {
-    throw new SyncFirstError(`This instance last saw version ${seen ?? 'none'}, the remote is at version ${head.version}`);
+    return `This instance last saw version ${seen ?? 'none'}, the remote is at version ${head.version}`;
   }
   const unsynced = rows.unsyncedCount();
-  if (unsynced > 0) throw new SyncFirstError(`${unsynced} local change(s) or conflict(s) are not synced yet`);
+  if (unsynced > 0) return `${unsynced} local change(s) or conflict(s) are not synced yet`;
   const last = state.lastCommit();
-  if (last && !last.settled) throw new SyncFirstError('The last sync of this instance stopped in the middle of its commit');
+  if (last && !last.settled) return 'The last sync of this instance stopped in the middle of its commit';
+  return undefined;
 }

@@ -121,4 +121,17 @@ describe('docsync gc', () => {
     await sync('data');
     expect(JSON.parse((await cli('data', ['gc', '--json'])).stdout)).toMatchObject({ remote: { blobs_deleted: 1 } });
   });
+
+  it('standalone: collects the local blobs only, and says why not the remote', async () => {
+    const standalone = (args: string[]) =>
+      runCliCaptured(args, { env: { DOCSYNC_DATA_DIR: path.join(tmp.dir, 'data'), DOCSYNC_REMOTE: 'none' }, cwd: tmp.dir });
+    const orphan = orphanBlob(path.join(tmp.dir, 'data', 'blobs'), 'left behind locally', 2 * DAY);
+    const young = orphanBlob(path.join(tmp.dir, 'data', 'blobs'), 'just written', 60 * 1000);
+    const out = await standalone(['gc']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toMatch(/remote: not collected \(no remote is configured\)/);
+    expect(out.stdout).toMatch(/blobs deleted\s+-\s+1\n/);
+    expect(fs.existsSync(orphan)).toBe(false);
+    expect(fs.existsSync(young)).toBe(true);
+  });
 });
