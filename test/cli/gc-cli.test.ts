@@ -125,12 +125,15 @@ describe('docsync gc', () => {
   it('standalone: collects the local blobs only, and says why not the remote', async () => {
     const standalone = (args: string[]) =>
       runCliCaptured(args, { env: { DOCSYNC_DATA_DIR: path.join(tmp.dir, 'data'), DOCSYNC_REMOTE: 'none' }, cwd: tmp.dir });
+    fs.writeFileSync(path.join(tmp.dir, 'kept.txt'), 'a file');
+    expect((await standalone(['files', 'put', 'kept.txt'])).code).toBe(0);
     const orphan = orphanBlob(path.join(tmp.dir, 'data', 'blobs'), 'left behind locally', 2 * DAY);
     const young = orphanBlob(path.join(tmp.dir, 'data', 'blobs'), 'just written', 60 * 1000);
     const out = await standalone(['gc']);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/remote: not collected \(no remote is configured\)/);
     expect(out.stdout).toMatch(/blobs deleted\s+-\s+1\n/);
+    expect(out.stdout).toMatch(/blobs kept\s+-\s+2\n/);
     expect(fs.existsSync(orphan)).toBe(false);
     expect(fs.existsSync(young)).toBe(true);
   });
