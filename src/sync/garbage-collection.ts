@@ -131,6 +131,7 @@ async function collectOnRemote(docsync: Docsync, options: GarbageCollectionOptio
         graceMs: config.gcGraceHours * HOUR_MS,
         dryRun: options.dryRun,
         signal: lost.signal,
+        concurrency: config.transferWorkers,
       },
       options.log,
     );

