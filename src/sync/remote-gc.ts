@@ -139,8 +139,8 @@ class GcRun {
   /**
    * A few shard folders at a time: one listing per shard, and on a WebDAV server each costs a round
    * trip (3,000 blobs on nginx: 3.3 s for the 257 listings one after another, 0.8 s four at a time).
-   * Every worker has stopped
-   * before this returns, so nothing is deleted after the caller releases its lock.
+   * Every worker has stopped before this returns, so nothing is deleted after the caller releases
+   * its lock.
    */
   async blobs(serverNow: number): Promise<void> {
     const shards = ((await this.list('')) ?? []).filter((e) => e.isDirectory && isBlobShard(e.name)).map((e) => e.name);
