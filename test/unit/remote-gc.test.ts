@@ -7,7 +7,7 @@ import { cryptoIdSource } from '../../src/domain/ids.ts';
 import { RemoteTimeoutError } from '../../src/remote/errors.ts';
 import { FolderRemote } from '../../src/remote/folder-remote.ts';
 import { MemoryRemote } from '../../src/remote/memory-remote.ts';
-import { parentPath, remotePaths } from '../../src/remote/paths.ts';
+import { isBlobShard, parseBlobName, parseJournalName, parentPath, parseSnapshotV2Name, remotePaths } from '../../src/remote/paths.ts';
 import type { Remote } from '../../src/remote/remote.ts';
 import { collectRemoteGarbage, MAX_ERRORS_IN_A_ROW, type GcInput } from '../../src/sync/remote-gc.ts';
 
@@ -173,6 +173,34 @@ describe.each(['memory', 'folder'] as const)('collectRemoteGarbage on the %s rem
     }
     expect(left).not.toContain(remotePaths.snapshotV2(30, 'c'));
     expect(left).not.toContain(remotePaths.journal(31, 'd'));
+  });
+});
+
+describe('format-2 names', () => {
+  it('build and parse snapshots and journals, sorting by version', () => {
+    expect(remotePaths.snapshotV2(40, 'k3j2')).toBe('snapshots/000040-k3j2.db');
+    expect(remotePaths.journal(41, 'a_b-c')).toBe('journal/000041-a_b-c.json');
+    expect(remotePaths.journal(1234567, 'x')).toBe('journal/1234567-x.json');
+    expect(parseSnapshotV2Name('snapshots/000040-k3j2.db')).toEqual({ version: 40, commit: 'k3j2' });
+    expect(parseSnapshotV2Name('000040-k3j2.db')).toEqual({ version: 40, commit: 'k3j2' });
+    expect(parseJournalName('journal/000041-a_b-c.json')).toEqual({ version: 41, commit: 'a_b-c' });
+    for (const bad of ['metadata/000040-k.db', '40-k.db', '000040-k.json', 'snapshots/000040-k.db.tmp', '000040-../x.db']) {
+      expect(parseSnapshotV2Name(bad)).toBeUndefined();
+    }
+    for (const bad of ['snapshots/000041-k.json', '000041-k.db', '000041-.json', 'journal/x.json']) expect(parseJournalName(bad)).toBeUndefined();
+    expect(() => remotePaths.journal(1, '../x')).toThrow();
+    expect(() => remotePaths.snapshotV2(-1, 'x')).toThrow();
+  });
+
+  it('parse blob names strictly', () => {
+    const hash = 'ab'.padEnd(64, '0');
+    expect(parseBlobName(`${hash}.pdf`)).toEqual({ hash, ext: 'pdf' });
+    expect(parseBlobName(`${hash}.tar.gz`)).toEqual({ hash, ext: 'tar.gz' });
+    for (const bad of [`${hash}`, `${hash}.`, `${hash}.PDF`, `${hash.slice(1)}.pdf`, `${hash.toUpperCase()}.pdf`, 'readme.txt']) {
+      expect(parseBlobName(bad)).toBeUndefined();
+    }
+    expect(isBlobShard('ab')).toBe(true);
+    expect(['AB', 'abc', 'g0', 'journal'].some(isBlobShard)).toBe(false);
   });
 });
 
