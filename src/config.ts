@@ -25,8 +25,12 @@ export interface Config {
   maxSnapshotBytes: number;
   sessionTtlHours: number;
   sseKeepAliveSeconds: number;
-  /** How long versions and deleted files stay listable and restorable (SPEC §9). */
+  /** History window (SPEC §9): snapshots, journals and the blobs their rows name are kept this long. */
   historyDays: number;
+  /** A blob younger than this is never collected (an upload of a sync in flight). */
+  gcGraceHours: number;
+  /** Remote GC runs at most once per this many hours, after a commit. */
+  gcIntervalHours: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -79,8 +83,20 @@ export const OPTIONS = {
   historyDays: {
     env: 'DOCSYNC_HISTORY_DAYS',
     flag: 'history-days',
-    help: 'days that file versions and deleted files stay listable and restorable',
+    help: 'days that file versions, deleted files and the blobs they name are kept, listable and restorable',
     default: '30',
+  },
+  gcGraceHours: {
+    env: 'DOCSYNC_GC_GRACE_HOURS',
+    flag: 'gc-grace-hours',
+    help: 'hours a blob no row names is kept before garbage collection may delete it',
+    default: '24',
+  },
+  gcIntervalHours: {
+    env: 'DOCSYNC_GC_INTERVAL_HOURS',
+    flag: 'gc-interval-hours',
+    help: 'hours between automatic remote garbage collections; 0 = only by `docsync gc`',
+    default: '24',
   },
   logLevel: { env: 'DOCSYNC_LOG_LEVEL', flag: 'log-level', help: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
 } as const satisfies Record<string, OptionSpec>;
@@ -142,6 +158,8 @@ export function loadConfig(
     sessionTtlHours: int('sessionTtlHours', 1, 24 * 365),
     sseKeepAliveSeconds: int('sseKeepAlive', 1, 3600),
     historyDays: int('historyDays', 1, 10 * 365),
+    gcGraceHours: int('gcGraceHours', 1, 365 * 24),
+    gcIntervalHours: int('gcIntervalHours', 0, 365 * 24),
     logLevel: logLevel as Config['logLevel'],
   };
   if (config.adminPassword !== undefined && config.adminPassword.length < 8) {

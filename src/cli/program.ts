@@ -4,6 +4,7 @@ import { AppError, ConfigError, LocalStateError, storageErrorOf } from '../error
 import { VERSION } from '../version.ts';
 import { registerFiles } from './files.ts';
 import { registerHistory } from './history.ts';
+import { registerGc } from './gc.ts';
 import { println, processIo, type CliIo } from './io.ts';
 import { registerRecover } from './recover.ts';
 import { registerServe } from './serve.ts';
@@ -26,6 +27,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   registerStatus(program, io);
   registerSync(program, io);
   registerRecover(program, io);
+  registerGc(program, io);
   return program;
 }
 

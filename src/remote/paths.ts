@@ -17,15 +17,15 @@ export const remotePaths = {
   probeDir: '.docsync-probe',
   probe: (name: string) => `.docsync-probe/${safeToken(name)}`,
 
-  /** Format 1: `metadata/000042-<commit>.db` — zero-padded so names sort by version. */
-  snapshot: (version: number, commit: string) => `metadata/${String(version).padStart(6, '0')}-${safeToken(commit)}.db`,
+  /** `metadata/000042-<commit>.db` — zero-padded so names sort by version. */
+  snapshot: (version: number, commit: string) => `metadata/${padVersion(version)}-${safeToken(commit)}.db`,
 
-  /** Format 2: a compacted snapshot, `snapshots/000040-<commit>.db`. */
-  snapshotV2: (version: number, commit: string) => `snapshots/${String(version).padStart(6, '0')}-${safeToken(commit)}.db`,
+  /** Format 2 (SPEC §2): `snapshots/000040-<commit>.db`, a compacted snapshot, written once. */
   snapshotsDir: 'snapshots',
-  /** Format 2: the delta of one commit, `journal/000041-<commit>.json`. */
-  journal: (version: number, commit: string) => `journal/${String(version).padStart(6, '0')}-${safeToken(commit)}.json`,
+  snapshotV2: (version: number, commit: string) => `snapshots/${padVersion(version)}-${safeToken(commit)}.db`,
+  /** Format 2: `journal/000041-<commit>.json`, the rows one commit changed, written once. */
   journalDir: 'journal',
+  journal: (version: number, commit: string) => `journal/${padVersion(version)}-${safeToken(commit)}.json`,
 
   /** The shard folder of a blob: the first two hex characters of its hash. */
   blobDir: (hash: string) => checkHash(hash).slice(0, 2),
@@ -41,16 +41,29 @@ export function parseSnapshotName(name: string): { version: number; commit: stri
   return match ? { version: Number(match[1]), commit: match[2]! } : undefined;
 }
 
-/** Parses `snapshots/000040-<commit>.db` (or the bare name) back into its parts. */
+/** Parses `snapshots/000040-<commit>.db` (or the bare name) back into its parts, or undefined for other names. */
 export function parseSnapshotV2Name(name: string): { version: number; commit: string } | undefined {
-  const match = /^(?:snapshots\/)?(\d{6,})-([A-Za-z0-9_-]{1,64})\.db$/.exec(name);
+  const match = /^(?:snapshots\/)?(\d{6,})-([A-Za-z0-9_-]+)\.db$/.exec(name);
   return match ? { version: Number(match[1]), commit: match[2]! } : undefined;
 }
 
-/** Parses `journal/000041-<commit>.json` (or the bare name) back into its parts. */
+/** Parses `journal/000041-<commit>.json` (or the bare name) back into its parts, or undefined for other names. */
 export function parseJournalName(name: string): { version: number; commit: string } | undefined {
-  const match = /^(?:journal\/)?(\d{6,})-([A-Za-z0-9_-]{1,64})\.json$/.exec(name);
+  const match = /^(?:journal\/)?(\d{6,})-([A-Za-z0-9_-]+)\.json$/.exec(name);
   return match ? { version: Number(match[1]), commit: match[2]! } : undefined;
+}
+
+/** Parses a blob's name inside its shard folder, `<sha256>.<ext>`, or undefined for anything else. */
+export function parseBlobName(name: string): { hash: string; ext: string } | undefined {
+  const dot = name.indexOf('.');
+  const hash = name.slice(0, dot);
+  const ext = name.slice(dot + 1);
+  return dot === 64 && HASH.test(hash) && EXT.test(ext) ? { hash, ext } : undefined;
+}
+
+/** Whether a folder name is a blob shard: two lowercase hex characters. */
+export function isBlobShard(name: string): boolean {
+  return /^[0-9a-f]{2}$/.test(name);
 }
 
 /** Joins a parent and a child path. */
@@ -62,6 +75,11 @@ export function joinPath(parent: string, child: string): string {
 export function parentPath(path: string): string {
   const i = path.lastIndexOf('/');
   return i < 0 ? '' : path.slice(0, i);
+}
+
+function padVersion(version: number): string {
+  if (!Number.isSafeInteger(version) || version < 0) throw new Error(`not a version number: ${version}`);
+  return String(version).padStart(6, '0');
 }
 
 function checkHash(hash: string): string {

@@ -16,7 +16,7 @@ import {
 } from '../domain/file.ts';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { BadRequestError, NotFoundError } from '../errors.ts';
-import type { BlobStore, GarbageReport, StagedBlob } from '../store/blob-store.ts';
+import type { BlobStore, GarbageOptions, GarbageReport, StagedBlob } from '../store/blob-store.ts';
 import type { FileFilter, FilePage, SqliteFileRepository } from '../store/file-repository.ts';
 
 export interface NewFileInput {
@@ -183,8 +183,14 @@ export class FileService {
     return this.deps.files.unsyncedCount();
   }
 
-  collectGarbage(): Promise<GarbageReport> {
-    return this.deps.blobs.collectGarbage(this.isReferenced, this.deps.clock.now());
+  /**
+   * Removes local blobs no row names and that are older than the grace; `alsoReferenced` keeps more
+   * (the history window's row versions).
+   */
+  collectGarbage(options: GarbageOptions & { alsoReferenced?: (hash: string, ext: string) => boolean } = {}): Promise<GarbageReport> {
+    const { alsoReferenced } = options;
+    const isReferenced = alsoReferenced ? (hash: string, ext: string) => this.isReferenced(hash, ext) || alsoReferenced(hash, ext) : this.isReferenced;
+    return this.deps.blobs.collectGarbage(isReferenced, this.deps.clock.now(), options);
   }
 
   private readonly isReferenced = (hash: string, ext: string): boolean => this.deps.files.isBlobReferenced(hash, ext);

@@ -16,8 +16,19 @@ export interface StagedBlob {
 
 export interface GarbageReport {
   removed: number;
+  /** Bytes of the blobs removed. */
+  bytesFreed: number;
   kept: number;
   tempRemoved: number;
+}
+
+export interface GarbageOptions {
+  /** Blobs and temp files younger than this (by file mtime) are kept. Default one hour. */
+  graceMs?: number;
+  /** Count what would go; remove nothing. */
+  dryRun?: boolean;
+  /** Also remove stale `.part` files (default). `docsync gc` sweeps them with `sweepTempFiles` instead. */
+  sweepTemp?: boolean;
 }
 
 const HASH_PATTERN = /^[0-9a-f]{64}$/;
@@ -141,30 +152,32 @@ export class BlobStore {
   async collectGarbage(
     isReferenced: (hash: string, ext: string) => boolean,
     nowMs: number,
-    graceMs = 60 * 60 * 1000,
+    { graceMs = 60 * 60 * 1000, dryRun = false, sweepTemp = true }: GarbageOptions = {},
   ): Promise<GarbageReport> {
-    const report: GarbageReport = { removed: 0, kept: 0, tempRemoved: 0 };
-    const oldEnough = async (file: string): Promise<boolean> => {
+    const report: GarbageReport = { removed: 0, bytesFreed: 0, kept: 0, tempRemoved: 0 };
+    const oldFile = async (file: string): Promise<fs.Stats | undefined> => {
       const stat = await fsp.stat(file).catch(() => undefined);
-      return stat !== undefined && nowMs - stat.mtimeMs >= graceMs;
+      return stat !== undefined && nowMs - stat.mtimeMs >= graceMs ? stat : undefined;
     };
     for (const shard of await fsp.readdir(this.root)) {
       if (!/^[0-9a-f]{2}$/.test(shard)) continue;
       for (const name of await fsp.readdir(path.join(this.root, shard))) {
         const match = /^([0-9a-f]{64})\.(.+)$/.exec(name);
-        if (!match) continue;
+        if (!match || !EXT_PATTERN.test(match[2]!)) continue;
         const [, hash, ext] = match as unknown as [string, string, string];
-        if (!isReferenced(hash, ext) && (await oldEnough(path.join(this.root, shard, name)))) {
-          if (this.removeIfUnreferenced(hash, ext, isReferenced)) report.removed++;
+        const stat = isReferenced(hash, ext) ? undefined : await oldFile(path.join(this.root, shard, name));
+        if (stat && (dryRun ? !isReferenced(hash, ext) : this.removeIfUnreferenced(hash, ext, isReferenced))) {
+          report.removed++;
+          report.bytesFreed += stat.size;
         } else {
           report.kept++;
         }
       }
     }
-    for (const name of await fsp.readdir(this.tmpDir)) {
+    for (const name of sweepTemp ? await fsp.readdir(this.tmpDir) : []) {
       const file = path.join(this.tmpDir, name);
-      if (name.endsWith('.part') && (await oldEnough(file))) {
-        await fsp.rm(file, { force: true });
+      if (name.endsWith('.part') && (await oldFile(file))) {
+        if (!dryRun) await fsp.rm(file, { force: true });
         report.tempRemoved++;
       }
     }

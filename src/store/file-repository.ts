@@ -54,6 +54,7 @@ export class SqliteFileRepository {
   private readonly getStmt: Statement<[string], FileRow>;
   private readonly countStmt: Statement<[string], { n: number }>;
   private readonly blobRefStmt: Statement<[string, string], { one: number }>;
+  private readonly blobNamedStmt: Statement<[string, string], { one: number }>;
   private readonly pendingStmt: Statement<[], FileRow>;
 
   constructor(private readonly db: Db) {
@@ -76,6 +77,7 @@ export class SqliteFileRepository {
     // A tombstone keeps its blob until its deletion has been synced: until then it can be undone.
     this.blobRefStmt = db.prepare(`SELECT 1 AS one FROM files WHERE hash = ? AND file_type = ?
       AND (deleted = 0 OR sync_status != 'synced') LIMIT 1`);
+    this.blobNamedStmt = db.prepare('SELECT 1 AS one FROM files WHERE hash = ? AND file_type = ? LIMIT 1');
   }
 
   insert(file: FileRecord): void {
@@ -191,6 +193,11 @@ export class SqliteFileRepository {
   /** Whether any row still needs the blob `(hash, file_type)`. */
   isBlobReferenced(hash: string, fileType: string): boolean {
     return this.blobRefStmt.get(hash, fileType) !== undefined;
+  }
+
+  /** Whether any row, a synced tombstone included, names the blob `(hash, file_type)`: what the remote GC keeps. */
+  isBlobNamed(hash: string, fileType: string): boolean {
+    return this.blobNamedStmt.get(hash, fileType) !== undefined;
   }
 
   private count(key: string): number {

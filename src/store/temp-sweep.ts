@@ -14,6 +14,13 @@ export interface TempSweepReport {
   skipped?: string;
 }
 
+export interface TempSweepOptions {
+  graceMs?: number;
+  syncRunningElsewhere?: boolean;
+  /** Count what would go; remove nothing (`docsync gc --dry-run`). */
+  dryRun?: boolean;
+}
+
 /**
  * Removes temp files that killed transfers left in `tmpDir` (SPEC §9: swept at start). A CLI upload
  * or sync may be running on the same data dir while the server starts, so nothing in use is taken:
@@ -24,7 +31,7 @@ export interface TempSweepReport {
 export async function sweepTempFiles(
   tmpDir: string,
   nowMs: number,
-  { graceMs = TEMP_SWEEP_GRACE_MS, syncRunningElsewhere = false }: { graceMs?: number; syncRunningElsewhere?: boolean } = {},
+  { graceMs = TEMP_SWEEP_GRACE_MS, syncRunningElsewhere = false, dryRun = false }: TempSweepOptions = {},
 ): Promise<TempSweepReport> {
   if (syncRunningElsewhere) return { removed: 0, kept: 0, skipped: 'a sync of another process is running on this data dir' };
   const report: TempSweepReport = { removed: 0, kept: 0 };
@@ -44,7 +51,7 @@ export async function sweepTempFiles(
       report.kept++;
       continue;
     }
-    await fsp.rm(file, { force: true });
+    if (!dryRun) await fsp.rm(file, { force: true });
     report.removed++;
   }
   return report;

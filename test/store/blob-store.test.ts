@@ -127,8 +127,12 @@ describe('BlobStore', () => {
     for (const file of [store.pathOf(keep.hash, 'txt'), store.pathOf(drop.hash, 'txt'), leftover.tempPath]) {
       fs.utimesSync(file, hourAgo, hourAgo);
     }
+    const dry = await store.collectGarbage((hash) => hash === keep.hash, Date.now(), { dryRun: true });
+    expect(dry).toEqual({ removed: 1, bytesFreed: 7, kept: 2, tempRemoved: 1 });
+    expect(store.has(drop.hash, 'txt')).toBe(true);
+    expect(fs.existsSync(leftover.tempPath)).toBe(true);
     const report = await store.collectGarbage((hash) => hash === keep.hash, Date.now());
-    expect(report).toEqual({ removed: 1, kept: 2, tempRemoved: 1 });
+    expect(report).toEqual(dry);
     expect(store.has(keep.hash, 'txt')).toBe(true);
     expect(store.has(drop.hash, 'txt')).toBe(false);
     expect(store.has(young.hash, 'txt')).toBe(true);

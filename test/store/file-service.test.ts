@@ -198,6 +198,26 @@ describe('FileService: the sync_status transitions the sync relies on', () => {
     expect(report.removed).toBe(1);
     expect(fs.existsSync(blobPath(file))).toBe(false);
   });
+
+  it('keeps what the extra predicate names (history) and what is younger than the grace', async () => {
+    const old = await create('old.txt', 'an old version');
+    const young = await create('young.txt', 'a young one');
+    for (const file of [old, young]) {
+      const tomb = t.docsync.files.delete(file.stable_id);
+      t.docsync.fileRepository.update({ ...tomb, sync_status: 'synced' });
+    }
+    // Ages are judged by the instance's clock.
+    const now = t.docsync.clock.now();
+    fs.utimesSync(blobPath(old), new Date(now - 3 * 3600 * 1000), new Date(now - 3 * 3600 * 1000));
+    fs.utimesSync(blobPath(young), new Date(now - 60 * 1000), new Date(now - 60 * 1000));
+    const inHistory = (hash: string) => hash === old.hash;
+    expect(await t.docsync.files.collectGarbage({ alsoReferenced: inHistory, graceMs: 3600 * 1000 })).toMatchObject({ removed: 0, kept: 2 });
+    expect(await t.docsync.files.collectGarbage({ graceMs: 3600 * 1000, dryRun: true })).toMatchObject({ removed: 1, bytesFreed: 14, kept: 1 });
+    expect(fs.existsSync(blobPath(old))).toBe(true);
+    expect(await t.docsync.files.collectGarbage({ graceMs: 3600 * 1000 })).toMatchObject({ removed: 1, kept: 1 });
+    expect(fs.existsSync(blobPath(old))).toBe(false);
+    expect(fs.existsSync(blobPath(young))).toBe(true);
+  });
 });
 
 describe('SqliteFileRepository.list', () => {

@@ -25,6 +25,8 @@ describe('sweepTempFiles', () => {
     file('ffeeddccbbaa998877665544.part', TEMP_SWEEP_GRACE_MS - 1000);
     file('snapshot-8899aabbccddeeff.db', 1000);
     file('keep-me.txt', TEMP_SWEEP_GRACE_MS * 10);
+    expect(await sweepTempFiles(tmp.dir, now, { dryRun: true })).toEqual({ removed: 3, kept: 2 });
+    expect(fs.readdirSync(tmp.dir)).toHaveLength(6);
     expect(await sweepTempFiles(tmp.dir, now)).toEqual({ removed: 3, kept: 2 });
     expect(fs.readdirSync(tmp.dir).sort()).toEqual(['ffeeddccbbaa998877665544.part', 'keep-me.txt', 'snapshot-8899aabbccddeeff.db']);
   });

@@ -20,6 +20,9 @@ describe('loadConfig', () => {
       maxDeletePercent: 50,
       maxUploadBytes: 200 * 1024 * 1024,
       logLevel: 'info',
+      historyDays: 30,
+      gcGraceHours: 24,
+      gcIntervalHours: 24,
     });
     expect(config.adminPassword).toBeUndefined();
   });
@@ -44,6 +47,17 @@ describe('loadConfig', () => {
     expect((error as Error).message).toMatch(/DOCSYNC_TRANSFER_WORKERS \(--transfer-workers\) must be a whole number from 1/);
     expect((error as Error).message).toMatch(/DOCSYNC_MAX_DELETE_PERCENT/);
     expect((error as Error).message).toMatch(/DOCSYNC_LOG_LEVEL .* got 'loud'/);
+  });
+
+  it('validates the GC settings: a grace of at least an hour, an interval of 0 turns automatic GC off', () => {
+    expect(loadConfig({ DOCSYNC_GC_GRACE_HOURS: '2', DOCSYNC_GC_INTERVAL_HOURS: '0', DOCSYNC_HISTORY_DAYS: '0' }, {}, cwd)).toMatchObject({
+      gcGraceHours: 2,
+      gcIntervalHours: 0,
+      historyDays: 0,
+    });
+    expect(() => loadConfig({ DOCSYNC_GC_GRACE_HOURS: '0' }, {}, cwd)).toThrow(/DOCSYNC_GC_GRACE_HOURS \(--gc-grace-hours\) must be a whole number from 1/);
+    expect(() => loadConfig({ DOCSYNC_GC_INTERVAL_HOURS: '-1' }, {}, cwd)).toThrow(/DOCSYNC_GC_INTERVAL_HOURS/);
+    expect(() => loadConfig({ DOCSYNC_HISTORY_DAYS: 'month' }, {}, cwd)).toThrow(/DOCSYNC_HISTORY_DAYS/);
   });
 
   it('rejects fractional and padded numbers rather than guessing', () => {

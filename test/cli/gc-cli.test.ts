@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCliCaptured } from '../support/cli.ts';
+import { tempDir } from '../support/instance.ts';
+
+const DAY = 24 * 3600 * 1000;
+
+/** Two data dirs side by side share the embedded default remote, `remote/` beside them. */
+describe('docsync gc', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let remoteDir: string;
+  beforeEach(() => {
+    tmp = tempDir();
+    remoteDir = path.join(tmp.dir, 'remote');
+    for (const dir of ['data', 'data2']) fs.mkdirSync(path.join(tmp.dir, dir));
+  });
+  afterEach(() => tmp.remove());
+
+  const cli = (dataDir: string, args: string[]) =>
+    runCliCaptured(args, { env: { DOCSYNC_DATA_DIR: path.join(tmp.dir, dataDir) }, cwd: tmp.dir });
+  const put = async (dataDir: string, name: string, content: string) => {
+    fs.writeFileSync(path.join(tmp.dir, name), content);
+    const out = await cli(dataDir, ['files', 'put', name]);
+    expect(out.code, out.stderr).toBe(0);
+    return out.stdout.split(/\s+/)[0]!;
+  };
+  const sync = async (dataDir: string) => {
+    const out = await cli(dataDir, ['sync']);
+    expect(out.code, out.stderr).toBe(0);
+  };
+  const backdate = (file: string, ageMs: number) => {
+    const at = new Date(Date.now() - ageMs);
+    fs.utimesSync(file, at, at);
+  };
+  /** A file in a blob store's layout, `<root>/ab/<sha256>.txt`, that no row names. */
+  const orphanBlob = (root: string, content: string, ageMs: number) => {
+    const hash = createHash('sha256').update(content).digest('hex');
+    const file = path.join(root, hash.slice(0, 2), `${hash}.txt`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content);
+    backdate(file, ageMs);
+    return file;
+  };
+  const snapshots = () => fs.readdirSync(path.join(remoteDir, 'metadata')).sort();
+
+  it('a dry run reports the figures and deletes nothing; gc then deletes exactly that', async () => {
+    await put('data', 'a.txt', 'kept: a live file');
+    await sync('data');
+    const gone = await put('data', 'b.txt', 'kept on the remote: named by a tombstone');
+    await sync('data');
+    expect((await cli('data', ['files', 'rm', gone])).code).toBe(0);
+    await sync('data');
+    expect(snapshots()).toHaveLength(3);
+    // Every snapshot is older than the 30-day window: only the current one (the newest) is kept.
+    for (const name of snapshots()) backdate(path.join(remoteDir, 'metadata', name), 40 * DAY);
+    const remoteOrphan = orphanBlob(remoteDir, 'no row names me', 2 * DAY);
+    const remoteYoung = orphanBlob(remoteDir, 'an upload in flight', 3600 * 1000);
+    const unknown = path.join(remoteDir, 'cd', 'notes.txt');
+    fs.mkdirSync(path.dirname(unknown), { recursive: true });
+    fs.writeFileSync(unknown, 'not a blob name');
+    backdate(unknown, 90 * DAY);
+    const localOrphan = orphanBlob(path.join(tmp.dir, 'data', 'blobs'), 'left behind locally', 2 * DAY);
+    const leftover = path.join(tmp.dir, 'data', 'tmp', '0123abcd.part');
+    fs.writeFileSync(leftover, 'killed transfer');
+    backdate(leftover, DAY);
+
+    const snapshotBytes = snapshots().slice(0, 2).reduce((sum, name) => sum + fs.statSync(path.join(remoteDir, 'metadata', name)).size, 0);
+    const dry = await cli('data', ['gc', '--dry-run', '--json']);
+    expect(dry.code, dry.stderr).toBe(0);
+    const expected = {
+      remote: { blobs_deleted: 1, bytes_freed: 15 + snapshotBytes, journals_deleted: 0, snapshots_deleted: 2, blobs_kept: 3, errors: 0 },
+      remote_version: 3,
+      local: { blobs_deleted: 1, bytes_freed: 19, temp_removed: 1 },
+    };
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dry_run: true, ...expected });
+    expect(dry.stderr).toMatch(/left alone an unknown entry cd\/notes\.txt/);
+    for (const file of [remoteOrphan, localOrphan, leftover]) expect(fs.existsSync(file)).toBe(true);
+    expect(snapshots()).toHaveLength(3);
+    const table = await cli('data', ['gc', '--dry-run']);
+    expect(table.stdout).toMatch(/^Dry run: nothing was deleted/);
+    expect(table.stdout).toMatch(/blobs deleted\s+1\s+1\n/);
+    expect(table.stdout).toMatch(/snapshots deleted\s+2\s+-\n/);
+
+    const real = await cli('data', ['gc', '--json']);
+    expect(real.code, real.stderr).toBe(0);
+    expect(JSON.parse(real.stdout)).toMatchObject({ dry_run: false, ...expected });
+    for (const file of [remoteOrphan, localOrphan, leftover]) expect(fs.existsSync(file)).toBe(false);
+    for (const file of [remoteYoung, unknown]) expect(fs.existsSync(file)).toBe(true);
+    expect(snapshots()).toEqual([expect.stringMatching(/^000003-/)]);
+    // What the other instance needs is all there: it syncs and reads both files' rows.
+    await sync('data2');
+    expect((await cli('data2', ['files', 'ls'])).stdout).toMatch(/a\.txt/);
+    expect(JSON.parse((await cli('data', ['gc', '--json'])).stdout)).toMatchObject({ remote: { blobs_deleted: 0, snapshots_deleted: 0 } });
+  });
+
+  it('refuses the remote GC unless this instance is in step with the remote: sync first', async () => {
+    await put('data', 'a.txt', 'a');
+    await sync('data');
+    const orphan = orphanBlob(remoteDir, 'no row names me', 2 * DAY);
+
+    const never = await cli('data2', ['gc']);
+    expect(never.code).toBe(1);
+    expect(never.stderr).toMatch(/This instance never synced with this remote: sync first, then collect garbage\. Nothing was deleted\./);
+
+    await sync('data2');
+    await put('data', 'b.txt', 'b');
+    await sync('data');
+    const behind = await cli('data2', ['gc', '--dry-run']);
+    expect(behind.code).toBe(1);
+    expect(behind.stderr).toMatch(/last saw version 1, the remote is at version 2: sync first/);
+
+    await put('data', 'c.txt', 'c');
+    const unsynced = await cli('data', ['gc']);
+    expect(unsynced.code).toBe(1);
+    expect(unsynced.stderr).toMatch(/1 local change\(s\) or conflict\(s\) are not synced yet: sync first/);
+    expect(fs.existsSync(orphan)).toBe(true);
+    // The lock was released: a sync goes through at once.
+    expect(fs.existsSync(path.join(remoteDir, 'version.txt.lock'))).toBe(false);
+    await sync('data');
+    expect(JSON.parse((await cli('data', ['gc', '--json'])).stdout)).toMatchObject({ remote: { blobs_deleted: 1 } });
+  });
+
+  it('standalone: collects the local blobs only, and says why not the remote', async () => {
+    const standalone = (args: string[]) =>
+      runCliCaptured(args, { env: { DOCSYNC_DATA_DIR: path.join(tmp.dir, 'data'), DOCSYNC_REMOTE: 'none' }, cwd: tmp.dir });
+    fs.writeFileSync(path.join(tmp.dir, 'kept.txt'), 'a file');
+    expect((await standalone(['files', 'put', 'kept.txt'])).code).toBe(0);
+    const orphan = orphanBlob(path.join(tmp.dir, 'data', 'blobs'), 'left behind locally', 2 * DAY);
+    const young = orphanBlob(path.join(tmp.dir, 'data', 'blobs'), 'just written', 60 * 1000);
+    const out = await standalone(['gc']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toMatch(/remote: not collected \(no remote is configured\)/);
+    expect(out.stdout).toMatch(/blobs deleted\s+-\s+1\n/);
+    expect(out.stdout).toMatch(/blobs kept\s+-\s+2\n/);
+    expect(fs.existsSync(orphan)).toBe(false);
+    expect(fs.existsSync(young)).toBe(true);
+  });
+});
