@@ -20,6 +20,9 @@ import { HistoryRepository } from './store/history-repository.ts';
 import { SYNC_STATE_KEYS, SyncService, type SyncServiceDeps } from './sync/sync-service.ts';
 
 /** Everything one instance is made of, wired once and shared by the HTTP server and the CLI. */
+const HOUR_MS = 3600 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+
 export interface Docsync {
   config: Config;
   clock: Clock;
@@ -82,6 +85,14 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
     remote,
     metadata: remote && new RemoteMetadataStore(remote, paths.tmp, ids, options.sync?.sleep, config.maxSnapshotBytes),
     statePath: paths.remoteState,
+    history: historyRepository,
+    gc: {
+      intervalMs: config.gcIntervalHours * HOUR_MS,
+      windowMs: config.historyDays * DAY_MS,
+      graceMs: config.gcGraceHours * HOUR_MS,
+      historyNames: (hash, fileType, since) => historyRepository.namesBlob(hash, fileType, since),
+      pruneHistory: (since) => historyRepository.prune(since),
+    },
     clock,
     ids,
     instanceId,

@@ -1,3 +1,4 @@
+import { isoUtc } from '../domain/clock.ts';
 import type { Command } from 'commander';
 import { AppError } from '../errors.ts';
 import { collectGarbage, type GarbageCollectionReport } from '../sync/garbage-collection.ts';
@@ -15,7 +16,12 @@ export function registerGc(program: Command, io: CliIo): void {
     .option('--json', 'print the report as JSON')
     .action((opts: { dryRun?: boolean; json?: boolean }, command: Command) =>
       withDocsync(command, io, async (docsync) => {
-        const report = await collectGarbage(docsync, { dryRun: opts.dryRun ?? false, log: (m) => println(io.stderr, m) });
+        const since = isoUtc(docsync.clock.now() - docsync.config.historyDays * 24 * 3600 * 1000);
+        const report = await collectGarbage(docsync, {
+          dryRun: opts.dryRun ?? false,
+          log: (m) => println(io.stderr, m),
+          historyReferences: (hash, fileType) => docsync.historyRepository.namesBlob(hash, fileType, since),
+        });
         if (opts.json) println(io.stdout, JSON.stringify(report, null, 2));
         else for (const line of table(report)) println(io.stdout, line);
         const errors = report.remote?.errors ?? 0;

@@ -54,7 +54,7 @@ export class SqliteFileRepository {
   private readonly getStmt: Statement<[string], FileRow>;
   private readonly countStmt: Statement<[string], { n: number }>;
   private readonly blobRefStmt: Statement<[string, string], { one: number }>;
-  private readonly blobNamedStmt: Statement<[string, string], { one: number }>;
+  private readonly blobKeptStmt: Statement<[string, string, string], { one: number }>;
   private readonly pendingStmt: Statement<[], FileRow>;
 
   constructor(private readonly db: Db) {
@@ -77,7 +77,8 @@ export class SqliteFileRepository {
     // A tombstone keeps its blob until its deletion has been synced: until then it can be undone.
     this.blobRefStmt = db.prepare(`SELECT 1 AS one FROM files WHERE hash = ? AND file_type = ?
       AND (deleted = 0 OR sync_status != 'synced') LIMIT 1`);
-    this.blobNamedStmt = db.prepare('SELECT 1 AS one FROM files WHERE hash = ? AND file_type = ? LIMIT 1');
+    this.blobKeptStmt = db.prepare(`SELECT 1 AS one FROM files WHERE hash = ? AND file_type = ?
+      AND (deleted = 0 OR sync_status != 'synced' OR updated_at >= ?) LIMIT 1`);
   }
 
   insert(file: FileRecord): void {
@@ -195,9 +196,12 @@ export class SqliteFileRepository {
     return this.blobRefStmt.get(hash, fileType) !== undefined;
   }
 
-  /** Whether any row, a synced tombstone included, names the blob `(hash, file_type)`: what the remote GC keeps. */
-  isBlobNamed(hash: string, fileType: string): boolean {
-    return this.blobNamedStmt.get(hash, fileType) !== undefined;
+  /**
+   * Whether a row needs the blob `(hash, file_type)` kept on the remote: a live or unsynced one, or a
+   * tombstone deleted at or after `since` (the trash restores it with its content).
+   */
+  isBlobKept(hash: string, fileType: string, since: string): boolean {
+    return this.blobKeptStmt.get(hash, fileType, since) !== undefined;
   }
 
   private count(key: string): number {

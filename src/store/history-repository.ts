@@ -56,8 +56,8 @@ export class HistoryRepository {
   private readonly insertStmt: Statement;
   private readonly versionsStmt: Statement<[string], StoredVersion>;
   private readonly getStmt: Statement<[string, number], StoredVersion>;
-  private readonly namesBlobStmt: Statement<[string, string, string], { one: number }>;
-  private readonly pruneStmt: Statement<[string]>;
+  private readonly namesBlobStmt: Statement<[{ hash: string; type: string; since: string }], { one: number }>;
+  private readonly pruneStmt: Statement<[{ before: string }]>;
 
   constructor(private readonly db: Database.Database) {
     // The same (stable_id, version) again (a pull after our own publish, a replayed commit) is ignored.
@@ -67,11 +67,17 @@ export class HistoryRepository {
       @updated_at, @commit_id, @committed_at, @instance_id) ON CONFLICT (stable_id, version) DO NOTHING`);
     this.versionsStmt = db.prepare(`SELECT ${COLUMNS} FROM file_versions WHERE stable_id = ? ORDER BY version DESC`);
     this.getStmt = db.prepare(`SELECT ${COLUMNS} FROM file_versions WHERE stable_id = ? AND version = ?`);
-    this.namesBlobStmt = db.prepare(`SELECT 1 AS one FROM file_versions
-      WHERE hash = ? AND file_type = ? AND committed_at >= ? LIMIT 1`);
-    // A file's newest version stays whatever its age: it is what the file is now (or its tombstone).
-    this.pruneStmt = db.prepare(`DELETE FROM file_versions WHERE committed_at < ?
-      AND version < (SELECT MAX(v.version) FROM file_versions v WHERE v.stable_id = file_versions.stable_id)`);
+    // A version committed before the window start that was still the file's state when the window
+    // began (no later version before it) is inside the window too: restoring "as it was then" needs it.
+    this.namesBlobStmt = db.prepare(`SELECT 1 AS one FROM file_versions v
+      WHERE v.hash = @hash AND v.file_type = @type AND v.deleted = 0 AND (v.committed_at >= @since OR NOT EXISTS (
+        SELECT 1 FROM file_versions w WHERE w.stable_id = v.stable_id AND w.version > v.version AND w.committed_at < @since))
+      LIMIT 1`);
+    // Only versions replaced before the window start go: each file keeps its state at the window's
+    // start (and so its newest version, whatever its age: what the file is now, or its tombstone).
+    this.pruneStmt = db.prepare(`DELETE FROM file_versions WHERE committed_at < @before
+      AND EXISTS (SELECT 1 FROM file_versions w WHERE w.stable_id = file_versions.stable_id
+        AND w.version > file_versions.version AND w.committed_at < @before)`);
   }
 
   /** Records the rows of one commit, in one transaction. */
@@ -91,14 +97,17 @@ export class HistoryRepository {
     return stored && fromStored(stored);
   }
 
-  /** Whether some version committed at or after `since` names the blob `(hash, fileType)`: GC must keep it. */
+  /**
+   * Whether some version inside the window that starts at `since` names the blob `(hash, fileType)`:
+   * committed since, or still the file's state at `since`. GC must keep it.
+   */
   namesBlob(hash: string, fileType: string, since: string): boolean {
-    return this.namesBlobStmt.get(hash, fileType, since) !== undefined;
+    return this.namesBlobStmt.get({ hash, type: fileType, since }) !== undefined;
   }
 
-  /** Removes versions committed before `before`, except each file's newest; returns how many went. */
+  /** Removes versions replaced before `before` (each file keeps its state at `before`); returns how many went. */
   prune(before: string): number {
-    return this.pruneStmt.run(before).changes;
+    return this.pruneStmt.run({ before }).changes;
   }
 }
 

@@ -13,6 +13,14 @@ export const SYNC_STATE_KEYS = {
   seenCommits: 'seen_commits',
   lastSyncTime: 'last_sync_time',
   lastSyncSummary: 'last_sync_summary',
+  /** UTC time of this instance's last remote garbage collection (at most one per interval). */
+  lastGcTime: 'last_gc_time',
+  /**
+   * UTC time since when this instance has seen every commit of its remote (its file history is
+   * complete from then on): set when it starts from a snapshot. It may collect remote garbage only
+   * once this is older than the history window.
+   */
+  historySince: 'history_since',
   /** JSON `{id, version, base}` of this instance's last commit. */
   lastCommit: 'last_commit',
   /** JSON `{remote, capabilities}`: re-probed when the remote's address changes. */

@@ -11,7 +11,7 @@ import { blobKey, RemoteBlobStore, type Uploaded } from '../remote/remote-blobs.
 import type { Journal } from '../remote/journal-file.ts';
 import type { ConditionalWrites, RemoteMetadataStore } from '../remote/remote-metadata.ts';
 import { RECENT_COMMITS, type RemoteSnapshot } from '../remote/remote-snapshot.ts';
-import type { VersionHead } from '../remote/version-file.ts';
+import { deltaPath, snapshotPath, type VersionHead } from '../remote/version-file.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
@@ -21,6 +21,8 @@ import { MassDeleteError, RemoteReplacedError } from './errors.ts';
 import { emptySummary, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
 import { planSync, sameState, type PlanAction } from './planner.ts';
 import { forEachLimited } from './transfers.ts';
+import { whyNotInStep } from './garbage-collection.ts';
+import { collectRemoteGarbage } from './remote-gc.ts';
 
 /** A published or pulled commit, as the file history records it. */
 export interface HistoryCommit {
@@ -28,6 +30,18 @@ export interface HistoryCommit {
   commit: string;
   committed_at: string;
   instance_id: string;
+}
+
+/** When and how the lock holder collects remote garbage after its commit (SPEC §9). */
+export interface GcPolicy {
+  /** 0: never automatically (only `docsync gc`). */
+  intervalMs: number;
+  windowMs: number;
+  graceMs: number;
+  /** Whether a row version inside the window starting at `since` names the blob (the file history). */
+  historyNames(hash: string, fileType: string, since: string): boolean;
+  /** Forgets history older than the window (each file keeps its state at `since`). */
+  pruneHistory(since: string): void;
 }
 
 /** Hears of every commit this instance publishes or pulls (the file history, SPEC §9). */
@@ -68,6 +82,7 @@ export interface SyncEngineDeps {
   statePath: string;
   instanceId: string;
   history?: HistoryRecorder;
+  gc?: GcPolicy;
   lock: RemoteLock;
   clock: Clock;
   ids: IdSource;
@@ -144,8 +159,10 @@ export class SyncEngine {
     this.progress('locking', 0, 1);
     const handle = await this.deps.lock.acquire();
     let lockLost: unknown;
+    const lockGone = new AbortController();
     handle.startAutoRenew((error) => {
       lockLost = error;
+      lockGone.abort(error);
     });
     let snapshot: RemoteSnapshot | undefined;
     let crashed = false;
@@ -176,6 +193,7 @@ export class SyncEngine {
       const newHead = await this.pushLocalChanges(actions, opened, handle);
       const version = newHead?.version ?? head?.version ?? null;
       if (newHead && pullsComplete) state.markSeen(newHead);
+      if (newHead && pullsComplete && !lockLost) await this.collectGarbageIfDue(newHead, snapshot, lockGone.signal);
       this.reportRejected(snapshot);
       state.set(SYNC_STATE_KEYS.lastSyncTime, isoUtc(this.deps.clock.now()));
       this.summary.new_version = version;
@@ -208,6 +226,7 @@ export class SyncEngine {
       if (options.reinitialize) this.requeueEverything();
       state.clearSeenCommits();
       // The repository id is remembered only once its first commit is published.
+      state.set(SYNC_STATE_KEYS.historySince, isoUtc(this.deps.clock.now()));
       return { snapshot: await metadata.initialize(this.deps.statePath, ids.uuid()), base: head, fresh: true, migrate: false };
     }
     if (!head) {
@@ -233,6 +252,8 @@ export class SyncEngine {
       state.set(SYNC_STATE_KEYS.repoId, snapshot.repoId);
       state.clearSeenCommits();
     }
+    // Started from a snapshot: the commits before it are not in this instance's history.
+    if (caughtUp.via === 'snapshot') state.set(SYNC_STATE_KEYS.historySince, isoUtc(this.deps.clock.now()));
     for (const journal of caughtUp.journals) this.recordHistory(journal);
     return { snapshot, base: head, fresh: false, migrate: head.format === 1 };
   }
@@ -357,6 +378,49 @@ export class SyncEngine {
       `The remote's history was rewritten after version ${shared} (a commit this instance had seen is gone); ${requeued} file(s) re-queued`,
     );
     return { fork: shared, requeued };
+  }
+
+  /**
+   * Remote GC by the lock holder, after its commit, at most once per interval (SPEC §9). Only when
+   * this instance's rows describe the remote (in step, nothing unsynced); a failure is reported and
+   * never fails the sync.
+   */
+  private async collectGarbageIfDue(head: VersionHead, snapshot: RemoteSnapshot, signal: AbortSignal): Promise<void> {
+    const { gc, state, clock, files, listener } = this.deps;
+    if (!gc || gc.intervalMs <= 0) return;
+    const now = clock.now();
+    const last = state.get(SYNC_STATE_KEYS.lastGcTime);
+    if (last !== undefined && now - Date.parse(last) < gc.intervalMs) return;
+    const since = isoUtc(now - gc.windowMs);
+    const watched = state.get(SYNC_STATE_KEYS.historySince);
+    const notInStep =
+      whyNotInStep(state, files, head) ??
+      (watched === undefined || watched > since ? 'this instance has not yet seen a whole history window of commits' : undefined);
+    if (notInStep) {
+      listener?.message?.(`Garbage collection put off: ${notInStep}`);
+      return;
+    }
+    state.set(SYNC_STATE_KEYS.lastGcTime, isoUtc(now));
+    try {
+      this.summary.gc = await collectRemoteGarbage(
+        this.deps.remote,
+        {
+          current: { snapshot: snapshotPath(head), deltas: head.deltas.map(deltaPath) },
+          isReferenced: (hash, fileType) =>
+            files.isBlobKept(hash, fileType, since) || snapshot.hasLiveBlob(hash, fileType) || gc.historyNames(hash, fileType, since),
+          now,
+          windowMs: gc.windowMs,
+          graceMs: gc.graceMs,
+          dryRun: false,
+          signal,
+          concurrency: this.deps.transferWorkers,
+        },
+        (message) => listener?.message?.(message),
+      );
+      gc.pruneHistory(since);
+    } catch (error) {
+      listener?.message?.(`Garbage collection stopped: ${(error as Error).message}`);
+    }
   }
 
   /** Hands a commit's rows to the file history. */

@@ -1,3 +1,4 @@
+import type { GcReport } from './remote-gc.ts';
 import type { ConflictType } from '../domain/conflict.ts';
 
 /** In the order a sync goes through them. */
@@ -35,6 +36,8 @@ export interface SyncSummary {
   bytes_downloaded: number;
   /** Whether local files changed (SSE `fileDataChanged`). */
   local_changed: boolean;
+  /** The remote garbage collection this sync ran after its commit, if one was due (SPEC §9). */
+  gc?: GcReport;
 }
 
 /** What the engine tells the world while it runs. */

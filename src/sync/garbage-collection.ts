@@ -4,6 +4,7 @@
  * describe the remote: in step with its current version, nothing unsynced, no commit half done.
  */
 import type { Docsync } from '../docsync.ts';
+import { isoUtc } from '../domain/clock.ts';
 import { AppError } from '../errors.ts';
 import { RemoteLock } from '../remote/lock.ts';
 import { RemoteMetadataStore } from '../remote/remote-metadata.ts';
@@ -119,12 +120,18 @@ async function collectOnRemote(docsync: Docsync, options: GarbageCollectionOptio
     }
     const notInStep = whyNotInStep(docsync.syncState, rows, head);
     if (notInStep) throw new SyncFirstError(notInStep);
+    const since = isoUtc(clock.now() - config.historyDays * DAY_MS);
+    const watched = docsync.syncState.get(SYNC_STATE_KEYS.historySince);
+    if (watched === undefined || watched > since) {
+      report.remote_skipped = `this instance has seen the remote's commits only since ${watched ?? 'now'}: its history does not cover the ${config.historyDays}-day window yet, so it cannot tell which blobs the window needs`;
+      return;
+    }
     report.remote_version = head.version;
     report.remote = await collectRemoteGarbage(
       remote,
       {
         current: head.files,
-        isReferenced: (hash, fileType) => rows.isBlobNamed(hash, fileType) || (options.historyReferences?.(hash, fileType) ?? false),
+        isReferenced: (hash, fileType) => rows.isBlobKept(hash, fileType, since) || (options.historyReferences?.(hash, fileType) ?? false),
         now: clock.now(),
         windowMs: config.historyDays * DAY_MS,
         graceMs: config.gcGraceHours * HOUR_MS,

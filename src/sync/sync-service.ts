@@ -13,7 +13,7 @@ import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
 import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
 import { ConflictResolver, type ResolutionResult } from './conflict-resolver.ts';
-import { SyncEngine, type HistoryRecorder, type SyncCheckpoint, type SyncOptions } from './engine.ts';
+import { SyncEngine, type GcPolicy, type HistoryRecorder, type SyncCheckpoint, type SyncOptions } from './engine.ts';
 import type { SyncEvent, SyncSummary } from './events.ts';
 import { acquireLocalSyncLock, localSyncLockHeldElsewhere } from './local-sync-lock.ts';
 import type { ConflictType } from '../domain/conflict.ts';
@@ -74,6 +74,8 @@ export interface SyncServiceDeps {
   statePath: string;
   /** Hears of every commit published or pulled (the file history). */
   history?: HistoryRecorder;
+  /** Remote GC after commits (SPEC §9); none: never automatically. */
+  gc?: GcPolicy;
   sleep?: Sleep;
   /** How long `status` waits for the remote (default `STATUS_BUDGET_MS`). */
   statusBudgetMs?: number;
@@ -246,6 +248,7 @@ export class SyncService {
       statePath: this.deps.statePath,
       instanceId: this.deps.instanceId,
       ...(this.deps.history && { history: this.deps.history }),
+      ...(this.deps.gc && { gc: this.deps.gc }),
       lock,
       clock,
       ids,

@@ -86,22 +86,27 @@ describe('HistoryRepository', () => {
     expect(history.versionsOf('cccccccccc')).toEqual([]);
   });
 
-  it('namesBlob looks only at versions committed at or after `since`, by hash and file type', () => {
+  it('namesBlob looks at versions committed at or after `since`, and at the state each file had at `since`, by hash and file type', () => {
     history.record(commit(1, '2026-01-01T00:00:00.000Z'), [sharedRow('aaaaaaaaaa', 1, { hash: HASH_A })]);
     history.record(commit(2, '2026-01-10T00:00:00.000Z'), [sharedRow('aaaaaaaaaa', 2, { hash: HASH_B })]);
     expect(history.namesBlob(HASH_A, 'pdf', '2026-01-01T00:00:00.000Z')).toBe(true);
-    expect(history.namesBlob(HASH_A, 'pdf', '2026-01-01T00:00:00.001Z')).toBe(false);
+    // Still the file's content when a window starting then began: kept.
+    expect(history.namesBlob(HASH_A, 'pdf', '2026-01-01T00:00:00.001Z')).toBe(true);
+    // Replaced before the window began: not inside it.
+    expect(history.namesBlob(HASH_A, 'pdf', '2026-01-10T00:00:00.001Z')).toBe(false);
     expect(history.namesBlob(HASH_B, 'pdf', '2026-01-10T00:00:00.000Z')).toBe(true);
     expect(history.namesBlob(HASH_B, 'txt', '2026-01-01T00:00:00.000Z')).toBe(false);
     expect(history.namesBlob('c'.repeat(64), 'pdf', '2000-01-01T00:00:00.000Z')).toBe(false);
   });
 
-  it('prune removes versions committed before the cut, but never the newest version of a file', () => {
+  it('prune removes versions replaced before the cut, keeping the state each file had at the cut (so never its newest)', () => {
     history.record(commit(1, '2026-01-01T00:00:00.000Z'), [sharedRow('aaaaaaaaaa', 1), sharedRow('bbbbbbbbbb', 1)]);
     history.record(commit(2, '2026-01-02T00:00:00.000Z'), [sharedRow('aaaaaaaaaa', 2), sharedRow('cccccccccc', 2, { deleted: true })]);
     history.record(commit(3, '2026-02-01T00:00:00.000Z'), [sharedRow('aaaaaaaaaa', 3)]);
 
-    expect(history.prune('2026-01-02T00:00:00.000Z')).toBe(1);
+    // a's v1 was still its state at the cut (v2 came at the cut): kept.
+    expect(history.prune('2026-01-02T00:00:00.000Z')).toBe(0);
+    expect(history.prune('2026-01-03T00:00:00.000Z')).toBe(1);
     expect(history.versionsOf('aaaaaaaaaa').map((v) => v.version)).toEqual([3, 2]);
 
     // Everything is older than this cut: each file keeps its newest version (a tombstone too).
