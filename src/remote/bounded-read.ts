@@ -34,6 +34,11 @@ export const LISTING_MAX_BYTES = 64 * 1024 ** 2;
 /** Options of a read: the most bytes the caller accepts (a blob: exactly its row's size). */
 export interface ReadOptions {
   maxBytes?: number;
+  /**
+   * `getBytes`: hears the ETag the server sent with these very bytes (undefined: none). Content and
+   * ETag of one answer belong together, which a separate PROPFIND cannot promise.
+   */
+  onEtag?: (etag: string | undefined) => void;
 }
 
 /** A timer with a reason, re-armed as an exchange moves from phase to phase. */

@@ -4,7 +4,7 @@ import { isoUtc } from '../domain/clock.ts';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { AppError } from '../errors.ts';
 import { CONTROL_FILE_MAX_BYTES } from './bounded-read.ts';
-import { ParentMissingError } from './errors.ts';
+import { ParentMissingError, RemoteError } from './errors.ts';
 import { remotePaths } from './paths.ts';
 import type { Remote } from './remote.ts';
 import { realSleep, type Sleep } from './retrying-remote.ts';
@@ -104,8 +104,12 @@ export class RemoteLock {
 
   /** One attempt: create the lock, or take over an expired one, or report its holder. */
   async tryAcquire(): Promise<Attempt> {
-    await this.remote.mkdir('');
-    const made = await this.remote.mkdir(remotePaths.lockDir);
+    // The root is created only when the lock's MKCOL says it is missing: one request less per sync.
+    const made = await this.remote.mkdir(remotePaths.lockDir).catch(async (error: unknown) => {
+      if (!(error instanceof RemoteError) || (error.remoteStatus !== 409 && error.remoteStatus !== 404)) throw error;
+      await this.remote.mkdir('');
+      return this.remote.mkdir(remotePaths.lockDir);
+    });
     if (made === 'exists' || !this.options.exclusiveMkcol) {
       // Where MKCOL is not exclusive every racer sees 'created': an owner file already there decides.
       const holder = await readOwner(this.remote);
@@ -131,8 +135,11 @@ export class RemoteLock {
       if (error instanceof ParentMissingError) return { acquired: false, holder: undefined };
       throw error;
     }
+    // Where MKCOL is exclusive the folder is ours alone: the owner file is checked before the commit
+    // (`verify`) anyway. Elsewhere another racer may have written its own: read back, and again later.
+    if (this.options.exclusiveMkcol) return { acquired: true, owner };
     let readBack = await readOwner(this.remote);
-    if (readBack?.nonce === owner.nonce && !this.options.exclusiveMkcol) {
+    if (readBack?.nonce === owner.nonce) {
       await this.sleep(SETTLE_MS);
       readBack = await readOwner(this.remote);
     }

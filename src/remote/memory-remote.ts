@@ -84,7 +84,9 @@ export class MemoryRemote implements Remote {
 
   async getBytes(path: string, options: ReadOptions = {}): Promise<Buffer | undefined> {
     const effect = await this.enter('getBytes', path);
-    const data = this.readable(path, options.maxBytes ?? SMALL_FILE_MAX_BYTES)?.data;
+    const file = this.readable(path, options.maxBytes ?? SMALL_FILE_MAX_BYTES);
+    const data = file?.data;
+    options.onEtag?.(file?.etag);
     if (!data) return this.leave(effect, 'getBytes', path, undefined);
     const end = effect?.kind === 'truncate' ? Math.floor(data.length / 2) : data.length;
     return this.leave(effect, 'getBytes', path, Buffer.from(data.subarray(0, end)));

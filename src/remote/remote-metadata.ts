@@ -90,6 +90,9 @@ export interface CommitInfo {
  * proves nothing (Nextcloud keeps ETags across same-second rewrites).
  */
 export class RemoteMetadataStore {
+  /** The ETag that came with the last `version.txt` read, and the commit it said. */
+  private readEtag: { commit: string; etag: string } | undefined;
+
   constructor(
     private readonly remote: Remote,
     private readonly tmpDir: string,
@@ -106,11 +109,14 @@ export class RemoteMetadataStore {
    */
   async readHead(): Promise<VersionHead | undefined> {
     for (let attempt = 0; ; attempt++) {
-      const bytes = await this.remote.getBytes(remotePaths.versionFile, { maxBytes: CONTROL_FILE_MAX_BYTES });
+      let etag: string | undefined;
+      const bytes = await this.remote.getBytes(remotePaths.versionFile, { maxBytes: CONTROL_FILE_MAX_BYTES, onEtag: (e) => (etag = e) });
       if (!bytes) return undefined;
       try {
         if (bytes.toString('utf8').trim() === '') throw new RemoteCorruptError(`version.txt is empty (read ${attempt + 1} times)`);
-        return parseVersionFile(bytes.toString('utf8'));
+        const head = parseVersionFile(bytes.toString('utf8'));
+        this.readEtag = etag === undefined ? undefined : { commit: head.commit, etag };
+        return head;
       } catch (error) {
         if (!(error instanceof RemoteCorruptError) || attempt >= REREAD_DELAYS_MS.length) throw error;
         await this.sleep(REREAD_DELAYS_MS[attempt]!);
@@ -193,8 +199,7 @@ export class RemoteMetadataStore {
     info: CommitInfo,
     hooks: CommitHooks = {},
   ): Promise<{ head: VersionHead; journal: Journal }> {
-    const current = await this.readHead();
-    if (current?.commit !== base?.commit) throw new RemoteMovedError();
+    // `base` was read under the lock moments ago; the switch checks it again (or is conditional).
     const version = (base?.version ?? 0) + 1;
     const commit = newStableId(this.ids);
     const journal: Journal = {
@@ -336,12 +341,14 @@ export class RemoteMetadataStore {
 
   /** Moves `version.txt` from `base` to `head` (see `commit`). */
   private async switchTo(head: VersionHead, base: VersionHead | undefined, hooks: CommitHooks): Promise<void> {
+    let guarded = false;
     for (let attempt = 1; ; attempt++) {
       // A third try goes unconditional: a server that refuses even its own, strong ETag must not
       // stop every sync (the lost-commit recovery covers the one-request window that opens).
-      const guard = attempt <= 2 ? await this.switchGuard(base, hooks.conditional) : {};
-      // Once more, just before the switch: the head we built on must still be the current one.
-      if ((await this.readHead())?.commit !== base?.commit) throw new RemoteMovedError();
+      const { guard, checked } = attempt <= 2 ? await this.switchGuard(base, hooks.conditional) : { guard: {}, checked: false };
+      // Once more, just before the switch: the head we built on must still be the current one
+      // (unless the guard is the ETag that came with base's own bytes: then the PUT itself checks).
+      if (!checked && (await this.readHead())?.commit !== base?.commit) throw new RemoteMovedError();
       const beforeRetry = async (): Promise<'retry' | 'done'> => {
         const now = await this.readHead();
         if (now?.commit === head.commit) return 'done';
@@ -351,6 +358,7 @@ export class RemoteMetadataStore {
       };
       try {
         await this.remote.put(remotePaths.versionFile, Buffer.from(formatVersionFile(head)), { contentType: 'text/plain', ...guard, beforeRetry });
+        guarded = guard.ifMatch !== undefined || guard.ifNoneMatch !== undefined;
       } catch (error) {
         if (!(error instanceof PreconditionFailedError)) throw error;
         // 412: another commit landed since the check — or our own first try did, its answer lost.
@@ -367,19 +375,29 @@ export class RemoteMetadataStore {
       }
       break;
     }
+    // A switch the server let through on its precondition replaced exactly our base: no need to look.
+    if (guarded) return;
     const written = await this.readHead();
     if (written?.commit !== head.commit) throw new RemoteMovedError('Another instance switched version.txt at the same moment');
   }
 
-  /** The precondition that makes the switch fail if `version.txt` changed since it was checked. */
-  private async switchGuard(base: VersionHead | undefined, conditional: ConditionalWrites | undefined): Promise<PutOptions> {
-    if (!base) return conditional?.ifNoneMatch ? { ifNoneMatch: '*' } : {};
-    if (!conditional?.ifMatch) return {};
-    const stat = await this.remote.stat(remotePaths.versionFile);
-    if (!stat) throw new RemoteMovedError('version.txt disappeared during the sync');
+  /**
+   * The precondition that makes the switch fail if `version.txt` changed since it was checked;
+   * `checked` when it is the ETag that came with the bytes that said `base` (one answer): then the
+   * PUT is refused unless version.txt is still exactly that, and no read before it is needed.
+   */
+  private async switchGuard(
+    base: VersionHead | undefined,
+    conditional: ConditionalWrites | undefined,
+  ): Promise<{ guard: PutOptions; checked: boolean }> {
+    if (!base) return { guard: conditional?.ifNoneMatch ? { ifNoneMatch: '*' } : {}, checked: false };
+    if (!conditional?.ifMatch) return { guard: {}, checked: false };
     // A weak ETag (Apache, within a second of a write) in its strong form: what the server will call
     // it once that second is over — which a frozen sync's late switch always is.
-    return stat.etag ? { ifMatch: strongEtag(stat.etag) } : {};
+    if (this.readEtag?.commit === base.commit) return { guard: { ifMatch: strongEtag(this.readEtag.etag) }, checked: true };
+    const stat = await this.remote.stat(remotePaths.versionFile);
+    if (!stat) throw new RemoteMovedError('version.txt disappeared during the sync');
+    return { guard: stat.etag ? { ifMatch: strongEtag(stat.etag) } : {}, checked: false };
   }
 
   /**

@@ -99,7 +99,9 @@ export class WebDavRemote implements Remote {
   }
 
   async getBytes(path: string, options: ReadOptions = {}): Promise<Buffer | undefined> {
-    return (await this.request(path, 'GET', {}, 'bytes', options.maxBytes ?? SMALL_FILE_MAX_BYTES))?.bytes;
+    const response = await this.request(path, 'GET', {}, 'bytes', options.maxBytes ?? SMALL_FILE_MAX_BYTES);
+    options.onEtag?.(response?.headers.get('etag') ?? undefined);
+    return response?.bytes;
   }
 
   async put(path: string, body: PutBody, options: PutOptions = {}): Promise<PutResult> {

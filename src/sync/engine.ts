@@ -146,13 +146,14 @@ export class SyncEngine {
     const { state, files, metadata } = this.deps;
     this.progress('checking', 0, 1);
     const lastSeen = state.lastSeenVersion();
-    if (!options.force && !options.reinitialize && !options.dryRun) {
+    // With local changes the sync runs anyway: the quick check would only cost a request.
+    if (!options.force && !options.reinitialize && !options.dryRun && files.pendingCount() === 0) {
       const head = await metadata.readHead();
       const knownRepo = state.get(SYNC_STATE_KEYS.repoId);
       const unchanged = head
         ? head.repo === knownRepo && head.version === lastSeen && head.commit === state.lastSeenCommit()
         : knownRepo === undefined;
-      if (files.pendingCount() === 0 && unchanged) {
+      if (unchanged) {
         return { ...this.summary, skipped: true, new_version: head?.version ?? null, message: 'Nothing to sync' };
       }
     }
@@ -582,7 +583,6 @@ export class SyncEngine {
     const version = (base?.version ?? 0) + 1;
     const committed = pushes.filter((p) => p.kind === 'push_delete' || !uploaded.failed.has(blobKey(p.local)));
     const rows = committed.map((push) => toRemote(push.local, version));
-    if (!(await handle.verify())) throw new LockLostError();
     this.progress('committing', 0, 1);
     let recorded = false;
     const info = { repo: snapshotRepoId, instance: this.deps.instanceId, committedAt: isoUtc(this.deps.clock.now()), compact: fresh || migrate };
