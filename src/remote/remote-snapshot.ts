@@ -130,6 +130,14 @@ export class RemoteSnapshot {
     return this.validRows(this.db.prepare<[], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files`).all());
   }
 
+  /** Up to `limit` valid live rows after `afterId` in id order: a whole state read page by page. */
+  livePage(afterId: string, limit: number): { rows: RemoteFileRow[]; last: string | undefined } {
+    const page = this.db
+      .prepare<[string, number], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE deleted = 0 AND stable_id > ? ORDER BY stable_id LIMIT ?`)
+      .all(afterId, limit);
+    return { rows: this.validRows(page), last: page.at(-1)?.stable_id as string | undefined };
+  }
+
   /** Valid rows that changed after `version` (what another instance has not seen yet). */
   changedSince(version: number): RemoteFileRow[] {
     return this.validRows(this.db.prepare<[number], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE version > ?`).all(version));

@@ -85,6 +85,11 @@ export class SqliteFileRepository {
     this.insertStmt.run(toRow(file));
   }
 
+  /** Runs `work` in one transaction: many small writes cost one commit, not one each. */
+  inTransaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
   /** Inserts many rows in one transaction (imports, benchmarks). */
   insertMany(files: Iterable<FileRecord>): void {
     this.db.transaction(() => {
@@ -216,7 +221,7 @@ export class SqliteFileRepository {
   }
 
   /** Every row, tombstones included: each row has exactly one status. */
-  private totalCount(): number {
+  totalCount(): number {
     return this.countByStatus('synced') + this.unsyncedCount();
   }
 }

@@ -21,6 +21,7 @@ import { MassDeleteError, RemoteReplacedError } from './errors.ts';
 import { emptySummary, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
 import { planSync, sameState, type PlanAction } from './planner.ts';
 import { forEachLimited } from './transfers.ts';
+import { adoptWhole, canAdoptWhole } from './adopt.ts';
 import { whyNotInStep } from './garbage-collection.ts';
 import { collectRemoteGarbage } from './remote-gc.ts';
 
@@ -107,6 +108,9 @@ interface OpenedSnapshot {
 /** The most a sync's end waits for the remote lock to be released. */
 const RELEASE_BUDGET_MS = 10_000;
 
+/** Remote changes applied per local transaction. */
+const APPLY_BATCH = 1000;
+
 /** Progress events within one phase are spaced at least this far apart. */
 const PROGRESS_INTERVAL_MS = 100;
 
@@ -183,10 +187,27 @@ export class SyncEngine {
       const since = options.reinitialize
         ? 0
         : Math.min(lastSeen ?? 0, lost?.base ?? Number.POSITIVE_INFINITY, rewritten?.fork ?? Number.POSITIVE_INFINITY);
-      const actions = this.plan(snapshot, since);
-      this.guardMassDelete(actions, options);
-      if (options.dryRun) return this.dryRunSummary(actions, head, snapshot);
-      await this.applyRemoteChanges(actions);
+      // A new instance with no rows at all adopts the remote page by page (bounded memory).
+      const adopt = !options.dryRun && !opened.fresh && lastSeen === undefined && canAdoptWhole(files);
+      let actions: PlanAction[] = [];
+      if (adopt) {
+        this.progress('downloading', 0, 1);
+        await adoptWhole(snapshot, {
+          files,
+          blobs: this.deps.blobs,
+          remoteBlobs: this.remoteBlobs,
+          clock: this.deps.clock,
+          transferWorkers: this.deps.transferWorkers,
+          summary: this.summary,
+          message: (text) => this.deps.listener?.message?.(text),
+          progress: (done, total) => this.progress('downloading', done, total),
+        });
+      } else {
+        actions = this.plan(snapshot, since);
+        this.guardMassDelete(actions, options);
+        if (options.dryRun) return this.dryRunSummary(actions, head, snapshot);
+        await this.applyRemoteChanges(actions);
+      }
       const pullsComplete = this.summary.errors === 0;
       if (pullsComplete && head) state.markSeen(head);
       await this.deps.checkpoint?.('after_local_apply');
@@ -500,9 +521,15 @@ export class SyncEngine {
     }
     if (this.stalled) throw this.stalled;
     this.progress('applying', 0, actions.length);
-    for (const action of actions) {
-      if (action.kind === 'pull' && failed.has(`${action.remote.hash}.${action.remote.file_type}`)) continue;
-      this.applyOne(action);
+    // In transactions of APPLY_BATCH rows: a commit per row was most of a large pull's time.
+    for (let from = 0; from < actions.length; from += APPLY_BATCH) {
+      this.deps.files.inTransaction(() => {
+        for (const action of actions.slice(from, from + APPLY_BATCH)) {
+          if (action.kind === 'pull' && failed.has(`${action.remote.hash}.${action.remote.file_type}`)) continue;
+          this.applyOne(action);
+        }
+      });
+      this.progress('applying', Math.min(from + APPLY_BATCH, actions.length), actions.length);
     }
     // Only now: a blob one pull replaced may be the very content another pull of this sync needs.
     for (const file of this.releasable.splice(0)) this.releaseBlob(file);

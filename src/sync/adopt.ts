@@ -1,0 +1,102 @@
+/**
+ * A new instance's first sync (SPEC §3: "a new instance adopts the remote's state"), page by page:
+ * with no local rows there is nothing to compare, so the shared state is read in id order, each
+ * page's missing blobs are downloaded (verified), and the page's rows are inserted in one
+ * transaction. Memory stays bounded by the page, not by the number of files — at 1M files the
+ * general plan would hold every row as an object, and insert each in a transaction of its own.
+ */
+import { isoUtc, type Clock } from '../domain/clock.ts';
+import type { FileRecord } from '../domain/file.ts';
+import type { RemoteFileRow } from '../domain/shared-row.ts';
+import { RemoteTimeoutError } from '../remote/errors.ts';
+import { blobKey, type RemoteBlobStore } from '../remote/remote-blobs.ts';
+import type { RemoteSnapshot } from '../remote/remote-snapshot.ts';
+import { InsufficientStorageError, storageErrorOf } from '../errors.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import type { SqliteFileRepository } from '../store/file-repository.ts';
+import type { SyncSummary } from './events.ts';
+import { forEachLimited } from './transfers.ts';
+
+/** Rows per page: small enough for memory, large enough that a transaction per page costs nothing. */
+export const ADOPT_PAGE = 5000;
+
+export interface AdoptDeps {
+  files: SqliteFileRepository;
+  blobs: BlobStore;
+  remoteBlobs: RemoteBlobStore;
+  clock: Clock;
+  transferWorkers: number;
+  summary: SyncSummary;
+  message?: (text: string) => void;
+  progress?: (done: number, total: number) => void;
+}
+
+/** Whether the first sync can take the page-by-page path: no local row of any kind yet. */
+export function canAdoptWhole(files: SqliteFileRepository): boolean {
+  return files.totalCount() === 0;
+}
+
+/**
+ * Inserts every live remote row whose content arrived. A row whose blob failed is left out (the
+ * next sync, then a normal one, pulls it again). Throws on a stalled server or a full disk, after
+ * committing the pages before it.
+ */
+export async function adoptWhole(state: RemoteSnapshot, deps: AdoptDeps): Promise<void> {
+  const { files, blobs, summary } = deps;
+  const total = state.rowCount();
+  const now = isoUtc(deps.clock.now());
+  let done = 0;
+  for (let after = ''; ; ) {
+    const { rows, last } = state.livePage(after, ADOPT_PAGE);
+    if (last === undefined) break;
+    after = last;
+    const failed = await downloadMissing(rows, deps);
+    const arrived = rows.filter((row) => !failed.has(blobKey(row)));
+    files.insertMany(arrived.map((row) => adopted(row, now)));
+    summary.downloaded += arrived.length;
+    summary.local_changed ||= arrived.length > 0;
+    done += rows.length;
+    deps.progress?.(Math.min(done, total), total);
+  }
+}
+
+/** Downloads the page's blobs not here yet; returns the keys that failed. */
+async function downloadMissing(rows: RemoteFileRow[], deps: AdoptDeps): Promise<Set<string>> {
+  const { blobs, summary } = deps;
+  const needed = new Map<string, RemoteFileRow>();
+  for (const row of rows) if (!blobs.has(row.hash, row.file_type)) needed.set(blobKey(row), row);
+  const failed = new Set<string>();
+  let stop: unknown;
+  await forEachLimited([...needed.values()], deps.transferWorkers, async (row) => {
+    if (stop) {
+      failed.add(blobKey(row));
+      return;
+    }
+    try {
+      await deps.remoteBlobs.download(row, blobs);
+      summary.bytes_downloaded += row.size;
+    } catch (error) {
+      failed.add(blobKey(row));
+      summary.errors++;
+      const reason = storageErrorOf(error) ?? (error as Error);
+      if (error instanceof RemoteTimeoutError || reason instanceof InsufficientStorageError) stop ??= reason;
+      deps.message?.(`Download of ${row.filename} failed: ${reason.message}`);
+    }
+  });
+  if (stop) throw stop;
+  return failed;
+}
+
+/** The local row an adopted remote row becomes: synced at its version. */
+function adopted(remote: RemoteFileRow, now: string): FileRecord {
+  const { version, ...fields } = remote;
+  return {
+    ...fields,
+    stable_id: remote.stable_id as FileRecord['stable_id'],
+    deleted: false,
+    local_modified_at: now,
+    sync_status: 'synced',
+    sync_hash: remote.hash,
+    remote_version: version,
+  };
+}
