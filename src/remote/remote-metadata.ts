@@ -9,7 +9,7 @@ import { AppError } from '../errors.ts';
 import { CONTROL_FILE_MAX_BYTES, SNAPSHOT_MAX_BYTES } from './bounded-read.ts';
 import type { RemoteFileRow } from '../domain/shared-row.ts';
 import { formatJournal, parseJournal, type Journal } from './journal-file.ts';
-import { ParentMissingError, PreconditionFailedError, RemoteCorruptError, RemoteUnavailableError } from './errors.ts';
+import { ParentMissingError, PreconditionFailedError, RemoteCorruptError, RemoteTimeoutError, RemoteUnavailableError } from './errors.ts';
 import { parentPath, remotePaths } from './paths.ts';
 import type { PutOptions, Remote } from './remote.ts';
 import { realSleep, type Sleep } from './retrying-remote.ts';
@@ -60,6 +60,10 @@ const REREAD_DELAYS_MS = [50, 150, 400];
 
 /** A compaction is due once this many deltas follow the snapshot (version.txt stays small). */
 export const MAX_DELTAS = 64;
+/** A compacting commit's own delta larger than this is not published (its snapshot says it all). */
+export const MAX_DELTA_BESIDE_SNAPSHOT = 16 * 1024 * 1024;
+/** Deltas read for history only (from before the snapshot a new instance starts from) up to this size. */
+const EARLIER_DELTA_MAX_BYTES = 1024 * 1024;
 /** Deltas kept listed after a compaction, so a reader a few versions behind still needs no snapshot. */
 export const DELTAS_KEPT_AFTER_COMPACTION = 16;
 
@@ -68,6 +72,11 @@ export interface CaughtUp {
   state: RemoteSnapshot;
   /** The deltas applied, oldest first (their rows are history). */
   journals: Journal[];
+  /**
+   * Starting from a snapshot: the small deltas version.txt still lists from before it, read for
+   * the file history only (a new instance sees the last commits' versions too).
+   */
+  earlier: Journal[];
   via: 'current' | 'deltas' | 'snapshot';
 }
 
@@ -138,12 +147,12 @@ export class RemoteMetadataStore {
       const deltas = agrees ? deltasAfter(head, kept.version) : undefined;
       if (deltas?.length === 0) {
         kept.stamp(head.version, head.commit, head.recent);
-        return { state: kept, journals: [], via: 'current' };
+        return { state: kept, journals: [], earlier: [], via: 'current' };
       }
       if (deltas) {
         try {
           const journals = await this.applyDeltas(kept, head, deltas);
-          return { state: kept, journals, via: 'deltas' };
+          return { state: kept, journals, earlier: [], via: 'deltas' };
         } catch (error) {
           kept.close();
           // A delta that does not follow on from this state (a rewritten history): start over below.
@@ -165,7 +174,7 @@ export class RemoteMetadataStore {
       await fsp.rename(file, statePath);
       const opened = RemoteSnapshot.open(statePath);
       for (const [id, row] of state.rejected) opened.rejected.set(id, row);
-      return { state: opened, journals, via: 'snapshot' };
+      return { state: opened, journals, earlier: await this.readEarlier(head), via: 'snapshot' };
     } catch (error) {
       state?.close();
       await fsp.rm(file, { force: true });
@@ -213,11 +222,13 @@ export class RemoteMetadataStore {
     };
     const bytes = formatJournal(journal);
     const delta: ChainFile = { version, commit, size: bytes.length, sha256: sha256(bytes) };
-    await this.putCreatingParent(deltaPath(delta), bytes);
+    const compact = info.compact || !base || base.format !== 2 || compactionDue(base, bytes.length);
+    // A huge delta (a first import) next to its own snapshot would only be downloaded by no one.
+    const publishDelta = !compact || bytes.length <= MAX_DELTA_BESIDE_SNAPSHOT;
+    if (publishDelta) await this.putCreatingParent(deltaPath(delta), bytes);
     const recent = [...(base?.format === 2 ? base.recent : state.recentCommits), commit].slice(-RECENT_COMMITS);
-    const compact = info.compact || !base || base.format !== 2 || compactionDue(base);
     const snapshot = compact ? await this.publishSnapshot(state, journal, recent) : base!.snapshot;
-    const listed = [...(base?.format === 2 ? base.deltas : []), delta];
+    const listed = publishDelta ? [...(base?.format === 2 ? base.deltas : []), delta] : [];
     const head: VersionHead = {
       format: 2,
       version,
@@ -272,6 +283,24 @@ export class RemoteMetadataStore {
     } finally {
       await fsp.rm(file, { force: true });
     }
+  }
+
+  /** The small listed deltas up to the snapshot, for history; one that cannot be read is skipped. */
+  private async readEarlier(head: VersionHead): Promise<Journal[]> {
+    const journals: Journal[] = [];
+    for (const delta of head.deltas) {
+      if (delta.version > head.snapshot.version || (delta.size ?? 0) > EARLIER_DELTA_MAX_BYTES) continue;
+      try {
+        const bytes = await this.remote.getBytes(deltaPath(delta), { maxBytes: EARLIER_DELTA_MAX_BYTES });
+        if (bytes && sha256(bytes) === delta.sha256) {
+          journals.push(parseJournal(bytes, { repo: head.repo, version: delta.version, commit: delta.commit }).journal);
+        }
+      } catch (error) {
+        if (error instanceof RemoteTimeoutError) throw error;
+        // History is a convenience here: an unreadable old delta does not stop the sync.
+      }
+    }
+    return journals;
   }
 
   /** Downloads, verifies and applies `deltas` to `state`, in order; returns them. */
@@ -436,10 +465,13 @@ export class RemoteMetadataStore {
 /** A delta that does not follow on from the state it would be applied to. */
 class ChainBrokenError extends Error {}
 
-/** Whether the deltas after the snapshot are many enough, or large enough, to fold into a new one. */
-export function compactionDue(head: VersionHead): boolean {
+/**
+ * Whether the deltas after the snapshot (with the next one, of `nextBytes`) are many enough, or
+ * large enough, to fold into a new snapshot.
+ */
+export function compactionDue(head: VersionHead, nextBytes = 0): boolean {
   const after = head.deltas.filter((d) => d.version > head.snapshot.version);
-  const bytes = after.reduce((sum, d) => sum + (d.size ?? 0), 0);
+  const bytes = after.reduce((sum, d) => sum + (d.size ?? 0), nextBytes);
   // Past half the snapshot's size, a new reader pays more for the deltas than for a new snapshot.
   return after.length + 1 >= MAX_DELTAS || (head.snapshot.size !== undefined && bytes * 2 > head.snapshot.size && bytes > 64 * 1024);
 }

@@ -276,7 +276,7 @@ export class SyncEngine {
     }
     // Started from a snapshot: the commits before it are not in this instance's history.
     if (caughtUp.via === 'snapshot') state.set(SYNC_STATE_KEYS.historySince, isoUtc(this.deps.clock.now()));
-    for (const journal of caughtUp.journals) this.recordHistory(journal);
+    for (const journal of [...caughtUp.earlier, ...caughtUp.journals]) this.recordHistory(journal);
     return { snapshot, base: head, fresh: false, migrate: head.format === 1 };
   }
 
