@@ -197,11 +197,14 @@ export class RemoteMetadataStore {
     if (current?.commit !== base?.commit) throw new RemoteMovedError();
     const version = (base?.version ?? 0) + 1;
     const commit = newStableId(this.ids);
+    // A new repository over an old head (`--reinitialize`) starts a chain of its own: no parent, and
+    // no delta, snapshot or commit id of the old repository listed in its version.txt.
+    const chained = base?.repo === info.repo ? base : undefined;
     const journal: Journal = {
       repo: info.repo,
       version,
       commit,
-      parent: base && { version: base.version, commit: base.commit },
+      parent: chained && { version: chained.version, commit: chained.commit },
       instance: info.instance,
       committed_at: info.committedAt,
       rows: rows.map((row) => ({ ...row, version })),
@@ -209,10 +212,10 @@ export class RemoteMetadataStore {
     const bytes = formatJournal(journal);
     const delta: ChainFile = { version, commit, size: bytes.length, sha256: sha256(bytes) };
     await this.putCreatingParent(deltaPath(delta), bytes);
-    const recent = [...(base?.format === 2 ? base.recent : state.recentCommits), commit].slice(-RECENT_COMMITS);
-    const compact = info.compact || !base || base.format !== 2 || compactionDue(base);
-    const snapshot = compact ? await this.publishSnapshot(state, journal, recent) : base!.snapshot;
-    const listed = [...(base?.format === 2 ? base.deltas : []), delta];
+    const recent = [...(chained?.format === 2 ? chained.recent : state.recentCommits), commit].slice(-RECENT_COMMITS);
+    const compact = info.compact || chained?.format !== 2 || compactionDue(chained);
+    const snapshot = compact ? await this.publishSnapshot(state, journal, recent) : chained.snapshot;
+    const listed = [...(chained?.format === 2 ? chained.deltas : []), delta];
     const head: VersionHead = {
       format: 2,
       version,

@@ -260,6 +260,24 @@ describe.each(remoteTargetNames())('remote metadata on %s', (name) => {
     state.close();
   });
 
+  it('a re-initialised remote (a new repository over an old one) starts a new chain: nothing of the old one listed', async () => {
+    const { remote, store, state, head: v1 } = await firstCommit('repo-old');
+    const { head: v2 } = await store.commit(state, [row(B, 0)], v1, info('repo-old'));
+    state.close();
+    // `sync --reinitialize`: a new, empty state with a new repository id, committed on the current head.
+    const fresh = await store.initialize(statePath(), 'repo-new');
+    const { head, journal } = await store.commit(fresh, [row(A, 0, { labels: ['new'] })], v2, info('repo-new'));
+    fresh.close();
+    expect(head).toMatchObject({ version: 3, repo: 'repo-new', snapshot: { version: 3 } });
+    expect(head.deltas.map((d) => d.version)).toEqual([3]);
+    expect(head.recent).toEqual([head.commit]);
+    expect(journal.parent).toBeUndefined();
+    const caught = await reader(remote).store.catchUp(statePath(), (await store.readHead())!);
+    expect(caught.state.files()).toEqual([row(A, 3, { labels: ['new'] })]);
+    expect(caught.state.repoId).toBe('repo-new');
+    caught.state.close();
+  });
+
   it('refuses garbage in version.txt (after reading it again) instead of reading it as an empty remote', async () => {
     const { remote, state } = await firstCommit('repo-8');
     await remote.put(remotePaths.versionFile, Buffer.from('<html>502 Bad Gateway</html>'));
