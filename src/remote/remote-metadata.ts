@@ -278,7 +278,9 @@ export class RemoteMetadataStore {
     for (const delta of deltas) {
       const bytes = await this.fetchVerified(deltaPath(delta), delta, head);
       const { journal, rejected } = parseJournal(bytes, { repo: head.repo, version: delta.version, commit: delta.commit });
-      if (journal.parent?.version !== state.version || journal.parent.commit !== state.commit) throw new ChainBrokenError();
+      if (journal.parent?.version !== state.version || journal.parent.commit !== state.commit) {
+        throw new ChainBrokenError(`The delta of version ${delta.version} does not follow on from version ${state.version} (commit ${state.commit ?? '?'})`);
+      }
       const recent = delta.version === head.version && head.format === 2 ? head.recent : undefined;
       state.apply(delta.version, delta.commit, journal.rows, recent);
       state.noteRejected(rejected);
@@ -418,8 +420,11 @@ export class RemoteMetadataStore {
   }
 }
 
-/** A delta that does not follow on from the state it would be applied to. */
-class ChainBrokenError extends Error {}
+/**
+ * A delta that does not follow on from the state it would be applied to: a kept state starts over
+ * from the snapshot; after the snapshot, the remote is corrupt (a clear error, never a 500).
+ */
+class ChainBrokenError extends RemoteCorruptError {}
 
 /** Whether the deltas after the snapshot are many enough, or large enough, to fold into a new one. */
 export function compactionDue(head: VersionHead): boolean {

@@ -17,6 +17,7 @@ import {
 import type { RemoteFileRow } from '../../src/domain/shared-row.ts';
 import { FORMAT_VERSION, RemoteFormatError, RemoteSnapshot } from '../../src/remote/remote-snapshot.ts';
 import { deltaPath, formatVersionFile, parseVersionFile, snapshotPath, type VersionHead } from '../../src/remote/version-file.ts';
+import { formatJournal } from '../../src/remote/journal-file.ts';
 import { tempDir } from '../support/instance.ts';
 import { once, raceBeforeSwitch } from '../support/race.ts';
 import { remoteTargetNames, startRemoteTarget, type RemoteTarget } from '../support/remote-targets.ts';
@@ -276,6 +277,36 @@ describe.each(remoteTargetNames())('remote metadata on %s', (name) => {
     expect(caught.state.files()).toEqual([row(A, 3, { labels: ['new'] })]);
     expect(caught.state.repoId).toBe('repo-new');
     caught.state.close();
+  });
+
+  it('a listed delta that does not follow on from the chain (another parent): refused as corrupt, for a new reader too', async () => {
+    const { remote, store, state, head: v1 } = await firstCommit('repo-11');
+    const kept = reader(remote);
+    (await kept.store.catchUp(kept.path, v1)).state.close();
+    // A delta for version 2 that names a parent the chain never had, listed with its right sha256.
+    const bytes = formatJournal({
+      repo: 'repo-11', version: 2, commit: 'strayc2', parent: { version: 1, commit: 'notv1commit' },
+      instance: 'stray', committed_at: '2026-11-30T06:00:00.000Z', rows: [row(B, 2)],
+    });
+    await remote.put(remotePaths.journal(2, 'strayc2'), bytes);
+    const stray: VersionHead = {
+      ...v1,
+      version: 2,
+      commit: 'strayc2',
+      deltas: [...v1.deltas, { version: 2, commit: 'strayc2', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }],
+      recent: [...v1.recent, 'strayc2'],
+    };
+    await remote.put(remotePaths.versionFile, Buffer.from(formatVersionFile(stray)));
+    const head = (await store.readHead())!;
+    const message = /The delta of version 2 does not follow on from version 1/;
+    kept.reads.length = 0;
+    const error = await kept.store.catchUp(kept.path, head).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RemoteCorruptError);
+    expect((error as Error).message).toMatch(message);
+    // The kept state first tried the delta, then started over from the snapshot, which the delta does not follow either.
+    expect(kept.reads).toEqual([deltaPath(head.deltas[1]!), snapshotPath(head), deltaPath(head.deltas[1]!)]);
+    await expect(reader(remote).store.catchUp(statePath(), head)).rejects.toThrow(message);
+    state.close();
   });
 
   it('refuses garbage in version.txt (after reading it again) instead of reading it as an empty remote', async () => {
