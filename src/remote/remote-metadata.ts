@@ -279,7 +279,7 @@ export class RemoteMetadataStore {
       const bytes = await this.fetchVerified(deltaPath(delta), delta, head);
       const { journal, rejected } = parseJournal(bytes, { repo: head.repo, version: delta.version, commit: delta.commit });
       if (journal.parent?.version !== state.version || journal.parent.commit !== state.commit) {
-        throw new ChainBrokenError(`The delta of version ${delta.version} does not follow on from version ${state.version} (commit ${state.commit ?? '?'})`);
+        throw new ChainBrokenError(`The delta of version ${delta.version} does not follow on from version ${state.version}: it names another parent`);
       }
       const recent = delta.version === head.version && head.format === 2 ? head.recent : undefined;
       state.apply(delta.version, delta.commit, journal.rows, recent);
