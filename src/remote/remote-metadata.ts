@@ -211,24 +211,27 @@ export class RemoteMetadataStore {
     // `base` was read under the lock moments ago; the switch checks it again (or is conditional).
     const version = (base?.version ?? 0) + 1;
     const commit = newStableId(this.ids);
+    // A new repository over an old head (`--reinitialize`) starts a chain of its own: no parent, and
+    // no delta, snapshot or commit id of the old repository listed in its version.txt.
+    const chained = base?.repo === info.repo ? base : undefined;
     const journal: Journal = {
       repo: info.repo,
       version,
       commit,
-      parent: base && { version: base.version, commit: base.commit },
+      parent: chained && { version: chained.version, commit: chained.commit },
       instance: info.instance,
       committed_at: info.committedAt,
       rows: rows.map((row) => ({ ...row, version })),
     };
     const bytes = formatJournal(journal);
     const delta: ChainFile = { version, commit, size: bytes.length, sha256: sha256(bytes) };
-    const compact = info.compact || !base || base.format !== 2 || compactionDue(base, bytes.length);
+    const compact = info.compact || chained?.format !== 2 || compactionDue(chained, bytes.length);
     // A huge delta (a first import) next to its own snapshot would only be downloaded by no one.
     const publishDelta = !compact || bytes.length <= MAX_DELTA_BESIDE_SNAPSHOT;
     if (publishDelta) await this.putCreatingParent(deltaPath(delta), bytes);
-    const recent = [...(base?.format === 2 ? base.recent : state.recentCommits), commit].slice(-RECENT_COMMITS);
-    const snapshot = compact ? await this.publishSnapshot(state, journal, recent) : base!.snapshot;
-    const listed = publishDelta ? [...(base?.format === 2 ? base.deltas : []), delta] : [];
+    const recent = [...(chained?.format === 2 ? chained.recent : state.recentCommits), commit].slice(-RECENT_COMMITS);
+    const snapshot = compact ? await this.publishSnapshot(state, journal, recent) : chained.snapshot;
+    const listed = publishDelta ? [...(chained?.format === 2 ? chained.deltas : []), delta] : [];
     const head: VersionHead = {
       format: 2,
       version,
@@ -309,7 +312,9 @@ export class RemoteMetadataStore {
     for (const delta of deltas) {
       const bytes = await this.fetchVerified(deltaPath(delta), delta, head);
       const { journal, rejected } = parseJournal(bytes, { repo: head.repo, version: delta.version, commit: delta.commit });
-      if (journal.parent?.version !== state.version || journal.parent.commit !== state.commit) throw new ChainBrokenError();
+      if (journal.parent?.version !== state.version || journal.parent.commit !== state.commit) {
+        throw new ChainBrokenError(`The delta of version ${delta.version} does not follow on from version ${state.version}: it names another parent`);
+      }
       const recent = delta.version === head.version && head.format === 2 ? head.recent : undefined;
       state.apply(delta.version, delta.commit, journal.rows, recent);
       state.noteRejected(rejected);
@@ -462,8 +467,11 @@ export class RemoteMetadataStore {
   }
 }
 
-/** A delta that does not follow on from the state it would be applied to. */
-class ChainBrokenError extends Error {}
+/**
+ * A delta that does not follow on from the state it would be applied to: a kept state starts over
+ * from the snapshot; after the snapshot, the remote is corrupt (a clear error, never a 500).
+ */
+class ChainBrokenError extends RemoteCorruptError {}
 
 /**
  * Whether the deltas after the snapshot (with the next one, of `nextBytes`) are many enough, or

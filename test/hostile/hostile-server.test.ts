@@ -10,6 +10,7 @@ import { remotePaths } from '../../src/remote/paths.ts';
 import { realSleep, RetryingRemote } from '../../src/remote/retrying-remote.ts';
 import { parseVersionFile } from '../../src/remote/version-file.ts';
 import { WebDavRemote } from '../../src/remote/webdav-remote.ts';
+import { dataPaths } from '../../src/store/data-dir.ts';
 import type { SyncEvent } from '../../src/sync/events.ts';
 import { startCluster, type Cluster, type Node } from '../support/cluster.ts';
 import { startCredentialTrap, startHostileProxy, type CredentialTrap, type HostileProxy } from '../support/hostile-proxy.ts';
@@ -96,12 +97,21 @@ describe.each(webDavKindsForTests())('a hostile server in front of %s', (kind) =
     parseVersionFile((await direct().getBytes(remotePaths.versionFile))!.toString());
   };
 
-  it('no headers ever (snapshot download): the sync fails within seconds, frees both locks, stops renewing', async () => {
+  /** a commits once more: b, one version behind, needs that commit's delta. */
+  const aCommitsAgain = async () => {
+    await a.put('y.txt', 'y');
+    await a.sync();
+  };
+  /** b's kept copy of the remote state is gone (a lost data-dir file, as for a new instance): it needs the snapshot. */
+  const bNeedsTheSnapshot = () => fs.rmSync(dataPaths(b.dataDir).remoteState);
+
+  it('no headers ever (delta download): the sync fails within seconds, frees both locks, stops renewing', async () => {
     await pair();
-    proxy.misbehave({ method: 'GET', pathIncludes: '/metadata/', times: Number.POSITIVE_INFINITY, does: { kind: 'stallHeaders' } });
+    await aCommitsAgain();
+    proxy.misbehave({ method: 'GET', pathIncludes: '/journal/', times: Number.POSITIVE_INFINITY, does: { kind: 'stallHeaders' } });
     const { ms, result } = await elapsed(b.sync());
     expect(result).toBeInstanceOf(RemoteUnavailableError);
-    expect(result.message).toMatch(/^The WebDAV server did not answer within 0\.3 s \(GET metadata\/\d{6}-[\w-]+\.db\)$/);
+    expect(result.message).toMatch(/^The WebDAV server did not answer within 0\.3 s \(GET journal\/\d{6}-[\w-]+\.json\)$/);
     expect(ms).toBeLessThan(8000);
     // The remote lock is released, and nobody renews it any more.
     expect(await direct().stat(remotePaths.lockDir)).toBeUndefined();
@@ -210,17 +220,27 @@ describe.each(webDavKindsForTests())('a hostile server in front of %s', (kind) =
     expect(await b.content(y.stable_id)).toBe('y'.repeat(10_000));
   });
 
-  it('a snapshot larger than DOCSYNC_MAX_SNAPSHOT_MB: refused before it reaches the disk', async () => {
+  it('a snapshot or delta larger than DOCSYNC_MAX_SNAPSHOT_MB: refused before it reaches the disk', async () => {
     await pair({ DOCSYNC_MAX_SNAPSHOT_MB: '1' });
-    proxy.misbehave({ method: 'GET', pathIncludes: '/metadata/', times: 1, does: { kind: 'oversize', extraBytes: 2 * MB } });
+    bNeedsTheSnapshot();
+    proxy.misbehave({ method: 'GET', pathIncludes: '/snapshots/', times: 1, does: { kind: 'oversize', extraBytes: 2 * MB } });
     const error = await b.sync().catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(RemoteCorruptError);
-    expect(error.message).toMatch(/^GET metadata\/\d{6}-[\w-]+\.db is larger than the 1048576 bytes it may have \(it announces \d+\); the read was cut off$/);
+    expect(error.message).toMatch(/^GET snapshots\/\d{6}-[\w-]+\.db is larger than the 1048576 bytes it may have \(it announces \d+\); the read was cut off$/);
     // Without end (no Content-Length): cut off at the cap while it streams, the partial file removed.
-    proxy.misbehave({ method: 'GET', pathIncludes: '/metadata/', times: 1, does: { kind: 'oversize', extraBytes: 'endless' } });
+    proxy.misbehave({ method: 'GET', pathIncludes: '/snapshots/', times: 1, does: { kind: 'oversize', extraBytes: 'endless' } });
     const endless = await b.sync().catch((e: unknown) => e as Error);
-    expect(endless.message).toMatch(/^GET metadata\/\d{6}-[\w-]+\.db is larger than the 1048576 bytes it may have; the read was cut off$/);
-    expect(fs.readdirSync(path.join(b.dataDir, 'tmp')).filter((name) => name.startsWith('snapshot-'))).toEqual([]);
+    expect(endless.message).toMatch(/^GET snapshots\/\d{6}-[\w-]+\.db is larger than the 1048576 bytes it may have; the read was cut off$/);
+    const tmpDir = path.join(b.dataDir, 'tmp');
+    expect(fs.readdirSync(tmpDir).filter((name) => name.startsWith('state-') || name.startsWith('snapshot-'))).toEqual([]);
+    expect(fs.existsSync(dataPaths(b.dataDir).remoteState)).toBe(false);
+    await expectIntactThenConverges();
+    // A delta is held to the same cap.
+    await aCommitsAgain();
+    proxy.misbehave({ method: 'GET', pathIncludes: '/journal/', times: 1, does: { kind: 'oversize', extraBytes: 'endless' } });
+    const delta = await b.sync().catch((e: unknown) => e as Error);
+    expect(delta).toBeInstanceOf(RemoteCorruptError);
+    expect(delta.message).toMatch(/^GET journal\/\d{6}-[\w-]+\.json is larger than the 1048576 bytes it may have; the read was cut off$/);
     await expectIntactThenConverges();
   });
 
@@ -244,6 +264,7 @@ describe.each(webDavKindsForTests())('a hostile server in front of %s', (kind) =
 
   it('redirects of PROPFIND and GET to another port: never followed, no credentials arrive there', async () => {
     await pair();
+    const ifMatch = (await b.docsync.sync.status()).remote_capabilities!.ifMatch;
     trap.requests.length = 0;
     const heard = messagesOf(b);
     const stopPropfind = proxy.misbehave({
@@ -252,10 +273,17 @@ describe.each(webDavKindsForTests())('a hostile server in front of %s', (kind) =
       does: { kind: 'redirect', status: 307, location: trap.origin },
     });
     const { result } = await elapsed(b.sync());
-    expect(result).toBeInstanceOf(RemoteError);
-    expect(result.message).toMatch(
-      new RegExp(`^The WebDAV server redirected PROPFIND metadata/\\S+ \\(307\\) to ${trap.origin}/\\S+; redirects are not followed .*set WEBDAV_BASE_URL to the final address$`),
-    );
+    if (ifMatch) {
+      // The switch's If-Match needs version.txt's ETag: the one PROPFIND of a commit.
+      expect(result).toBeInstanceOf(RemoteError);
+      expect(result.message).toMatch(
+        new RegExp(`^The WebDAV server redirected PROPFIND version\\.txt \\(307\\) to ${trap.origin}/\\S+; redirects are not followed .*set WEBDAV_BASE_URL to the final address$`),
+      );
+    } else {
+      // Without If-Match a commit (no compaction) needs no PROPFIND: every PUT's answer confirms it.
+      expect(result).toMatchObject({ uploaded: 1, errors: 0 });
+      await b.put('later.txt', 'later');
+    }
     // The blob needs no PROPFIND: on a WebDAV server its PUT's answer confirms it (remote-blobs.ts).
     expect(heard.join('\n')).not.toMatch(/Upload of pending\.txt/);
     stopPropfind();

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RemoteCorruptError, RemoteError } from '../../src/remote/errors.ts';
 import { remotePaths } from '../../src/remote/paths.ts';
-import { parseVersionFile } from '../../src/remote/version-file.ts';
+import { deltaPath, parseVersionFile, snapshotPath } from '../../src/remote/version-file.ts';
+import { dataPaths } from '../../src/store/data-dir.ts';
 import { startCluster, type Cluster, type Node } from '../support/cluster.ts';
 import { tempDir } from '../support/instance.ts';
 import { remoteTargetNames, startRemoteTarget, type FreshRemote, type RemoteTarget } from '../support/remote-targets.ts';
@@ -39,21 +40,53 @@ describe.each(remoteTargetNames())('hostile remote on %s', (name) => {
   const remote = () => fresh.connect();
   const head = async () => parseVersionFile((await remote().getBytes(remotePaths.versionFile))!.toString());
 
-  it('a corrupt metadata snapshot: refused, nothing changed', async () => {
-    await synced();
+  /** a commits once more: b is one version behind, its kept state one delta short. */
+  const aCommitsAgain = async () => {
+    await a.put('y.txt', 'y');
+    await a.sync();
     const current = await head();
-    await remote().put(current.snapshot, Buffer.from('this is not a database'));
-    await expect(b.sync()).rejects.toBeInstanceOf(RemoteCorruptError);
+    return deltaPath(current.deltas.at(-1)!);
+  };
+  /** b's kept copy of the remote state is gone (a new instance, or a lost data dir file): it needs the snapshot. */
+  const bLosesItsState = () => fs.rmSync(dataPaths(b.dataDir).remoteState);
+  const expectPendingKept = async () => {
     await expectIntact(b);
     expect(await b.content(b.live().find((f) => f.filename === 'pending.txt')!.stable_id)).toBe('not yet synced');
     expect(b.docsync.fileRepository.pendingCount()).toBe(1);
+    expect(b.live().map((f) => f.filename).sort()).toEqual(['pending.txt', 'x.txt']);
+  };
+
+  it('a corrupt delta: refused, nothing changed', async () => {
+    await synced();
+    const delta = await aCommitsAgain();
+    await remote().put(delta, Buffer.from('{"kind":"docsync-journal","rows":[]}'));
+    await expect(b.sync()).rejects.toThrow(new RemoteCorruptError(`${delta} does not match the sha256 in version.txt`));
+    await expectPendingKept();
   });
 
-  it('version.txt naming a missing snapshot: refused with the name', async () => {
+  it('version.txt naming a missing delta: refused with the name', async () => {
     await synced();
+    const delta = await aCommitsAgain();
+    await remote().delete(delta);
+    await expect(b.sync()).rejects.toThrow(`version.txt names ${delta}, which is missing on the remote`);
+    await expectPendingKept();
+  });
+
+  it('a corrupt metadata snapshot (for an instance that needs it): refused, nothing changed', async () => {
+    await synced();
+    bLosesItsState();
     const current = await head();
-    await remote().delete(current.snapshot);
-    await expect(b.sync()).rejects.toThrow(`version.txt names ${current.snapshot}, which is missing on the remote`);
+    await remote().put(snapshotPath(current), Buffer.from('this is not a database'));
+    await expect(b.sync()).rejects.toBeInstanceOf(RemoteCorruptError);
+    await expectPendingKept();
+  });
+
+  it('version.txt naming a missing snapshot (for an instance that needs it): refused with the name', async () => {
+    await synced();
+    bLosesItsState();
+    const current = await head();
+    await remote().delete(snapshotPath(current));
+    await expect(b.sync()).rejects.toThrow(`version.txt names ${snapshotPath(current)}, which is missing on the remote`);
     await expectIntact(b);
   });
 

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seededIdSource } from '../../src/domain/ids.ts';
 import { MemoryRemote } from '../../src/remote/memory-remote.ts';
@@ -7,13 +6,16 @@ import { remotePaths } from '../../src/remote/paths.ts';
 import { RemoteMetadataStore, WEAK_ETAG_MS } from '../../src/remote/remote-metadata.ts';
 import { RetryingRemote } from '../../src/remote/retrying-remote.ts';
 import { WebDavRemote } from '../../src/remote/webdav-remote.ts';
-import { formatVersionFile } from '../../src/remote/version-file.ts';
+import { formatVersionFile, type VersionHead } from '../../src/remote/version-file.ts';
+import { formatJournal } from '../../src/remote/journal-file.ts';
+import type { RemoteFileRow } from '../../src/domain/shared-row.ts';
 import { startCluster, type Cluster } from '../support/cluster.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { tempDir } from '../support/instance.ts';
 import { startWebDavServer, webDavKindsForTests, type WebDavTestServer } from '../support/webdav-servers.ts';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+const info = (repo: string) => ({ repo, instance: 'test-instance', committedAt: '2026-11-30T06:00:00.000Z' });
 
 describe('lost commits (a racing writer replaced ours, where the lock is not atomic)', () => {
   let cluster: Cluster;
@@ -35,31 +37,38 @@ describe('lost commits (a racing writer replaced ours, where the lock is not ato
     const mine = await a.put('mine.txt', 'mine');
     expect(await a.sync()).toMatchObject({ new_version: 2, uploaded: 1 });
 
-    // A racer that also based its commit on v1 switches version.txt after us: our v2 is gone.
-    const racer = await store.download(v1);
+    // A racer that also based its commit on v1 switches version.txt after us: our v2 is gone. It
+    // writes its delta and version.txt as a commit does (v1's chain plus its delta).
     const content = Buffer.from('from the racer');
     const hash = sha256(content);
     await memory.mkdir(remotePaths.blobDir(hash));
     await memory.put(remotePaths.blob(hash, 'txt'), content);
-    racer.upsert({
+    const racerRow: RemoteFileRow = {
       stable_id: 'racerracer22', hash, filename: 'racer.txt', file_type: 'txt', mime_type: 'text/plain', size: content.length,
       doc_id: null, collections: [], labels: [], metadata: {}, deleted: false,
       created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z', version: 2,
+    };
+    const delta = formatJournal({
+      repo: v1.repo, version: 2, commit: 'racercommit1', parent: { version: 1, commit: v1.commit },
+      instance: 'racer', committed_at: '2026-01-01T00:00:00.000Z', rows: [racerRow],
     });
-    racer.stamp(2, 'racercommit1');
-    racer.close();
-    const bytes = fs.readFileSync(racer.path);
-    const head = { version: 2, commit: 'racercommit1', snapshot: remotePaths.snapshot(2, 'racercommit1'), sha256: sha256(bytes), repo: v1.repo };
-    await memory.put(head.snapshot, bytes);
+    await memory.put(remotePaths.journal(2, 'racercommit1'), delta);
+    const head: VersionHead = {
+      ...v1,
+      version: 2,
+      commit: 'racercommit1',
+      deltas: [...v1.deltas, { version: 2, commit: 'racercommit1', size: delta.length, sha256: sha256(delta) }],
+      recent: [...v1.recent, 'racercommit1'],
+    };
     await memory.put(remotePaths.versionFile, Buffer.from(formatVersionFile(head)));
 
     const summary = await a.sync();
     expect(summary.message).toMatch(/1 re-queued from a lost commit/);
     expect(summary.new_version).toBe(3);
-    const final = await store.download((await store.readHead())!);
+    const final = (await store.catchUp(`${tmp.dir}/state.db`, (await store.readHead())!)).state;
     expect(final.files().map((r) => r.filename).sort()).toEqual(['base.txt', 'mine.txt', 'racer.txt']);
     expect(final.get(mine.stable_id)).toMatchObject({ deleted: false, hash: mine.hash, version: 3 });
-    await store.discard(final);
+    final.close();
     expect(await a.contents()).toEqual({ 'base.txt': 'base', 'mine.txt': 'mine', 'racer.txt': 'from the racer' });
   });
 });
@@ -73,8 +82,8 @@ describe('the conditional version switch', () => {
     tmp = tempDir();
     const memory = new MemoryRemote();
     const slept: number[] = [];
-    const store = new RemoteMetadataStore(memory, tmp.dir, seededIdSource(6), undefined, async (ms) => void slept.push(ms));
-    const v1 = await store.commit(await store.initialize('repo-weak'), undefined, { conditional });
+    const store = new RemoteMetadataStore(memory, tmp.dir, seededIdSource(6), async (ms) => void slept.push(ms));
+    const { head: v1 } = await store.commit(await store.initialize(`${tmp.dir}/a.db`, 'repo-weak'), [], undefined, info('repo-weak'), { conditional });
     const refused: (string | undefined)[] = [];
     memory.faults.inject({ op: 'put', path: remotePaths.versionFile, times: 2, effect: { kind: 'precondition' } });
     const observed = new Proxy(memory, {
@@ -89,8 +98,8 @@ describe('the conditional version switch', () => {
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
-    const retried = new RemoteMetadataStore(observed, tmp.dir, seededIdSource(7), undefined, async (ms) => void slept.push(ms));
-    const v2 = await retried.commit(await retried.download(v1), v1, { conditional });
+    const retried = new RemoteMetadataStore(observed, tmp.dir, seededIdSource(7), async (ms) => void slept.push(ms));
+    const { head: v2 } = await retried.commit((await retried.catchUp(`${tmp.dir}/b.db`, v1)).state, [], v1, info('repo-weak'), { conditional });
     expect((await store.readHead())?.commit).toBe(v2.commit);
     expect(slept).toEqual([WEAK_ETAG_MS]);
     expect(refused).toHaveLength(3);
@@ -103,10 +112,10 @@ describe('the conditional version switch', () => {
     tmp = tempDir();
     const memory = new MemoryRemote();
     const store = new RemoteMetadataStore(memory, tmp.dir, seededIdSource(8));
-    const v1 = await store.commit(await store.initialize('repo-lost-answer'), undefined, { conditional });
+    const { head: v1 } = await store.commit(await store.initialize(`${tmp.dir}/a.db`, 'repo-lost-answer'), [], undefined, info('repo-lost-answer'), { conditional });
     memory.faults.inject({ op: 'put', path: remotePaths.versionFile, times: 1, effect: { kind: 'lostResponse' } });
     const retrying = new RemoteMetadataStore(new RetryingRemote(memory, { attempts: 3, baseDelayMs: 1, maxDelayMs: 1 }), tmp.dir, seededIdSource(9));
-    const v2 = await retrying.commit(await retrying.download(v1), v1, { conditional });
+    const { head: v2 } = await retrying.commit((await retrying.catchUp(`${tmp.dir}/b.db`, v1)).state, [], v1, info('repo-lost-answer'), { conditional });
     expect((await store.readHead())?.commit).toBe(v2.commit);
     expect(v2.version).toBe(2);
   });

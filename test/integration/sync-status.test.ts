@@ -45,7 +45,9 @@ describe('sync status with a remote', () => {
     expect(await sync.status()).toMatchObject({ needs_sync: true, unsynced_count: 1 });
     t.docsync.db.exec("UPDATE files SET sync_status = 'synced'");
     const store = new RemoteMetadataStore(remote, `${t.dataDir}/tmp`, seededIdSource(9));
-    const head = await store.commit(await store.initialize('repo'), undefined);
+    const other = await store.initialize(`${t.dataDir}/tmp/other-state.db`, 'repo');
+    const { head } = await store.commit(other, [], undefined, { repo: 'repo', instance: 'other', committedAt: '2026-01-01T00:00:00.000Z' });
+    other.close();
     expect(await sync.status()).toMatchObject({ needs_sync: true, unsynced_count: 0, remote_version: 1, local_version: null });
     t.docsync.syncState.markSeen(head);
     expect(await sync.status()).toMatchObject({ needs_sync: false, remote_version: 1, local_version: 1 });

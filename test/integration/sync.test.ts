@@ -359,7 +359,8 @@ describe.each(remoteTargetNames())('sync between instances on %s', (name) => {
     await a.sync();
     const remote = fresh.connect();
     await remote.delete(remotePaths.versionFile);
-    await remote.delete(remotePaths.metadataDir);
+    await remote.delete(remotePaths.snapshotsDir);
+    await remote.delete(remotePaths.journalDir);
     const emptied = await a.sync().catch((e: unknown) => e);
     expect(emptied).toBeInstanceOf(RemoteReplacedError);
     expect((emptied as Error).message).toMatch(/has no version\.txt, but this instance synced with repository/);

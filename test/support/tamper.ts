@@ -1,5 +1,6 @@
+import path from 'node:path';
 import Database from 'better-sqlite3';
-import { cryptoIdSource } from '../../src/domain/ids.ts';
+import { cryptoIdSource, newStableId } from '../../src/domain/ids.ts';
 import { RemoteMetadataStore } from '../../src/remote/remote-metadata.ts';
 import type { Remote } from '../../src/remote/remote.ts';
 import { RemoteSnapshot } from '../../src/remote/remote-snapshot.ts';
@@ -7,9 +8,11 @@ import type { VersionHead } from '../../src/remote/version-file.ts';
 import { tempDir } from './instance.ts';
 
 /**
- * Publishes a tampered copy of the current snapshot as a normal commit would: downloaded through
- * docsync's own code, changed with raw SQL by `tamper` (given the version the commit will have), then
- * uploaded under a new name with `version.txt` naming it and its sha256.
+ * Publishes a tampered copy of the current shared state: brought to the head through docsync's own
+ * code (`catchUp` into a temp state file), changed with raw SQL by `tamper` (given the version the
+ * commit will have), stamped as that version, then published as a snapshot-only commit with
+ * `version.txt` naming it and its sha256. Readers at the previous version find no delta that covers
+ * it, so the forged rows reach them through the snapshot.
  */
 export async function commitTampered(remote: Remote, tamper: (db: Database.Database, version: number) => void): Promise<VersionHead> {
   const tmp = tempDir('docsync-tamper-');
@@ -17,15 +20,23 @@ export async function commitTampered(remote: Remote, tamper: (db: Database.Datab
     const metadata = new RemoteMetadataStore(remote, tmp.dir, cryptoIdSource);
     const head = await metadata.readHead();
     if (!head) throw new Error('commitTampered: the remote has no version.txt yet');
-    const downloaded = await metadata.download(head);
-    downloaded.close();
-    const db = new Database(downloaded.path);
+    const statePath = path.join(tmp.dir, 'state.db');
+    (await metadata.catchUp(statePath, head)).state.close();
+    const db = new Database(statePath);
     try {
       tamper(db, head.version + 1);
     } finally {
       db.close();
     }
-    return await metadata.commit(RemoteSnapshot.open(downloaded.path), head);
+    const commit = newStableId(cryptoIdSource);
+    const state = RemoteSnapshot.open(statePath);
+    try {
+      state.setFormat2();
+      state.stamp(head.version + 1, commit, [...head.recent, commit]);
+    } finally {
+      state.close();
+    }
+    return await metadata.commitSnapshotFile(statePath, head, commit);
   } finally {
     tmp.remove();
   }

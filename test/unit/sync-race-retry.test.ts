@@ -91,7 +91,9 @@ describe('a sync that loses a race runs once more', () => {
         raced = true;
         // A racer that also got the lock publishes a repository before this sync's first commit.
         const store = new RemoteMetadataStore(remote, `${a.t.dataDir}/tmp`, seededIdSource(99));
-        await store.commit(await store.initialize('repo-of-the-racer'), undefined);
+        const racer = await store.initialize(`${a.t.dataDir}/tmp/racer-state.db`, 'repo-of-the-racer');
+        await store.commit(racer, [], undefined, { repo: 'repo-of-the-racer', instance: 'racer', committedAt: '2026-01-01T00:00:00.000Z' });
+        racer.close();
       },
     });
     await a.put('a.txt');
