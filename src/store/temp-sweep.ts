@@ -4,8 +4,11 @@ import path from 'node:path';
 /** How long a temp file must have been left untouched before a start takes it for a leftover. */
 export const TEMP_SWEEP_GRACE_MS = 10 * 60 * 1000;
 
-/** Upload and download staging (`*.part`) and downloaded remote snapshots with their SQLite side files. */
-const LEFTOVER = /^(?:[0-9a-f]+\.part|snapshot-[0-9a-f]+\.db(?:-wal|-shm|-journal)?)$/;
+/**
+ * Upload and download staging (`*.part`), and the remote snapshots and shared states being
+ * downloaded or written (`snapshot-*.db`, `state-*.db`) with their SQLite side files.
+ */
+const LEFTOVER = /^(?:[0-9a-f]+\.part|(?:snapshot|state)-[0-9a-f]+\.db(?:-wal|-shm|-journal)?)$/;
 
 export interface TempSweepReport {
   removed: number;
