@@ -1,5 +1,5 @@
 import { describeRemote, type Config } from '../config.ts';
-import { isoUtc, type Clock } from '../domain/clock.ts';
+import { isoUtc, type Clock, type Timers } from '../domain/clock.ts';
 import type { IdSource, StableId } from '../domain/ids.ts';
 import { AppError, ConflictError, storageErrorOf } from '../errors.ts';
 import { seconds, withinBudget } from '../remote/bounded-read.ts';
@@ -71,6 +71,8 @@ export interface SyncServiceDeps {
   ids: IdSource;
   instanceId: string;
   sleep?: Sleep;
+  /** Where the lock's renewals are scheduled (default: Node's timers). */
+  timers?: Timers;
   /** How long `status` waits for the remote (default `STATUS_BUDGET_MS`). */
   statusBudgetMs?: number;
   /** Tests: simulate a crash at a named point of the sync. */
@@ -231,6 +233,7 @@ export class SyncService {
       waitMs: config.lockWaitSeconds * 1000,
       exclusiveMkcol: capabilities.exclusiveMkcol,
       reclaimOwn: true,
+      ...(this.deps.timers && { timers: this.deps.timers }),
     });
     const engine = new SyncEngine({
       files: this.deps.files,
