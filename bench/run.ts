@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only status,insert,transfer,webdav,sync,push,sse,login] [--sizes 10000,100000,1000000] [--insert-rows 100000]
+ * `npm run bench [-- --only status,insert,transfer,webdav,sync,sync-transfer,push,sse,login] [--sizes 10000,100000,1000000] [--insert-rows 100000]
  *  [--transfer-mb 1024] [--iterations 2000] [--webdav-concurrency 8] [--webdav-runs 3] [--sync-sizes 10000,100000]
  *  [--sync-files 2000] [--sync-runs 5] [--sse-clients 1000] [--sse-files 200] [--sse-runs 3]`: the performance targets of the issues,
  * one or more tables per section. Defaults are the full targets. Progress goes to stderr, tables to stdout.
@@ -12,11 +12,12 @@ import { benchLoginFlood } from './login-flood.ts';
 import { benchSse } from './sse.ts';
 import { benchPushRequests } from './push-requests.ts';
 import { benchSync } from './sync.ts';
+import { benchSyncTransfer } from './sync-transfer.ts';
 import { renderTable, type Table } from './table.ts';
 import { benchTransfer } from './transfer.ts';
 import { benchWebDav } from './webdav-transfer.ts';
 
-const SECTIONS = ['status', 'insert', 'transfer', 'webdav', 'sync', 'push', 'sse', 'login'] as const;
+const SECTIONS = ['status', 'insert', 'transfer', 'webdav', 'sync', 'sync-transfer', 'push', 'sse', 'login'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -30,6 +31,8 @@ const USAGE = `usage: npm run bench -- [options]
   --sync-sizes <list>   file counts of the no-change and 10-file-change syncs (default: 10000,100000)
   --sync-files <n>      files of the initial sync, 1 KB-1 MB each (default: 2000)
   --sync-runs <n>       timed runs of the initial sync and of the 10-file change, median shown (default: 5)
+  --sync-transfer-mb <list>  file sizes in MiB of the sync-transfer section (default: 256,1024)
+  --sync-transfer-runs <n>   timed runs per size and remote of the sync-transfer section, median shown (default: 3)
   --sync-nochange <n>   timed no-change syncs per size (default: 100, so that p99 is not just the maximum)
   --sse-clients <n>     connected SSE clients (default: 1000)
   --sse-files <n>       files each SSE run's sync uploads, one progress event each (default: 200)
@@ -48,6 +51,8 @@ interface Options {
   syncFiles: number;
   syncRuns: number;
   syncNoChange: number;
+  syncTransferMib: number[];
+  syncTransferRuns: number;
   sseClients: number;
   sseFiles: number;
   sseRuns: number;
@@ -77,6 +82,8 @@ function parseOptions(argv: string[]): Options | 'help' {
       'sync-files': { type: 'string' },
       'sync-runs': { type: 'string' },
       'sync-nochange': { type: 'string' },
+      'sync-transfer-mb': { type: 'string' },
+      'sync-transfer-runs': { type: 'string' },
       'sse-clients': { type: 'string' },
       'sse-files': { type: 'string' },
       'sse-runs': { type: 'string' },
@@ -102,6 +109,8 @@ function parseOptions(argv: string[]): Options | 'help' {
     syncFiles: positiveInt('sync-files', values['sync-files'] ?? '2000'),
     syncRuns: positiveInt('sync-runs', values['sync-runs'] ?? '5'),
     syncNoChange: positiveInt('sync-nochange', values['sync-nochange'] ?? '100'),
+    syncTransferMib: (values['sync-transfer-mb'] ?? '256,1024').split(',').map((s) => positiveInt('sync-transfer-mb', s.trim())),
+    syncTransferRuns: positiveInt('sync-transfer-runs', values['sync-transfer-runs'] ?? '3'),
     sseClients: positiveInt('sse-clients', values['sse-clients'] ?? '1000'),
     sseFiles: positiveInt('sse-files', values['sse-files'] ?? '200'),
     sseRuns: positiveInt('sse-runs', values['sse-runs'] ?? '3'),
@@ -128,6 +137,8 @@ async function runSection(section: Section, options: Options): Promise<Table | T
         { sizes: options.syncSizes, initialFiles: options.syncFiles, runs: options.syncRuns, noChangeRuns: options.syncNoChange },
         log,
       );
+    case 'sync-transfer':
+      return benchSyncTransfer({ sizesMib: options.syncTransferMib, runs: options.syncTransferRuns }, log);
     case 'push':
       return benchPushRequests(log);
     case 'sse':

@@ -1,5 +1,5 @@
 import type { Config } from './config.ts';
-import { systemClock, type Clock } from './domain/clock.ts';
+import { systemClock, type Clock, type Timers } from './domain/clock.ts';
 import { cryptoIdSource, type IdSource } from './domain/ids.ts';
 import { openRemote } from './remote/open-remote.ts';
 import type { Remote } from './remote/remote.ts';
@@ -46,6 +46,8 @@ export interface Docsync {
 
 export interface DocsyncOptions {
   clock?: Clock;
+  /** Timers of the lock's renewal (tests and the simulation: the `ManualClock`); default Node's. */
+  timers?: Timers;
   ids?: IdSource;
   /** Test hooks for the sync: sleep, crash points. */
   sync?: Pick<SyncServiceDeps, 'sleep' | 'checkpoint'>;
@@ -94,6 +96,7 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
       pruneHistory: (since) => historyRepository.prune(since),
     },
     clock,
+    ...(options.timers && { timers: options.timers }),
     ids,
     instanceId,
     ...options.sync,

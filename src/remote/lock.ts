@@ -1,6 +1,5 @@
 import os from 'node:os';
-import type { Clock } from '../domain/clock.ts';
-import { isoUtc } from '../domain/clock.ts';
+import { isoUtc, systemTimers, type Clock, type Timers } from '../domain/clock.ts';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { AppError } from '../errors.ts';
 import { CONTROL_FILE_MAX_BYTES } from './bounded-read.ts';
@@ -36,6 +35,8 @@ export interface LockOptions {
    * Only safe when the caller holds a local lock that no other process of the instance can hold.
    */
   reclaimOwn?: boolean;
+  /** Where the renewals of a held lock are scheduled (default: Node's timers). */
+  timers?: Timers;
 }
 
 /** The lock stayed held by someone else for the whole wait. */
@@ -92,7 +93,7 @@ export class RemoteLock {
     let takeovers = 0;
     for (;;) {
       const attempt = await this.tryAcquire();
-      if (attempt.acquired) return new LockHandle(this.remote, this.options.ttlMs, attempt.owner, this.sleep);
+      if (attempt.acquired) return new LockHandle(this.remote, this.options.ttlMs, attempt.owner, this.sleep, this.options.timers);
       // Right after removing a stale lock, try at once (but never loop on takeovers).
       if (attempt.retryNow && takeovers++ < 3) continue;
       const left = deadline - this.clock.now();
@@ -215,13 +216,16 @@ export class RemoteLock {
 
 /** A held lock: renew it during long syncs, release it at the end. */
 export class LockHandle {
-  private renewTimer: NodeJS.Timeout | undefined;
+  /** Cancels the renewal timer; set while auto-renewal runs. */
+  private cancelRenew: (() => void) | undefined;
+  private renewing = false;
 
   constructor(
     private readonly remote: Remote,
     private readonly ttlMs: number,
     private current: LockOwner,
     private readonly sleep: Sleep = realSleep,
+    private readonly timers: Timers = systemTimers,
   ) {}
 
   get owner(): LockOwner {
@@ -250,20 +254,31 @@ export class LockHandle {
     await writeOwner(this.remote, this.current);
   }
 
-  /** Renews every third of the TTL until released; `onLost` hears of a failed renewal. */
+  /**
+   * Renews every third of the TTL until stopped or released; `onLost` hears of the first failed
+   * renewal, once, and renewing stops there. A tick that comes while the renewal before it still
+   * waits on a slow server is skipped rather than piled on top.
+   */
   startAutoRenew(onLost: (error: unknown) => void): void {
-    this.renewTimer = setInterval(() => {
-      this.renew().catch((error: unknown) => {
-        this.stopAutoRenew();
-        onLost(error);
-      });
-    }, Math.max(1000, this.ttlMs / 3));
-    this.renewTimer.unref();
+    this.stopAutoRenew();
+    const cancel = this.timers.every(Math.max(1000, this.ttlMs / 3), () => {
+      if (this.renewing) return;
+      this.renewing = true;
+      this.renew()
+        .catch((error: unknown) => {
+          // Stopped meanwhile (the sync ended): nobody is listening for the loss any more.
+          if (this.cancelRenew !== cancel) return;
+          this.stopAutoRenew();
+          onLost(error);
+        })
+        .finally(() => (this.renewing = false));
+    });
+    this.cancelRenew = cancel;
   }
 
   stopAutoRenew(): void {
-    clearInterval(this.renewTimer);
-    this.renewTimer = undefined;
+    this.cancelRenew?.();
+    this.cancelRenew = undefined;
   }
 
   /** Deletes the lock if it is still ours; `false` (and nothing deleted) when it is not. */

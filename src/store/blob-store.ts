@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { IdSource } from '../domain/ids.ts';
 import { HashMismatchError, PayloadTooLargeError } from '../errors.ts';
@@ -66,29 +66,18 @@ export class BlobStore {
    */
   async stage(source: Readable, maxBytes = Number.POSITIVE_INFINITY): Promise<StagedBlob> {
     const tempPath = path.join(this.tmpDir, `${this.ids.bytes(12).toString('hex')}.part`);
-    const hasher = createHash('sha256');
-    let size = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        size += chunk.length;
-        if (size > maxBytes) return done(new PayloadTooLargeError(maxBytes));
-        hasher.update(chunk);
-        done(null, chunk);
-      },
-    });
+    let sink: HashingFileSink | undefined;
     try {
-      await pipeline(source, measure, fs.createWriteStream(tempPath, { flags: 'wx' }));
-      const handle = await fsp.open(tempPath, 'r+');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      sink = new HashingFileSink(await fsp.open(tempPath, 'wx'), maxBytes);
+      await pipeline(source, sink);
+      await sink.sync();
+      await sink.close();
+      return { hash: sink.digest(), size: sink.size, tempPath };
     } catch (error) {
+      await sink?.close().catch(() => undefined);
       await fsp.rm(tempPath, { force: true });
       throw error;
     }
-    return { hash: hasher.digest('hex'), size, tempPath };
   }
 
   /** Like `stage`, but the content must hash to `expectedHash` (downloads from a remote). */
@@ -183,4 +172,104 @@ export class BlobStore {
     }
     return report;
   }
+}
+
+/** How much received content may wait for the disk: the network keeps flowing while a write is under way. */
+const SINK_HIGH_WATER_MARK = 1024 * 1024;
+/**
+ * Every this many bytes, the written part is flushed to the disk in the background, so the final
+ * fsync waits for the last stretch only, not the whole file (a GB landing at once in the page cache
+ * otherwise reaches the disk only when `sync` is called).
+ */
+const SINK_FLUSH_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The end of a stage: counts (refusing more than `maxBytes`), hashes, and writes to an open temp file.
+ * One stage instead of a hashing Transform before a `fs.WriteStream`, whose 16 KiB high-water marks
+ * stopped the download at every 64 KiB chunk until the disk write of the one before had finished.
+ * Here chunks pile up (to `SINK_HIGH_WATER_MARK`) while a write runs and go out in one `writev`.
+ */
+class HashingFileSink extends Writable {
+  size = 0;
+  private readonly hasher = createHash('sha256');
+  private written = 0;
+  private flushedAt = 0;
+  private flushing: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  /** A failed background flush: the final `sync` reports it (a second fsync may not, on Linux). */
+  private flushError: unknown;
+
+  constructor(
+    private readonly handle: fsp.FileHandle,
+    private readonly maxBytes: number,
+  ) {
+    super({ highWaterMark: SINK_HIGH_WATER_MARK });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this._writev([{ chunk }], done);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], done: (error?: Error | null) => void): void {
+    const buffers = chunks.map((c) => c.chunk);
+    for (const buffer of buffers) {
+      this.size += buffer.length;
+      if (this.size > this.maxBytes) return done(new PayloadTooLargeError(this.maxBytes));
+      this.hasher.update(buffer);
+    }
+    this.writeAll(buffers).then(() => done(), done);
+  }
+
+  /** Waits for the background flush, then makes the whole file durable. */
+  async sync(): Promise<void> {
+    await this.flushing;
+    if (this.flushError) throw this.flushError;
+    await this.handle.sync();
+  }
+
+  digest(): string {
+    return this.hasher.digest('hex');
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.flushing;
+      await this.handle.close();
+    })();
+    return this.closing;
+  }
+
+  private async writeAll(buffers: Buffer[]): Promise<void> {
+    let { bytesWritten } = await this.handle.writev(buffers);
+    const total = buffers.reduce((sum, b) => sum + b.length, 0);
+    // A short write (rare on files, possible near a full disk): write the rest.
+    for (let at = bytesWritten; at < total; at += bytesWritten) {
+      ({ bytesWritten } = await this.handle.writev(rest(buffers, at)));
+      if (bytesWritten === 0) throw Object.assign(new Error('the disk took no more bytes'), { code: 'ENOSPC' });
+    }
+    this.written += total;
+    if (this.written - this.flushedAt >= SINK_FLUSH_BYTES && !this.flushing) {
+      this.flushedAt = this.written;
+      this.flushing = this.handle.datasync().then(
+        () => void (this.flushing = undefined),
+        (error: unknown) => {
+          this.flushError ??= error;
+          this.flushing = undefined;
+        },
+      );
+    }
+  }
+}
+
+/** The buffers after the first `offset` bytes. */
+function rest(buffers: Buffer[], offset: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const buffer of buffers) {
+    if (offset >= buffer.length) offset -= buffer.length;
+    else {
+      out.push(offset > 0 ? buffer.subarray(offset) : buffer);
+      offset = 0;
+    }
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 import { describeRemote, type Config } from '../config.ts';
-import { isoUtc, type Clock } from '../domain/clock.ts';
+import { isoUtc, type Clock, type Timers } from '../domain/clock.ts';
 import type { IdSource, StableId } from '../domain/ids.ts';
 import { AppError, ConflictError, storageErrorOf } from '../errors.ts';
 import { seconds, withinBudget } from '../remote/bounded-read.ts';
@@ -77,6 +77,8 @@ export interface SyncServiceDeps {
   /** Remote GC after commits (SPEC §9); none: never automatically. */
   gc?: GcPolicy;
   sleep?: Sleep;
+  /** Where the lock's renewals are scheduled (default: Node's timers). */
+  timers?: Timers;
   /** How long `status` waits for the remote (default `STATUS_BUDGET_MS`). */
   statusBudgetMs?: number;
   /** Tests: simulate a crash at a named point of the sync. */
@@ -237,6 +239,7 @@ export class SyncService {
       waitMs: config.lockWaitSeconds * 1000,
       exclusiveMkcol: capabilities.exclusiveMkcol,
       reclaimOwn: true,
+      ...(this.deps.timers && { timers: this.deps.timers }),
     });
     const engine = new SyncEngine({
       files: this.deps.files,
