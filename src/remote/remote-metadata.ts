@@ -69,6 +69,12 @@ export interface CaughtUp {
   /** The deltas applied, oldest first (their rows are history). */
   journals: Journal[];
   via: 'current' | 'deltas' | 'snapshot';
+  /**
+   * Via a snapshot: the deltas version.txt still lists at or before the snapshot's version (at most
+   * DELTAS_KEPT_AFTER_COMPACTION), verified but not applied — the snapshot holds their rows already.
+   * History only: they tell who committed those rows, and when.
+   */
+  earlier?: Journal[];
 }
 
 /** Who makes a commit, and whether to compact. */
@@ -152,6 +158,7 @@ export class RemoteMetadataStore {
     try {
       state = await this.downloadSnapshot(head, file);
       const journals = await this.applyDeltas(state, head, head.deltas.filter((d) => d.version > head.snapshot.version));
+      const earlier = await this.fetchJournals(head, head.deltas.filter((d) => d.version <= head.snapshot.version));
       state.setFormat2();
       if (head.format === 2) state.stamp(head.version, head.commit, head.recent);
       else state.stamp(head.version, head.commit);
@@ -159,7 +166,7 @@ export class RemoteMetadataStore {
       await fsp.rename(file, statePath);
       const opened = RemoteSnapshot.open(statePath);
       for (const [id, row] of state.rejected) opened.rejected.set(id, row);
-      return { state: opened, journals, via: 'snapshot' };
+      return { state: opened, journals, via: 'snapshot', earlier };
     } catch (error) {
       state?.close();
       await fsp.rm(file, { force: true });
@@ -280,6 +287,16 @@ export class RemoteMetadataStore {
       state.apply(delta.version, delta.commit, journal.rows, recent);
       state.noteRejected(rejected);
       journals.push(journal);
+    }
+    return journals;
+  }
+
+  /** Downloads and verifies `deltas`, without applying them. */
+  private async fetchJournals(head: VersionHead, deltas: ChainFile[]): Promise<Journal[]> {
+    const journals: Journal[] = [];
+    for (const delta of deltas) {
+      const bytes = await this.fetchVerified(deltaPath(delta), delta, head);
+      journals.push(parseJournal(bytes, { repo: head.repo, version: delta.version, commit: delta.commit }).journal);
     }
     return journals;
   }

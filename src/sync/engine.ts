@@ -11,7 +11,7 @@ import { blobKey, RemoteBlobStore, type Uploaded } from '../remote/remote-blobs.
 import type { Journal } from '../remote/journal-file.ts';
 import type { ConditionalWrites, RemoteMetadataStore } from '../remote/remote-metadata.ts';
 import { RECENT_COMMITS, type RemoteSnapshot } from '../remote/remote-snapshot.ts';
-import { deltaPath, snapshotPath, type VersionHead } from '../remote/version-file.ts';
+import { commitAt, deltaPath, snapshotPath, type VersionHead } from '../remote/version-file.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
@@ -255,6 +255,7 @@ export class SyncEngine {
     // Started from a snapshot: the commits before it are not in this instance's history.
     if (caughtUp.via === 'snapshot') state.set(SYNC_STATE_KEYS.historySince, isoUtc(this.deps.clock.now()));
     for (const journal of caughtUp.journals) this.recordHistory(journal);
+    if (caughtUp.via === 'snapshot') this.recordJoinedState(snapshot, head, caughtUp.earlier ?? []);
     return { snapshot, base: head, fresh: false, migrate: head.format === 1 };
   }
 
@@ -420,6 +421,27 @@ export class SyncEngine {
       gc.pruneHistory(since);
     } catch (error) {
       listener?.message?.(`Garbage collection stopped: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Started from a snapshot: the state joined at is history too. Without it a new instance could
+   * not restore the version it joined at, and once it has watched a whole window its GC would not
+   * know the state at the window's start of a file last changed before the join (the blob of a
+   * version replaced inside the window) and delete a blob the window still needs. The deltas
+   * version.txt still lists before the snapshot are recorded as committed (instance, time); the
+   * other rows with what the snapshot tells: the commit id when known, the row's `updated_at` as
+   * the time (no later than its commit), no instance. Versions already recorded stay as they are.
+   */
+  private recordJoinedState(snapshot: RemoteSnapshot, head: VersionHead, earlier: Journal[]): void {
+    const history = this.deps.history;
+    if (!history) return;
+    for (const journal of earlier) this.recordHistory(journal);
+    const byVersion = new Map<number, RemoteFileRow[]>();
+    for (const row of snapshot.files()) byVersion.set(row.version, [...(byVersion.get(row.version) ?? []), row]);
+    for (const [version, rows] of byVersion) {
+      const committedAt = rows.reduce((latest, row) => (row.updated_at > latest ? row.updated_at : latest), rows[0]!.updated_at);
+      history.record({ version, commit: commitAt(head, version) ?? 'unknown', committed_at: committedAt, instance_id: 'unknown' }, rows);
     }
   }
 
