@@ -291,12 +291,19 @@ export class RemoteMetadataStore {
     return journals;
   }
 
-  /** Downloads and verifies `deltas`, without applying them. */
+  /**
+   * Downloads and verifies `deltas`, without applying them (history only). A delta of another
+   * repository is left out: a re-initialised remote's version.txt still lists the previous one's.
+   */
   private async fetchJournals(head: VersionHead, deltas: ChainFile[]): Promise<Journal[]> {
     const journals: Journal[] = [];
     for (const delta of deltas) {
       const bytes = await this.fetchVerified(deltaPath(delta), delta, head);
-      journals.push(parseJournal(bytes, { repo: head.repo, version: delta.version, commit: delta.commit }).journal);
+      try {
+        journals.push(parseJournal(bytes, { repo: head.repo, version: delta.version, commit: delta.commit }).journal);
+      } catch (error) {
+        if (!(error instanceof RemoteCorruptError)) throw error;
+      }
     }
     return journals;
   }

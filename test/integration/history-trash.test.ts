@@ -134,6 +134,27 @@ describe.each(remoteTargetNames())('history, trash and remote GC on %s', (name) 
     expect(a.docsync.files.get(x.stable_id)).toMatchObject({ labels: ['keep'], sync_status: 'synced' });
   });
 
+  it('a trash restore checks the content it fetches: altered bytes on the remote are refused, nothing changes', async () => {
+    setup();
+    const x = await a.put('gone.txt', 'the original bytes');
+    await a.sync();
+    await b.sync();
+    a.docsync.files.delete(x.stable_id);
+    await a.sync();
+    await b.sync();
+    const where = joinPath(sha256('the original bytes').slice(0, 2), blobOf('the original bytes'));
+    // Same length, other bytes: only the hash check can tell.
+    await probe.put(where, Buffer.from('the altered  bytes'));
+    await expect(b.docsync.history.restoreDeleted(x.stable_id)).rejects.toThrow(/hash|sha256|match/i);
+    expect(b.docsync.files.get(x.stable_id, true)).toMatchObject({ deleted: true, sync_status: 'synced' });
+    expect(fs.existsSync(localBlob(b, 'the original bytes'))).toBe(false);
+    expect(b.docsync.history.trash({ limit: 10 }).files.map((f) => f.stable_id)).toEqual([x.stable_id]);
+
+    await probe.put(where, Buffer.from('the original bytes'));
+    await b.docsync.history.restoreDeleted(x.stable_id);
+    expect(await b.content(x.stable_id)).toBe('the original bytes');
+  });
+
   it('remote size after deleting half the files and letting the window pass: the blobs are gone', async () => {
     setup();
     // A starts the repository and watches it for a whole window: from then on its commits collect.
