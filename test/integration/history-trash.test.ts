@@ -145,7 +145,12 @@ describe.each(remoteTargetNames())('history, trash and remote GC on %s', (name) 
     const where = joinPath(sha256('the original bytes').slice(0, 2), blobOf('the original bytes'));
     // Same length, other bytes: only the hash check can tell.
     await probe.put(where, Buffer.from('the altered  bytes'));
-    await expect(b.docsync.history.restoreDeleted(x.stable_id)).rejects.toThrow(/hash|sha256|match/i);
+    // A 502 with its reason (the HTTP route answers with it), never a 500.
+    await expect(b.docsync.history.restoreDeleted(x.stable_id)).rejects.toMatchObject({
+      code: 'hash_mismatch',
+      status: 502,
+      message: expect.stringMatching(/^Content hash mismatch: expected /),
+    });
     expect(b.docsync.files.get(x.stable_id, true)).toMatchObject({ deleted: true, sync_status: 'synced' });
     expect(fs.existsSync(localBlob(b, 'the original bytes'))).toBe(false);
     expect(b.docsync.history.trash({ limit: 10 }).files.map((f) => f.stable_id)).toEqual([x.stable_id]);
