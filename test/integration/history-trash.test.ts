@@ -4,9 +4,12 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/domain/clock.ts';
 import type { FileRecord } from '../../src/domain/file.ts';
+import { buildApp } from '../../src/http/app.ts';
+import type { HistoryEntry } from '../../src/services/history-service.ts';
 import { isBlobShard, joinPath, remotePaths } from '../../src/remote/paths.ts';
 import type { Remote } from '../../src/remote/remote.ts';
 import { startCluster, type Cluster, type Node } from '../support/cluster.ts';
+import { TEST_PASSWORD } from '../support/instance.ts';
 import { remoteTargetNames, ShiftedTimeRemote, startRemoteTarget, type RemoteTarget } from '../support/remote-targets.ts';
 
 const HOUR = 3600 * 1000;
@@ -90,7 +93,14 @@ describe.each(remoteTargetNames())('history, trash and remote GC on %s', (name) 
     await b.sync();
     expect(await b.content(x.stable_id)).toBe('second draft, longer');
 
-    const versions = b.docsync.history.versions(x.stable_id);
+    // Through B's HTTP API, as the web page and clients see it.
+    const app = await buildApp(b.docsync);
+    await b.docsync.auth.ensureAdmin(TEST_PASSWORD);
+    const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'admin', password: TEST_PASSWORD } });
+    const auth = { 'x-session-id': login.json<{ sessionId: string }>().sessionId };
+    const listed = await app.inject({ method: 'GET', url: `/api/v1/files/${x.stable_id}/history`, headers: auth });
+    expect(listed.statusCode, listed.body).toBe(200);
+    const versions = listed.json<{ versions: HistoryEntry[] }>().versions;
     expect(versions).toEqual([
       expect.objectContaining({ version: 2, hash: sha256('second draft, longer'), labels: ['final'], collections: ['thesis'], instance_id: a.docsync.instanceId, current: true }),
       expect.objectContaining({ version: 1, hash: sha256('first draft'), labels: ['draft'], collections: [], instance_id: a.docsync.instanceId, current: false }),
@@ -99,8 +109,10 @@ describe.each(remoteTargetNames())('history, trash and remote GC on %s', (name) 
     for (const v of versions) expect(v.committed_at >= before && v.committed_at <= after, v.committed_at).toBe(true);
     expect(versions[1]!.committed_at <= versions[0]!.committed_at).toBe(true);
 
-    const restored = await b.docsync.history.restoreVersion(x.stable_id, 1);
-    expect(restored).toMatchObject({ hash: sha256('first draft'), labels: ['draft'], collections: [], sync_status: 'modified' });
+    const restoring = await app.inject({ method: 'POST', url: `/api/v1/files/${x.stable_id}/history/1/restore`, headers: auth });
+    await app.close();
+    expect(restoring.statusCode, restoring.body).toBe(200);
+    expect(restoring.json()).toMatchObject({ hash: sha256('first draft'), labels: ['draft'], collections: [], sync_status: 'modified' });
     expect(await b.sync()).toMatchObject({ errors: 0, conflicts: 0 });
     await a.sync();
     expect(await a.content(x.stable_id)).toBe('first draft');
