@@ -438,7 +438,11 @@ export class SyncEngine {
     if (!history) return;
     for (const journal of earlier) this.recordHistory(journal);
     const byVersion = new Map<number, RemoteFileRow[]>();
-    for (const row of snapshot.files()) byVersion.set(row.version, [...(byVersion.get(row.version) ?? []), row]);
+    for (const row of snapshot.files()) {
+      const rows = byVersion.get(row.version);
+      if (rows) rows.push(row);
+      else byVersion.set(row.version, [row]);
+    }
     for (const [version, rows] of byVersion) {
       const committedAt = rows.reduce((latest, row) => (row.updated_at > latest ? row.updated_at : latest), rows[0]!.updated_at);
       history.record({ version, commit: commitAt(head, version) ?? 'unknown', committed_at: committedAt, instance_id: 'unknown' }, rows);
