@@ -77,6 +77,12 @@ export interface CaughtUp {
    * the file history only (a new instance sees the last commits' versions too).
    */
   earlier: Journal[];
+  /**
+   * The earlier versions the applied deltas replaced, as this state held them: an instance that
+   * started from a snapshot has not seen them committed, yet they are history (a file's state at the
+   * start of the history window, say).
+   */
+  replaced: RemoteFileRow[];
   via: 'current' | 'deltas' | 'snapshot';
 }
 
@@ -147,12 +153,13 @@ export class RemoteMetadataStore {
       const deltas = agrees ? deltasAfter(head, kept.version) : undefined;
       if (deltas?.length === 0) {
         kept.stamp(head.version, head.commit, head.recent);
-        return { state: kept, journals: [], earlier: [], via: 'current' };
+        return { state: kept, journals: [], earlier: [], replaced: [], via: 'current' };
       }
       if (deltas) {
         try {
-          const journals = await this.applyDeltas(kept, head, deltas);
-          return { state: kept, journals, earlier: [], via: 'deltas' };
+          const replaced: RemoteFileRow[] = [];
+          const journals = await this.applyDeltas(kept, head, deltas, replaced);
+          return { state: kept, journals, earlier: [], replaced, via: 'deltas' };
         } catch (error) {
           kept.close();
           // A delta that does not follow on from this state (a rewritten history): start over below.
@@ -166,7 +173,8 @@ export class RemoteMetadataStore {
     let state: RemoteSnapshot | undefined;
     try {
       state = await this.downloadSnapshot(head, file);
-      const journals = await this.applyDeltas(state, head, head.deltas.filter((d) => d.version > head.snapshot.version));
+      const replaced: RemoteFileRow[] = [];
+      const journals = await this.applyDeltas(state, head, head.deltas.filter((d) => d.version > head.snapshot.version), replaced);
       state.setFormat2();
       if (head.format === 2) state.stamp(head.version, head.commit, head.recent);
       else state.stamp(head.version, head.commit);
@@ -174,7 +182,7 @@ export class RemoteMetadataStore {
       await fsp.rename(file, statePath);
       const opened = RemoteSnapshot.open(statePath);
       for (const [id, row] of state.rejected) opened.rejected.set(id, row);
-      return { state: opened, journals, earlier: await this.readEarlier(head), via: 'snapshot' };
+      return { state: opened, journals, earlier: await this.readEarlier(head), replaced, via: 'snapshot' };
     } catch (error) {
       state?.close();
       await fsp.rm(file, { force: true });
@@ -207,7 +215,7 @@ export class RemoteMetadataStore {
     base: VersionHead | undefined,
     info: CommitInfo,
     hooks: CommitHooks = {},
-  ): Promise<{ head: VersionHead; journal: Journal }> {
+  ): Promise<{ head: VersionHead; journal: Journal; replaced: RemoteFileRow[] }> {
     // `base` was read under the lock moments ago; the switch checks it again (or is conditional).
     const version = (base?.version ?? 0) + 1;
     const commit = newStableId(this.ids);
@@ -244,8 +252,8 @@ export class RemoteMetadataStore {
     };
     await hooks.beforeSwitch?.(head);
     await this.switchTo(head, base, hooks);
-    state.apply(version, commit, journal.rows, recent);
-    return { head, journal };
+    const replaced = state.apply(version, commit, journal.rows, recent);
+    return { head, journal, replaced };
   }
 
   /**
@@ -307,7 +315,7 @@ export class RemoteMetadataStore {
   }
 
   /** Downloads, verifies and applies `deltas` to `state`, in order; returns them. */
-  private async applyDeltas(state: RemoteSnapshot, head: VersionHead, deltas: ChainFile[]): Promise<Journal[]> {
+  private async applyDeltas(state: RemoteSnapshot, head: VersionHead, deltas: ChainFile[], replaced: RemoteFileRow[]): Promise<Journal[]> {
     const journals: Journal[] = [];
     for (const delta of deltas) {
       const bytes = await this.fetchVerified(deltaPath(delta), delta, head);
@@ -316,7 +324,7 @@ export class RemoteMetadataStore {
         throw new ChainBrokenError(`The delta of version ${delta.version} does not follow on from version ${state.version}: it names another parent`);
       }
       const recent = delta.version === head.version && head.format === 2 ? head.recent : undefined;
-      state.apply(delta.version, delta.commit, journal.rows, recent);
+      replaced.push(...state.apply(delta.version, delta.commit, journal.rows, recent));
       state.noteRejected(rejected);
       journals.push(journal);
     }

@@ -165,13 +165,20 @@ export class RemoteSnapshot {
 
   /**
    * Moves the state forward by one delta: its rows, its version and commit, in one transaction (a
-   * crash leaves the state at the version before or after, never between).
+   * crash leaves the state at the version before or after, never between). Returns the rows it
+   * replaced: earlier versions, which the file history may not have seen yet.
    */
-  apply(version: number, commit: string, rows: readonly RemoteFileRow[], recent?: readonly string[]): void {
+  apply(version: number, commit: string, rows: readonly RemoteFileRow[], recent?: readonly string[]): RemoteFileRow[] {
+    const replaced: RemoteFileRow[] = [];
     this.transaction(() => {
-      for (const row of rows) this.upsert(row);
+      for (const row of rows) {
+        const before = this.get(row.stable_id);
+        if (before && before.version < row.version) replaced.push(before);
+        this.upsert(row);
+      }
       this.stamp(version, commit, recent);
     });
+    return replaced;
   }
 
   /** Marks a state as format 2 (a migrated format-1 snapshot, or a copy about to be published). */

@@ -11,7 +11,7 @@ import { blobKey, RemoteBlobStore, type Uploaded } from '../remote/remote-blobs.
 import type { Journal } from '../remote/journal-file.ts';
 import type { ConditionalWrites, RemoteMetadataStore } from '../remote/remote-metadata.ts';
 import { RECENT_COMMITS, type RemoteSnapshot } from '../remote/remote-snapshot.ts';
-import { deltaPath, snapshotPath, type VersionHead } from '../remote/version-file.ts';
+import { commitAt, deltaPath, snapshotPath, type VersionHead } from '../remote/version-file.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
@@ -277,6 +277,7 @@ export class SyncEngine {
     // Started from a snapshot: the commits before it are not in this instance's history.
     if (caughtUp.via === 'snapshot') state.set(SYNC_STATE_KEYS.historySince, isoUtc(this.deps.clock.now()));
     for (const journal of [...caughtUp.earlier, ...caughtUp.journals]) this.recordHistory(journal);
+    this.recordReplaced(caughtUp.replaced, head);
     return { snapshot, base: head, fresh: false, migrate: head.format === 1 };
   }
 
@@ -442,6 +443,21 @@ export class SyncEngine {
       gc.pruneHistory(since);
     } catch (error) {
       listener?.message?.(`Garbage collection stopped: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Records earlier versions that a commit replaced, as the shared state held them (their commit id
+   * when version.txt still names it; their author unknown). The history of an instance that started
+   * from a snapshot lacks them otherwise — and the GC must know a file's state at the window's start.
+   * Already recorded versions keep what was recorded. Costs what changed, not the number of files.
+   */
+  private recordReplaced(rows: RemoteFileRow[], head: VersionHead | undefined): void {
+    const history = this.deps.history;
+    if (!history) return;
+    for (const row of rows) {
+      const commit = (head && commitAt(head, row.version)) ?? 'unknown';
+      history.record({ version: row.version, commit, committed_at: row.updated_at, instance_id: 'unknown' }, [row]);
     }
   }
 
@@ -613,7 +629,7 @@ export class SyncEngine {
     this.progress('committing', 0, 1);
     let recorded = false;
     const info = { repo: snapshotRepoId, instance: this.deps.instanceId, committedAt: isoUtc(this.deps.clock.now()), compact: fresh || migrate };
-    const { head: newHead, journal } = await metadata.commit(snapshot, rows, base, info, {
+    const { head: newHead, journal, replaced } = await metadata.commit(snapshot, rows, base, info, {
       ...(this.deps.conditionalSwitch && { conditional: this.deps.conditionalSwitch }),
       // Right before version.txt moves: a sync that stalled past its lock's expiry must not commit.
       beforeSwitch: async (head) => {
@@ -629,6 +645,7 @@ export class SyncEngine {
         recorded = true;
       },
     });
+    this.recordReplaced(replaced, newHead);
     this.recordHistory(journal);
     await this.deps.checkpoint?.('after_commit');
     // The commit names every blob uploaded for it: nothing is left to skip next time.

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { loadConfig } from '../../src/config.ts';
+import type { Clock } from '../../src/domain/clock.ts';
 import type { FileRecord } from '../../src/domain/file.ts';
 import { seededIdSource } from '../../src/domain/ids.ts';
 import { openDocsync, type Docsync } from '../../src/docsync.ts';
@@ -36,13 +37,13 @@ export interface Cluster {
   close(): void;
 }
 
-/** `names.length` instances on one fresh remote. */
-export function startCluster(fresh: FreshRemote, names: string[] = ['a', 'b'], env: Record<string, string> = {}): Cluster {
-  const nodes = names.map((name, i) => startNode(fresh, name, 1000 + i, env));
+/** `names.length` instances on one fresh remote; `clock`, when given, is every instance's clock. */
+export function startCluster(fresh: FreshRemote, names: string[] = ['a', 'b'], env: Record<string, string> = {}, clock?: Clock): Cluster {
+  const nodes = names.map((name, i) => startNode(fresh, name, 1000 + i, env, clock));
   return { nodes, close: () => nodes.forEach((n) => n.close()) };
 }
 
-export function startNode(fresh: FreshRemote, name: string, seed: number, env: Record<string, string> = {}): Node {
+export function startNode(fresh: FreshRemote, name: string, seed: number, env: Record<string, string> = {}, clock?: Clock): Node {
   const dir = tempDir(`docsync-${name}-`);
   const config = loadConfig(
     { DOCSYNC_DATA_DIR: dir.dir, DOCSYNC_REMOTE: 'file:///configured-but-replaced', DOCSYNC_LOCK_WAIT: '60', DOCSYNC_LOG_LEVEL: 'silent', ...env },
@@ -76,6 +77,7 @@ export function startNode(fresh: FreshRemote, name: string, seed: number, env: R
   };
   node.docsync = openDocsync(config, {
     ids: seededIdSource(seed),
+    ...(clock && { clock }),
     remote: raceBeforeSwitch(fresh.connect(), () => {
       const run = node.beforeSwitchPut;
       node.beforeSwitchPut = undefined;
