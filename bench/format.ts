@@ -65,6 +65,7 @@ interface Wire {
   metadataUp: number;
   metadataDown: number;
   detail: string;
+  byTop: Map<string, { up: number; down: number }>;
 }
 
 interface Step {
@@ -87,7 +88,17 @@ interface BuildResult {
   noChange: Step;
   catchUpPushes: Step;
   catchUp: Step;
-  commits?: { count: number; metadataUp: number; metadataDown: number; seconds: number; compactions: number };
+  commits?: {
+    count: number;
+    metadataUp: number;
+    metadataDown: number;
+    seconds: number;
+    compactions: number;
+    /** The most bytes (both ways, everything) one of these syncs moved. */
+    maxSync: number;
+    /** Of the metadata bytes down: version.txt reads. */
+    versionTxtDown: number;
+  };
 }
 
 export async function benchFormat(options: FormatBenchOptions, log: Log): Promise<Table[]> {
@@ -105,6 +116,7 @@ export async function benchFormat(options: FormatBenchOptions, log: Log): Promis
     log('format: starting Apache…');
     server = await startWebDavServer('apache');
     const results = new Map<number, (BuildResult | undefined)[]>();
+    const failures = new Map<number, string[]>();
     for (const files of options.sizes) {
       const row: (BuildResult | undefined)[] = [];
       for (const [i, build] of builds.entries()) {
@@ -114,11 +126,22 @@ export async function benchFormat(options: FormatBenchOptions, log: Log): Promis
           continue;
         }
         const commits = files === options.commitsAt ? options.commits : 0;
-        row.push(await measureBuild(server, tmp.dir, build, files, commits, log));
+        try {
+          row.push(await measureBuild(server, tmp.dir, build, files, commits, log));
+        } catch (error) {
+          // One build failing at one size (out of memory, a refused sync) must not lose the other tables.
+          const message = `${build.label} at ${int(files)} files FAILED: ${(error as Error).message.slice(0, 600)}`;
+          log(`format: ${message}`);
+          failures.set(files, [...(failures.get(files) ?? []), message]);
+          row.push(undefined);
+        }
       }
       results.set(files, row);
     }
-    return [...options.sizes.map((files) => sizeTable(files, builds, results.get(files)!, results, options)), commitsTable(builds, results, options)];
+    return [
+      ...options.sizes.map((files) => sizeTable(files, builds, results.get(files)!, results, options, failures.get(files) ?? [])),
+      commitsTable(builds, results, options),
+    ];
   } finally {
     await server?.stop();
     tmp.remove();
@@ -205,6 +228,8 @@ async function measureCommits(a: Child, b: Child, proxy: CountingProxy, ids: str
   let metadataDown = 0;
   let seconds = 0;
   let compactions = 0;
+  let maxSync = 0;
+  let versionTxtDown = 0;
   for (let i = 0; i < count; i++) {
     await a.ask({ op: 'label', id: ids[i % ids.length]!, label: `commit-${i}` });
     for (const child of [a, b]) {
@@ -216,11 +241,13 @@ async function measureCommits(a: Child, b: Child, proxy: CountingProxy, ids: str
       metadataUp += wire.metadataUp;
       metadataDown += wire.metadataDown;
       seconds += answer.seconds;
-      if (child === a && (reading.byTop.get('snapshots')?.up ?? 0) > 0) compactions++;
+      if (child === a && reading.up.snapshot > 0) compactions++;
+      maxSync = Math.max(maxSync, wire.up + wire.down);
+      versionTxtDown += reading.byTop.get('version.txt')?.down ?? 0;
     }
     if ((i + 1) % Math.max(1, Math.floor(count / 5)) === 0) say(`${i + 1}/${count} commits, metadata ${mb(metadataUp)} MB up / ${mb(metadataDown)} MB down`);
   }
-  return { count, metadataUp, metadataDown, seconds, compactions };
+  return { count, metadataUp, metadataDown, seconds, compactions, maxSync, versionTxtDown };
 }
 
 async function expectRow(child: Child, id: string, ok: (row: { hash: string; labels: string[]; sync_status: string }) => boolean, what: string): Promise<void> {
@@ -242,7 +269,7 @@ function wireOf(reading: ProxyReading): Wire {
     }
   }
   const detail = [...reading.byKey].sort((x, y) => y[1] - x[1]).map(([key, n]) => `${key} ×${n}`).join(', ');
-  return { up, down, requests: reading.total, metadataUp, metadataDown, detail };
+  return { up, down, requests: reading.total, metadataUp, metadataDown, detail, byTop: reading.byTop };
 }
 
 function sumSteps(steps: Step[]): Step {
@@ -256,8 +283,17 @@ function sumSteps(steps: Step[]): Step {
       metadataUp: sum((w) => w.metadataUp),
       metadataDown: sum((w) => w.metadataDown),
       detail: '',
+      byTop: new Map(),
     },
   };
+}
+
+/** `journal 3800 / 0, version.txt 2.1 / 3.4, …` (KB), largest first. */
+function tops(wire: Wire): string {
+  return [...wire.byTop]
+    .sort((x, y) => y[1].up + y[1].down - x[1].up - x[1].down)
+    .map(([top, b]) => `${top} ${kb(b.up)} / ${kb(b.down)}`)
+    .join(', ');
 }
 
 const builds = (build: Build): string => (build.repo === THIS_CHECKOUT ? 'f2' : 'ref');
@@ -334,9 +370,21 @@ function sizeTable(
   results: (BuildResult | undefined)[],
   all: Map<number, (BuildResult | undefined)[]>,
   options: FormatBenchOptions,
+  failures: string[],
 ): Table {
   const smallest = Math.min(...options.sizes);
-  const f2Smallest = all.get(smallest)![0]!;
+  const f2Smallest = all.get(smallest)![0];
+  const columns = ['step'];
+  for (const build of buildList) {
+    const short = build.repo === THIS_CHECKOUT ? 'f2' : 'f1';
+    columns.push(`${short} s`, `${short} KB up / down`, `${short} req`, `${short} RSS MB`);
+  }
+  columns.push('target (format 2)');
+  const title = `Format ${buildList.length > 1 ? '2 vs 1' : '2'} — ${int(files)} files on loopback Apache (f2 = ${buildList[0]!.label}${buildList[1] ? `, f1 = ${buildList[1].label}` : ''})`;
+  const f2 = results[0];
+  if (!f2) {
+    return { title, columns, textColumns: [2, 6, columns.length - 1], rows: [{ cells: ['format 2 not measured', ...columns.slice(1).map(() => '—')], ok: false }], notes: failures };
+  }
   const limit = TARGETS.smallChangeBytes(files);
   const is1M = files >= 1_000_000;
   type Pick = (r: BuildResult) => Step;
@@ -351,11 +399,11 @@ function sizeTable(
       cells.push(secs(s.seconds), `${kb(s.wire.up)} / ${kb(s.wire.down)}`, int(s.wire.requests), rss && s.maxRss ? mb(s.maxRss) : '');
     }
     cells.push(target);
-    const f2 = results[0]!;
     return { cells, ...(ok && { ok: ok(pick(f2), f2) }) };
   };
   const smallBytes = (s: Step): boolean => s.wire.up + s.wire.down < limit;
   const flat = (pick: Pick) => (s: Step): boolean => {
+    if (!f2Smallest) return true;
     const base = pick(f2Smallest);
     return files === smallest || s.wire.up + s.wire.down <= TARGETS.flatFactor * (base.wire.up + base.wire.down);
   };
@@ -373,15 +421,8 @@ function sizeTable(
     line(`${CATCH_UP_COMMITS} one-file commits on A (sum)`, (r) => r.catchUpPushes, '—'),
     line(`B catches up ${CATCH_UP_COMMITS} commits`, (r) => r.catchUp, 'deltas only', (s, r) => s.wire.down < CATCH_UP_COMMITS * limit && (r.firstPull.wire.down < 64 * KB || s.wire.down < r.firstPull.wire.down / 2)),
   ];
-  const columns = ['step'];
-  for (const build of buildList) {
-    const short = build.repo === THIS_CHECKOUT ? 'f2' : 'f1';
-    columns.push(`${short} s`, `${short} KB up / down`, `${short} req`, `${short} RSS MB`);
-  }
-  columns.push('target (format 2)');
-  const f2 = results[0]!;
   return {
-    title: `Format ${buildList.length > 1 ? '2 vs 1' : '2'} — ${int(files)} files on loopback Apache (f2 = ${buildList[0]!.label}${buildList[1] ? `, f1 = ${buildList[1].label}` : ''})`,
+    title,
     columns,
     textColumns: [2, 6, columns.length - 1],
     rows,
@@ -392,6 +433,8 @@ function sizeTable(
       'counted; PROPFIND answers count as down), req = HTTP requests it saw; RSS = the instance process\'s peak RSS (process.resourceUsage().maxRSS)',
       `after the step (B before its first sync: ${results.map((r) => (r ? `${mb(r.baseRss)} MB` : '—')).join(' | ')}). KB = 1024 B, MB = 10^6 B.`,
       'Verified: B holds the label, the new content\'s hash, and the last catch-up label, synced.',
+      ...failures,
+      `Format 2 bytes by path (KB up / down), first push: ${tops(f2.firstPush.wire)}; label push: ${tops(f2.labelPush.wire)}.`,
       `Format 2 requests, label push: ${f2.labelPush.wire.detail}.`,
       `Format 2 requests, label pull: ${f2.labelPull.wire.detail}.`,
       `Format 2 requests, first pull: ${f2.firstPull.wire.detail}.`,
@@ -421,6 +464,8 @@ function commitsTable(buildList: Build[], all: Map<number, (BuildResult | undefi
         mb(c.metadataDown),
         mb(c.metadataUp + c.metadataDown),
         kb((c.metadataUp + c.metadataDown) / c.count),
+        kb(c.versionTxtDown),
+        kb(c.maxSync),
         int(c.compactions),
         fixed(c.seconds, 1),
         ratio === undefined ? '—' : `${fixed(ratio * 100, 2)} %`,
@@ -431,13 +476,15 @@ function commitsTable(buildList: Build[], all: Map<number, (BuildResult | undefi
   }
   return {
     title: `Format ${buildList.length > 1 ? '2 vs 1' : '2'} — ${int(options.commits)} one-file commits at ${int(options.commitsAt)} files, each followed by B's pull: metadata bytes`,
-    columns: ['build', 'commits', 'MB up', 'MB down', 'MB total', 'KB / commit', 'snapshots written', 'sync s (A+B)', 'f2 ÷ f1', 'target'],
-    textColumns: [8, 9],
+    columns: ['build', 'commits', 'MB up', 'MB down', 'MB total', 'KB / commit', 'version.txt KB down', 'max KB / sync', 'snapshots written', 'sync s (A+B)', 'f2 ÷ f1', 'target'],
+    textColumns: [10, 11],
     rows,
     notes: [
       rows.length === 0 ? `Not run: ${int(options.commitsAt)} files is not among --format-sizes.` : 'Same instances as the table at that size, after its steps.',
       'Per commit: a new label on one of A\'s files, A syncs (push), B syncs (pull). Metadata bytes = HTTP bodies of version.txt, snapshots/,',
       'journal/ and metadata/ (format 1\'s snapshots) both ways, through the proxy; blob bytes and the lock excluded.',
+      'version.txt KB down = the part of the metadata bytes down that is reads of version.txt (it lists up to 64 deltas, and a sync reads it',
+      'several times). max KB / sync = the most bytes, everything both ways, that one of these syncs (push or pull) moved.',
       'snapshots written = A\'s pushes that uploaded a snapshot (format 2 compacts every 64 commits; format 1 writes one on every commit).',
     ],
   };
