@@ -19,7 +19,7 @@ import { RowFactory } from './rows.ts';
 
 /** What the parent may ask. */
 export type ChildCommand =
-  | { op: 'seed'; files: number; keep: number }
+  | { op: 'seed'; files: number; from: number; to: number; keep: number }
   | { op: 'sync' }
   | { op: 'label'; id: string; label: string }
   | { op: 'content'; id: string; bytes: number; seed: string }
@@ -79,23 +79,28 @@ function seededBytes(label: string, size: number): Buffer {
   return createCipheriv('aes-128-ctr', key.subarray(0, 16), key.subarray(16, 32)).update(Buffer.alloc(size));
 }
 
+let blob: { hash: string; size: number; file_type: string; mime_type: string } | undefined;
+let factory: RowFactory | undefined;
+
 /**
- * `files` rows `modified` (never synced), all pointing at ONE small blob put in the blob store the
- * ordinary way; filenames and ids differ (RowFactory). Returns the ids of the first `keep` rows.
+ * Rows `from` … `to - 1` of a store of `files` rows, `modified` (never synced), all pointing at ONE
+ * small blob put in the blob store the ordinary way (once); filenames and ids differ (RowFactory,
+ * seeded by `files`, so the rows are the same whatever the batches). Returns the ids of the first
+ * `keep` rows of this batch.
  */
-async function seed(files: number, keep: number): Promise<{ ids: string[]; seconds: number }> {
+async function seed(files: number, first: number, to: number, keep: number): Promise<{ ids: string[]; seconds: number }> {
   const start = performance.now();
-  const blob = await docsync.files.create(Readable.from([seededBytes('seed-blob', BLOB_BYTES)]), { filename: 'seed-blob.pdf' });
-  const factory = new RowFactory(files);
+  blob ??= await docsync.files.create(Readable.from([seededBytes('seed-blob', BLOB_BYTES)]), { filename: 'seed-blob.pdf' });
+  factory ??= new RowFactory(files);
   const ids: string[] = [];
-  for (let from = 0; from < files; from += SEED_BATCH) {
-    const rows = factory.batch(from, Math.min(files, from + SEED_BATCH)).map((row, k) => ({
+  for (let from = first; from < to; from += SEED_BATCH) {
+    const rows = factory.batch(from, Math.min(to, from + SEED_BATCH)).map((row, k) => ({
       ...row,
       filename: `document-${String(from + k).padStart(7, '0')}.pdf`,
-      file_type: blob.file_type,
-      mime_type: blob.mime_type,
-      hash: blob.hash,
-      size: blob.size,
+      file_type: blob!.file_type,
+      mime_type: blob!.mime_type,
+      hash: blob!.hash,
+      size: blob!.size,
       deleted: false,
       sync_status: 'modified' as const,
       sync_hash: null,
@@ -110,7 +115,7 @@ async function seed(files: number, keep: number): Promise<{ ids: string[]; secon
 async function run(command: ChildCommand): Promise<unknown> {
   switch (command.op) {
     case 'seed':
-      return seed(command.files, command.keep);
+      return seed(command.files, command.from, command.to, command.keep);
     case 'sync': {
       const start = performance.now();
       const summary = await docsync.sync.sync();

@@ -43,7 +43,9 @@ const USAGE = `usage: npm run bench -- [options]
   --format-reference-max-files <n>  the reference runs only at sizes up to this (default: 100000; its 1M first
                         pull takes minutes and GBs)
   --format-commits <n>  one-file commits (each followed by a pull) of the metadata-bytes comparison (default: 100)
-  --format-commits-at <n>  the file count they run at, one of --format-sizes (default: 100000)`;
+  --format-commits-at <n>  the file count they run at, one of --format-sizes (default: 100000)
+  --format-push-batch <n>  rows per push of A's first push (default: 250000; one format-2 journal of 1M rows is
+                        past V8's string limit)`;
 
 interface Options {
   sections: Section[];
@@ -66,6 +68,7 @@ interface Options {
   formatReferenceMaxFiles: number;
   formatCommits: number;
   formatCommitsAt: number;
+  formatPushBatch: number;
 }
 
 class UsageError extends Error {}
@@ -100,6 +103,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       'format-reference-max-files': { type: 'string' },
       'format-commits': { type: 'string' },
       'format-commits-at': { type: 'string' },
+      'format-push-batch': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -130,6 +134,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     formatReferenceMaxFiles: positiveInt('format-reference-max-files', values['format-reference-max-files'] ?? '100000'),
     formatCommits: positiveInt('format-commits', values['format-commits'] ?? '100'),
     formatCommitsAt: positiveInt('format-commits-at', values['format-commits-at'] ?? '100000'),
+    formatPushBatch: positiveInt('format-push-batch', values['format-push-batch'] ?? '250000'),
   };
 }
 
@@ -166,6 +171,7 @@ async function runSection(section: Section, options: Options): Promise<Table | T
           referenceMaxFiles: options.formatReferenceMaxFiles,
           commits: options.formatCommits,
           commitsAt: options.formatCommitsAt,
+          pushBatch: options.formatPushBatch,
         },
         log,
       );
