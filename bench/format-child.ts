@@ -32,6 +32,8 @@ export interface SyncAnswer {
   summary: { skipped?: boolean; uploaded: number; downloaded: number; errors: number; message?: string };
   /** Peak RSS of this process so far (bytes). */
   maxRss: number;
+  /** Milliseconds per sync phase, from the progress events (`metadata`, `planning`, `applying`, …). */
+  phases: Record<string, number>;
 }
 
 const SEED_BATCH = 50_000;
@@ -117,10 +119,23 @@ async function run(command: ChildCommand): Promise<unknown> {
     case 'seed':
       return seed(command.files, command.from, command.to, command.keep);
     case 'sync': {
+      const marks: { phase: string; at: number }[] = [];
+      const unsubscribe = docsync.sync.subscribe((event) => {
+        if (event.type === 'syncProgress' && marks.at(-1)?.phase !== event.data.phase) marks.push({ phase: event.data.phase, at: performance.now() });
+      });
       const start = performance.now();
-      const summary = await docsync.sync.sync();
-      const answer: SyncAnswer = { seconds: (performance.now() - start) / 1000, summary, maxRss: maxRss() };
-      return answer;
+      try {
+        const summary = await docsync.sync.sync();
+        const end = performance.now();
+        const phases: Record<string, number> = {};
+        marks.forEach((mark, i) => {
+          if (mark.phase !== 'done') phases[mark.phase] = (phases[mark.phase] ?? 0) + (marks[i + 1]?.at ?? end) - mark.at;
+        });
+        const answer: SyncAnswer = { seconds: (end - start) / 1000, summary, maxRss: maxRss(), phases };
+        return answer;
+      } finally {
+        unsubscribe();
+      }
     }
     case 'label':
       docsync.files.updateMetadata(command.id, { labels: [command.label] });

@@ -80,6 +80,8 @@ interface Step {
   wire: Wire;
   /** Peak RSS of the instance's process after the step (bytes). */
   maxRss?: number;
+  /** Milliseconds per sync phase (progress events), summed over the syncs of the step. */
+  phases?: Record<string, number>;
 }
 
 interface BuildResult {
@@ -178,7 +180,7 @@ async function measureBuild(
       const answer = (await child.ask({ op: 'sync' })) as SyncAnswer;
       const wire = wireOf(proxy.take());
       if (!check(answer.summary)) throw new Error(`${build.label}, ${what}: unexpected summary ${JSON.stringify(answer.summary)}`);
-      return { seconds: answer.seconds, wire, maxRss: answer.maxRss };
+      return { seconds: answer.seconds, wire, maxRss: answer.maxRss, phases: answer.phases };
     };
     const pushed = (s: SyncAnswer['summary']): boolean => s.errors === 0 && !s.skipped;
     let ids: string[] = [];
@@ -297,8 +299,11 @@ function wireOf(reading: ProxyReading): Wire {
 
 function sumSteps(steps: Step[]): Step {
   const sum = (pick: (w: Wire) => number): number => steps.reduce((s, x) => s + pick(x.wire), 0);
+  const phases: Record<string, number> = {};
+  for (const step of steps) for (const [phase, ms] of Object.entries(step.phases ?? {})) phases[phase] = (phases[phase] ?? 0) + ms;
   return {
     seconds: steps.reduce((s, x) => s + x.seconds, 0),
+    phases,
     wire: {
       up: sum((w) => w.up),
       down: sum((w) => w.down),
@@ -309,6 +314,15 @@ function sumSteps(steps: Step[]): Step {
       byTop: new Map(),
     },
   };
+}
+
+/** `metadata 1200 · planning 3400 · applying 25000` (ms, phases of at least 1 ms, in the order they ran). */
+function phaseList(step: Step | undefined): string {
+  if (!step?.phases) return '—';
+  return Object.entries(step.phases)
+    .filter(([, ms]) => ms >= 1)
+    .map(([phase, ms]) => `${phase} ${fixed(ms, 0)}`)
+    .join(' · ');
 }
 
 /** `journal 3800 / 0, version.txt 2.1 / 3.4, …` (KB), largest first. */
@@ -460,6 +474,9 @@ function sizeTable(
       'Verified: B holds the label, the new content\'s hash, and the last catch-up label, synced.',
       ...failures,
       `Format 2 bytes by path (KB up / down), first push: ${tops(f2.firstPush.wire)}; label push: ${tops(f2.labelPush.wire)}.`,
+      ...(['firstPush', 'firstPull', 'labelPush', 'labelPull'] as const).map(
+        (key) => `Phases (ms), ${key}: ${results.map((r, i) => `${i === 0 ? 'f2' : 'f1'} ${phaseList(r?.[key])}`).join(' | ')}.`,
+      ),
       `Format 2 requests, label push: ${f2.labelPush.wire.detail}.`,
       `Format 2 requests, label pull: ${f2.labelPull.wire.detail}.`,
       `Format 2 requests, first pull: ${f2.firstPull.wire.detail}.`,
