@@ -367,7 +367,9 @@ class Child {
   }
 
   static async start(build: Build, dataDir: string, server: WebDavTestServer, proxy: CountingProxy, remoteRoot: string): Promise<Child> {
-    const args = ['--import', 'tsx', CHILD_SCRIPT, '--repo', build.repo, '--data-dir', dataDir, '--webdav-url', proxy.baseUrl];
+    // e.g. BENCH_FORMAT_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the instances.
+    const nodeArgs = (process.env.BENCH_FORMAT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const args = [...nodeArgs, '--import', 'tsx', CHILD_SCRIPT, '--repo', build.repo, '--data-dir', dataDir, '--webdav-url', proxy.baseUrl];
     args.push('--webdav-user', server.username, '--webdav-password', server.password, '--remote-root', remoteRoot);
     const child = new Child(spawn(process.execPath, args, { cwd: THIS_CHECKOUT, stdio: ['pipe', 'pipe', 'pipe'] }), `${build.label} ${path.basename(dataDir)}`);
     await child.next();
