@@ -32,8 +32,9 @@ export interface FormatBenchOptions {
   /** The file count at which those commits run (skipped when it is not among `sizes`). */
   commitsAt: number;
   /**
-   * A's first push is made in pushes of at most this many rows: one format-2 journal of every row of
-   * a large store is past V8's string limit (~900 B of JSON per row; 512 MB strings at most).
+   * A's first push is made in pushes of at most this many rows: a format-2 journal is one JSON string,
+   * ~450 B per row, built whole by the writer and parsed whole by every reader; V8 strings stop at
+   * 512 MB (~1.2M rows), and long before that the journal costs GBs of heap on both sides.
    */
   pushBatch: number;
 }
@@ -471,8 +472,8 @@ function sizeTable(
       's = `await sync.sync()` inside the child; KB up / down = HTTP body bytes through a counting proxy in front of Apache (headers not',
       'counted; PROPFIND answers count as down), req = HTTP requests it saw; RSS = the instance process\'s peak RSS (process.resourceUsage().maxRSS)',
       `after the step (B before its first sync: ${results.map((r) => (r ? `${mb(r.baseRss)} MB` : '—')).join(' | ')}). KB = 1024 B, MB = 10^6 B.`,
-      `A's first push is made in pushes of at most ${int(options.pushBatch)} rows (--format-push-batch; their sum shown): one format-2 journal`,
-      'holding every row of a large store is ~900 B of JSON per row, past V8\'s 512 MB string limit from ~590K rows.',
+      `A's first push is made in pushes of at most ${int(options.pushBatch)} rows (--format-push-batch; their sum shown): a format-2 journal is one`,
+      'JSON string of ~450 B per row, built and parsed whole; V8 strings stop at 512 MB (~1.2M rows), and heaps grow by GBs well before.',
       'Verified: B holds the label, the new content\'s hash, and the last catch-up label, synced.',
       ...failures,
       `Format 2 bytes by path (KB up / down), first push: ${tops(f2.firstPush.wire)}; label push: ${tops(f2.labelPush.wire)}.`,

@@ -44,8 +44,8 @@ const USAGE = `usage: npm run bench -- [options]
                         pull takes minutes and GBs)
   --format-commits <n>  one-file commits (each followed by a pull) of the metadata-bytes comparison (default: 100)
   --format-commits-at <n>  the file count they run at, one of --format-sizes (default: 100000)
-  --format-push-batch <n>  rows per push of A's first push (default: 250000; one format-2 journal of 1M rows is
-                        past V8's string limit)`;
+  --format-push-batch <n>  rows per push of A's first push (default: 250000; a format-2 journal is one JSON
+                        string, ~450 B a row, and V8 strings stop at 512 MB)`;
 
 interface Options {
   sections: Section[];
