@@ -302,6 +302,13 @@ function sumSteps(steps: Step[]): Step {
   const sum = (pick: (w: Wire) => number): number => steps.reduce((s, x) => s + pick(x.wire), 0);
   const phases: Record<string, number> = {};
   for (const step of steps) for (const [phase, ms] of Object.entries(step.phases ?? {})) phases[phase] = (phases[phase] ?? 0) + ms;
+  const byTop = new Map<string, { up: number; down: number }>();
+  for (const step of steps) {
+    for (const [top, bytes] of step.wire.byTop) {
+      const sum = byTop.get(top) ?? { up: 0, down: 0 };
+      byTop.set(top, { up: sum.up + bytes.up, down: sum.down + bytes.down });
+    }
+  }
   return {
     seconds: steps.reduce((s, x) => s + x.seconds, 0),
     phases,
@@ -312,7 +319,7 @@ function sumSteps(steps: Step[]): Step {
       metadataUp: sum((w) => w.metadataUp),
       metadataDown: sum((w) => w.metadataDown),
       detail: '',
-      byTop: new Map(),
+      byTop,
     },
   };
 }
