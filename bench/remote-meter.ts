@@ -2,22 +2,26 @@
  * Two ways of seeing what a sync sends to the remote:
  * - `MeteredRemote`, a `Remote` decorator placed between `RetryingRemote` and `WebDavRemote` (so every
  *   attempt counts): calls per operation and payload bytes each way, split into blobs, metadata
- *   snapshots and the rest (version.txt, the lock, the capability probe). No extra hop, so it is
- *   used while timing.
+ *   snapshots, journal files (format 2's deltas) and the rest (version.txt, the lock, the capability
+ *   probe). No extra hop, so it is used while timing.
  * - `startCountingProxy`, a reverse proxy in front of the WebDAV server that counts the HTTP requests
- *   themselves (what the server really sees). An extra hop, so it is used only for counting.
+ *   themselves (what the server really sees) and the body bytes each way. An extra hop.
  */
 import http from 'node:http';
 import type net from 'node:net';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { bodySize, type PutBody, type PutOptions, type PutResult, type ReadOptions, type Remote, type RemoteEntry, type RemoteStat } from '../src/remote/remote.ts';
 
-export type PayloadKind = 'blob' | 'snapshot' | 'control';
-export const PAYLOAD_KINDS: readonly PayloadKind[] = ['blob', 'snapshot', 'control'];
+export type PayloadKind = 'blob' | 'snapshot' | 'journal' | 'control';
+export const PAYLOAD_KINDS: readonly PayloadKind[] = ['blob', 'snapshot', 'journal', 'control'];
 
-/** What a remote path (relative to the remote root) carries. */
+/**
+ * What a remote path (relative to the remote root) carries. Snapshots: `metadata/*.db` (format 1) and
+ * `snapshots/*.db` (format 2); journal: format 2's per-commit deltas under `journal/`.
+ */
 export function payloadKind(path: string): PayloadKind {
-  if (/^metadata\/[^/]+\.db$/.test(path)) return 'snapshot';
+  if (/^(metadata|snapshots)\/[^/]+\.db$/.test(path)) return 'snapshot';
+  if (/^journal\/[^/]+$/.test(path)) return 'journal';
   // A blob, or its shard folder (its MKCOL, its listing).
   if (/^[0-9a-f]{2}(\/[0-9a-f]{64}\.[a-z0-9.]+)?$/.test(path)) return 'blob';
   return 'control';
@@ -31,7 +35,7 @@ export interface MeterReading {
   down: Record<PayloadKind, number>;
 }
 
-const zero = (): Record<PayloadKind, number> => ({ blob: 0, snapshot: 0, control: 0 });
+const zero = (): Record<PayloadKind, number> => ({ blob: 0, snapshot: 0, journal: 0, control: 0 });
 
 export class MeteredRemote implements Remote {
   private reading: MeterReading = { calls: new Map(), totalCalls: 0, up: zero(), down: zero() };
@@ -125,13 +129,49 @@ export function describeCalls(calls: Map<string, number>, runs = 1): string {
     .join(', ');
 }
 
+export interface ProxyReading {
+  /** Requests by `METHOD path-kind`. */
+  byKey: Map<string, number>;
+  total: number;
+  /** Body bytes client → server (request bodies) by what the path carries (headers not counted). */
+  up: Record<PayloadKind, number>;
+  /** Body bytes server → client (response bodies, PROPFIND listings included) by what the path carries. */
+  down: Record<PayloadKind, number>;
+  /**
+   * Body bytes each way by the first segment of the path: `version.txt`, `journal`, `snapshots`,
+   * `metadata`, `version.txt.lock`, … (blob shard folders as `<blobs>`, the root as `<root>`).
+   */
+  byTop: Map<string, { up: number; down: number }>;
+}
+
+/** The first segment of a remote path, shard folders and blobs grouped as `<blobs>`. */
+export function topSegment(rel: string): string {
+  const first = rel.split('/')[0] ?? '';
+  return first === '' ? '<root>' : /^[0-9a-f]{2}$/.test(first) ? '<blobs>' : first;
+}
+
 export interface CountingProxy {
   /** The WebDAV base URL through the proxy (same path as the server's). */
   baseUrl: string;
-  /** Requests by `METHOD path-kind` since the last `take()`. */
-  take(): { byKey: Map<string, number>; total: number };
+  /** What went through since the last `take()`. */
+  take(): ProxyReading;
   close(): Promise<void>;
 }
+
+/** Counts the bytes that pass, into `counts[kind]`. */
+function byteTap(reading: ProxyReading, direction: 'up' | 'down', kind: PayloadKind, top: string): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      reading[direction][kind] += chunk.length;
+      const t = reading.byTop.get(top) ?? { up: 0, down: 0 };
+      t[direction] += chunk.length;
+      reading.byTop.set(top, t);
+      done(null, chunk);
+    },
+  });
+}
+
+const emptyReading = (): ProxyReading => ({ byKey: new Map(), total: 0, up: zero(), down: zero(), byTop: new Map() });
 
 /**
  * A reverse proxy on a free loopback port in front of `serverBaseUrl` (`http://host:port/dav`):
@@ -142,24 +182,26 @@ export async function startCountingProxy(serverBaseUrl: string, rootPath: string
   const target = new URL(serverBaseUrl);
   const prefix = `${target.pathname.replace(/\/+$/, '')}${rootPath}`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  let byKey = new Map<string, number>();
-  let total = 0;
+  let reading = emptyReading();
   const sockets = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
     const rel = decodeURIComponent(url.startsWith(prefix) ? url.slice(prefix.length) : url).replace(/^\/+|\/+$/g, '');
-    const key = `${req.method} ${payloadKind(rel)}`;
-    byKey.set(key, (byKey.get(key) ?? 0) + 1);
-    total++;
+    const kind = payloadKind(rel);
+    const top = topSegment(rel);
+    const key = `${req.method} ${kind}`;
+    const counted = reading;
+    counted.byKey.set(key, (counted.byKey.get(key) ?? 0) + 1);
+    counted.total++;
     const upstream = http.request(
       { hostname: target.hostname, port: target.port, path: url, method: req.method, headers: req.headers, agent },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.statusMessage, up.headers);
-        up.pipe(res);
+        up.pipe(byteTap(counted, 'down', kind, top)).pipe(res);
       },
     );
     upstream.on('error', (error) => res.destroy(error));
-    req.pipe(upstream);
+    req.pipe(byteTap(counted, 'up', kind, top)).pipe(upstream);
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -170,10 +212,9 @@ export async function startCountingProxy(serverBaseUrl: string, rootPath: string
   return {
     baseUrl: `http://127.0.0.1:${port}${target.pathname.replace(/\/+$/, '')}`,
     take: () => {
-      const reading = { byKey, total };
-      byKey = new Map();
-      total = 0;
-      return reading;
+      const taken = reading;
+      reading = emptyReading();
+      return taken;
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();

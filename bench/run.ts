@@ -1,11 +1,13 @@
 /**
- * `npm run bench [-- --only status,insert,transfer,webdav,sync,sync-transfer,push,sse,login] [--sizes 10000,100000,1000000] [--insert-rows 100000]
+ * `npm run bench [-- --only status,insert,transfer,webdav,sync,sync-transfer,push,sse,login,format] [--sizes 10000,100000,1000000] [--insert-rows 100000]
  *  [--transfer-mb 1024] [--iterations 2000] [--webdav-concurrency 8] [--webdav-runs 3] [--sync-sizes 10000,100000]
- *  [--sync-files 2000] [--sync-runs 5] [--sse-clients 1000] [--sse-files 200] [--sse-runs 3]`: the performance targets of the issues,
+ *  [--sync-files 2000] [--sync-runs 5] [--sse-clients 1000] [--sse-files 200] [--sse-runs 3]
+ *  [--format-sizes 3000,100000,1000000] [--format-reference <format-1 checkout>] [--format-commits 100]`: the performance targets of the issues,
  * one or more tables per section. Defaults are the full targets. Progress goes to stderr, tables to stdout.
  */
 import { parseArgs } from 'node:util';
 import { installCleanupOnExit } from './cleanup.ts';
+import { benchFormat } from './format.ts';
 import { benchInsert } from './insert.ts';
 import { benchLocalStatus } from './local-status.ts';
 import { benchLoginFlood } from './login-flood.ts';
@@ -17,7 +19,7 @@ import { renderTable, type Table } from './table.ts';
 import { benchTransfer } from './transfer.ts';
 import { benchWebDav } from './webdav-transfer.ts';
 
-const SECTIONS = ['status', 'insert', 'transfer', 'webdav', 'sync', 'sync-transfer', 'push', 'sse', 'login'] as const;
+const SECTIONS = ['status', 'insert', 'transfer', 'webdav', 'sync', 'sync-transfer', 'push', 'sse', 'login', 'format'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -37,7 +39,16 @@ const USAGE = `usage: npm run bench -- [options]
   --sse-clients <n>     connected SSE clients (default: 1000)
   --sse-files <n>       files each SSE run's sync uploads, one progress event each (default: 200)
   --sse-runs <n>        progress streams measured by the SSE section, median shown (default: 3)
-  --login-attackers <n> concurrent wrong-password logins of the login section (default: 64)`;
+  --login-attackers <n> concurrent wrong-password logins of the login section (default: 64)
+  --format-sizes <list> file counts of the format section (default: 3000,100000,1000000)
+  --format-reference <dir>  a format-1 checkout (e.g. a worktree at 050e2af, node_modules linked) measured beside
+                        this one; without it the format section measures format 2 alone (and says so)
+  --format-reference-max-files <n>  the reference runs only at sizes up to this (default: 100000; its 1M first
+                        pull takes minutes and GBs)
+  --format-commits <n>  one-file commits (each followed by a pull) of the metadata-bytes comparison (default: 100)
+  --format-commits-at <n>  the file count they run at, one of --format-sizes (default: 100000)
+  --format-push-batch <n>  rows per push of A's first push (default: 250000; a format-2 journal is one JSON
+                        string, ~450 B a row, and V8 strings stop at 512 MB)`;
 
 interface Options {
   sections: Section[];
@@ -57,6 +68,12 @@ interface Options {
   sseFiles: number;
   sseRuns: number;
   loginAttackers: number;
+  formatSizes: number[];
+  formatReference: string | undefined;
+  formatReferenceMaxFiles: number;
+  formatCommits: number;
+  formatCommitsAt: number;
+  formatPushBatch: number;
 }
 
 class UsageError extends Error {}
@@ -88,6 +105,12 @@ function parseOptions(argv: string[]): Options | 'help' {
       'sse-files': { type: 'string' },
       'sse-runs': { type: 'string' },
       'login-attackers': { type: 'string' },
+      'format-sizes': { type: 'string' },
+      'format-reference': { type: 'string' },
+      'format-reference-max-files': { type: 'string' },
+      'format-commits': { type: 'string' },
+      'format-commits-at': { type: 'string' },
+      'format-push-batch': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -115,6 +138,12 @@ function parseOptions(argv: string[]): Options | 'help' {
     sseFiles: positiveInt('sse-files', values['sse-files'] ?? '200'),
     sseRuns: positiveInt('sse-runs', values['sse-runs'] ?? '3'),
     loginAttackers: positiveInt('login-attackers', values['login-attackers'] ?? '64'),
+    formatSizes: (values['format-sizes'] ?? '3000,100000,1000000').split(',').map((s) => positiveInt('format-sizes', s.trim())),
+    formatReference: values['format-reference'],
+    formatReferenceMaxFiles: positiveInt('format-reference-max-files', values['format-reference-max-files'] ?? '100000'),
+    formatCommits: positiveInt('format-commits', values['format-commits'] ?? '100'),
+    formatCommitsAt: positiveInt('format-commits-at', values['format-commits-at'] ?? '100000'),
+    formatPushBatch: positiveInt('format-push-batch', values['format-push-batch'] ?? '250000'),
   };
 }
 
@@ -145,6 +174,18 @@ async function runSection(section: Section, options: Options): Promise<Table | T
       return benchSse({ clients: options.sseClients, files: options.sseFiles, runs: options.sseRuns }, log);
     case 'login':
       return benchLoginFlood({ attackers: options.loginAttackers, seconds: 5, mb: 4 }, log);
+    case 'format':
+      return benchFormat(
+        {
+          sizes: options.formatSizes,
+          reference: options.formatReference,
+          referenceMaxFiles: options.formatReferenceMaxFiles,
+          commits: options.formatCommits,
+          commitsAt: options.formatCommitsAt,
+          pushBatch: options.formatPushBatch,
+        },
+        log,
+      );
   }
 }
 

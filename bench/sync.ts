@@ -5,7 +5,7 @@
  *  2. Initial sync of 2,000 files (1 KB–1 MB, log-uniform, ~300 MB) to an empty remote, next to the
  *     floor (bare keep-alive `http.request` PUTs into shard folders) and `rclone copy`.
  *  3. A 10-file change at each size: push from one instance, pull into another; time and bytes.
- * The instances of 1 and 3 are seeded in sync directly (rows, snapshot, sync state; no blobs).
+ * The instances of 1 and 3 are seeded in sync directly (rows, remote state, sync state; no blobs).
  */
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHash, randomUUID } from 'node:crypto';
@@ -16,7 +16,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { loadConfig } from '../src/config.ts';
-import { openDocsync, type Docsync } from '../src/docsync.ts';
+import { dataPaths, openDocsync, type Docsync } from '../src/docsync.ts';
 import type { FileRecord } from '../src/domain/file.ts';
 import { cryptoIdSource, seededIdSource } from '../src/domain/ids.ts';
 import { REMOTE_RETRY_POLICY } from '../src/remote/open-remote.ts';
@@ -24,6 +24,7 @@ import type { Remote } from '../src/remote/remote.ts';
 import { RemoteMetadataStore } from '../src/remote/remote-metadata.ts';
 import type { RemoteFileRow } from '../src/domain/shared-row.ts';
 import { RetryingRemote } from '../src/remote/retrying-remote.ts';
+import type { VersionHead } from '../src/remote/version-file.ts';
 import { WebDavRemote } from '../src/remote/webdav-remote.ts';
 import { SYNC_STATE_KEYS } from '../src/store/sync-state.ts';
 import type { SyncPhase, SyncSummary } from '../src/sync/events.ts';
@@ -155,7 +156,7 @@ function trackPhases(docsync: Docsync): { stop(): Map<Step, number> } {
 const STEP_LABELS: Record<Step, string> = {
   checking: 'check',
   locking: 'lock',
-  metadata: 'snapshot get',
+  metadata: 'metadata get',
   planning: 'plan',
   downloading: 'blobs down',
   applying: 'apply',
@@ -164,7 +165,7 @@ const STEP_LABELS: Record<Step, string> = {
   committing: 'commit',
 };
 
-/** Median duration per step over runs, steps under 0.5 ms left out: "lock 4 · snapshot get 95 · …" (ms). */
+/** Median duration per step over runs, steps under 0.5 ms left out: "lock 4 · metadata get 95 · …" (ms). */
 function describePhases(runs: Map<Step, number>[]): string {
   return (Object.keys(STEP_LABELS) as Step[])
     .map((step) => ({ step, ms: median(runs.map((r) => r.get(step) ?? 0)) }))
@@ -234,9 +235,11 @@ async function measureAtSize(server: WebDavTestServer, tmp: string, n: number, o
 
 /**
  * Local rows `synced` at remote version 1 in every instance, the same rows committed as version 1
- * through `RemoteMetadataStore` (so `version.txt` and the snapshot are exactly what docsync writes),
- * and each instance's sync state at that head with the repository id. No blobs: a no-change sync
- * reads none, and the 10-file change moves only the edited files' new content.
+ * through `RemoteMetadataStore` (so `version.txt` and the snapshot are exactly what docsync writes:
+ * the first commit of a repository compacts, its snapshot holds every row), each instance given its
+ * own copy of that shared state (`remote-state.db` in its data dir, as a sync would have left it), and
+ * its sync state at that head with the repository id. No blobs: a no-change sync reads none, and the
+ * 10-file change moves only the edited files' new content.
  */
 async function seedInSync(
   n: number,
@@ -247,27 +250,35 @@ async function seedInSync(
 ): Promise<{ snapshotBytes: number; editable: string[] }> {
   const factory = new RowFactory(n);
   const metadata = new RemoteMetadataStore(remote, tmpDir, cryptoIdSource);
-  const snapshot = await metadata.initialize(randomUUID());
+  const repoId = randomUUID();
+  fs.mkdirSync(tmpDir, { recursive: true });
+  const statePath = path.join(tmpDir, `state-${n}.db`);
+  const state = await metadata.initialize(statePath, repoId);
   const every = Math.max(1, Math.floor(n / editCount));
   const editable: string[] = [];
-  for (let from = 0; from < n; from += SEED_BATCH) {
-    const rows = factory.batch(from, Math.min(n, from + SEED_BATCH)).map(inSync);
-    for (const docsync of instances) docsync.fileRepository.insertMany(rows);
-    snapshot.transaction(() => {
-      for (const row of rows) snapshot.upsert(toRemoteRow(row, 1));
-    });
-    rows.forEach((row, k) => {
-      if ((from + k) % every === 0 && editable.length < editCount) editable.push(row.stable_id);
-    });
+  let head: VersionHead;
+  try {
+    for (let from = 0; from < n; from += SEED_BATCH) {
+      const rows = factory.batch(from, Math.min(n, from + SEED_BATCH)).map(inSync);
+      for (const docsync of instances) docsync.fileRepository.insertMany(rows);
+      state.transaction(() => {
+        for (const row of rows) state.upsert(toRemoteRow(row, 1));
+      });
+      rows.forEach((row, k) => {
+        if ((from + k) % every === 0 && editable.length < editCount) editable.push(row.stable_id);
+      });
+    }
+    ({ head } = await metadata.commit(state, [], undefined, { repo: repoId, instance: 'seed', committedAt: new Date().toISOString() }));
+  } finally {
+    state.close();
   }
-  const head = await metadata.commit(snapshot, undefined);
-  const snapshotBytes = fs.statSync(snapshot.path).size;
-  fs.rmSync(snapshot.path, { force: true });
   for (const docsync of instances) {
-    docsync.syncState.set(SYNC_STATE_KEYS.repoId, head.repo);
+    fs.copyFileSync(statePath, dataPaths(docsync.config.dataDir).remoteState);
+    docsync.syncState.set(SYNC_STATE_KEYS.repoId, repoId);
     docsync.syncState.markSeen(head);
   }
-  return { snapshotBytes, editable };
+  fs.rmSync(statePath, { force: true });
+  return { snapshotBytes: head.snapshot.size ?? 0, editable };
 }
 
 function inSync(row: FileRecord): FileRecord {
@@ -700,8 +711,9 @@ function noChangeTable(results: SizeResult[], options: SyncBenchOptions, loads: 
       'of which probes the server\'s capabilities, remembered after that); each checked to be a skip (`skipped: true`). Each sync is followed,',
       'in the same loop, by one bare GET of version.txt and one local lock (the next two columns): a stall of this shared machine is as',
       `likely to hit those as the sync. p99 = nearest rank: of ${options.noChangeRuns} samples, the ${ordinalWorst(options.noChangeRuns)}.`,
-      'Seeded, not synced: N local rows `synced` at remote_version 1; the same rows upserted into a snapshot and committed as version 1',
-      'through RemoteMetadataStore (version.txt + metadata/000001-….db, exactly as docsync writes them); sync state markSeen(head) + repo id.',
+      'Seeded, not synced: N local rows `synced` at remote_version 1; the same rows upserted into a state and committed as version 1',
+      'through RemoteMetadataStore (version.txt + journal/000001-… + snapshots/000001-….db, exactly as docsync writes them); each instance',
+      'gets a copy of that state as its remote-state.db; sync state markSeen(head) + repo id.',
       'No blobs (a no-change sync reads none). Rows: RowFactory (bench/rows.ts), all made live and synced.',
       'GET version.txt = the same GET with a bare keep-alive http.request: the round trip a no-change sync cannot avoid.',
       'local lock = acquireLocalSyncLock(dataDir)() alone (src/sync/local-sync-lock.ts: create sync.lock with O_EXCL, write, unlink),',
@@ -780,6 +792,7 @@ function changeTable(results: SizeResult[], options: SyncBenchOptions, loads: { 
           fixed(m((x) => x.seconds), 3),
           `${mbOf(m((x) => x.reading.up.blob))} / ${mbOf(m((x) => x.reading.down.blob))}`,
           `${mbOf(m((x) => x.reading.up.snapshot))} / ${mbOf(m((x) => x.reading.down.snapshot))}`,
+          `${fixed(m((x) => x.reading.up.journal) / 1e3, 1)} / ${fixed(m((x) => x.reading.down.journal) / 1e3, 1)}`,
           `${fixed(m((x) => x.reading.up.control) / 1e3, 1)} / ${fixed(m((x) => x.reading.down.control) / 1e3, 1)}`,
           fixed(m((x) => x.reading.totalCalls), 0),
           describePhases(runs.map((x) => x.phases)),
@@ -791,19 +804,20 @@ function changeTable(results: SizeResult[], options: SyncBenchOptions, loads: { 
   const last = results.at(-1);
   return {
     title: 'Sync 3/3 — a 10-file change: push from instance A, then pull into instance B, on loopback Apache',
-    columns: ['files', 'direction', 'median s', 'blob MB up / down', 'snapshot MB up / down', 'other kB up / down', 'remote calls', 'phases (median ms)', 'each run (s)'],
-    textColumns: [1, 7],
+    columns: ['files', 'direction', 'median s', 'blob MB up / down', 'snapshot MB up / down', 'journal kB up / down', 'other kB up / down', 'remote calls', 'phases (median ms)', 'each run (s)'],
+    textColumns: [1, 8],
     rows,
     notes: [
       `Two instances seeded in sync with the remote (as in 1/3). Per run: ${EDITS} content edits on A (files.replaceContent, ${int(EDIT_BYTES)} B of new`,
       `content each), then \`await A.sync.sync()\` timed (push), then \`await B.sync.sync()\` timed (pull); ${options.runs} runs, new files each run, median shown.`,
       'Checked: A uploaded 10 and B downloaded 10 (no errors, no metadata-only), and B\'s rows carry A\'s new hashes, synced.',
       'Bytes are payload bytes at the Remote interface (HTTP bodies; headers not counted), by a decorator under RetryingRemote:',
-      'blob = ab/<sha256>.<ext>; snapshot = metadata/*.db; other = version.txt, the lock owner file. remote calls = every Remote call.',
-      'What grows with the file count: the snapshot, which every sync that is not a skip moves whole — a push downloads it and uploads',
-      'the new one, a pull downloads it — and hashes (sha256, twice on a push) and opens; and the local pendingChanges() query (below).',
+      'blob = ab/<sha256>.<ext>; snapshot = snapshots/*.db (format 2; metadata/*.db in format 1); journal = journal/* (the per-commit',
+      'deltas of format 2); other = version.txt, the lock owner file. remote calls = every Remote call.',
+      'Format 2: a push uploads its delta (and a snapshot written from the kept state when a compaction is due: every 64 commits),',
+      'a pull downloads the deltas it lacks and applies them to its kept state (remote-state.db); neither downloads the snapshot.',
       `The blobs and the number of requests depend on the change only.${last ? ` Snapshot size: ${results.map((r) => `${mbOf(r.snapshotBytes)} MB at ${int(r.files)} files`).join(', ')}.` : ''}`,
-      'Phases from the progress events: check = skip check; lock = remote lock; snapshot get = version.txt + download + verify + open;',
+      'Phases from the progress events: check = skip check; lock = remote lock; metadata get = version.txt + the deltas (or snapshot) + verify + apply;',
       'plan = local and snapshot queries, the plan; blobs up/down = the transfers; confirm = from the last upload to the commit: one',
       'listing (PROPFIND) per shard folder confirming the uploads, snapshot rows written, lock checked; commit = snapshot upload and its',
       'size check, lock and head checked, version.txt, read-back, prune, local rows marked synced, lock release.',
