@@ -117,7 +117,8 @@ describe.each(remoteTargetNames())('remote metadata on %s', (name) => {
     const other = reader(remote);
     const first = await other.store.catchUp(other.path, v1);
     expect(first.via).toBe('snapshot');
-    expect(other.reads).toEqual([snapshotPath(v1)]);
+    // The snapshot, then (for the file history only) the delta still listed up to it.
+    expect(other.reads).toEqual([snapshotPath(v1), deltaPath(v1.deltas[0]!)]);
     expect(first.state.files()).toEqual([row(A, 1)]);
     expect([first.state.version, first.state.commit]).toEqual([1, v1.commit]);
     first.state.close();
@@ -192,7 +193,8 @@ describe.each(remoteTargetNames())('remote metadata on %s', (name) => {
     far.reads.length = 0;
     const farUp = await far.store.catchUp(far.path, head);
     expect(farUp.via).toBe('snapshot');
-    expect(far.reads).toEqual([snapshotPath(head)]);
+    // The snapshot; then, for the file history only, the small deltas still listed up to it.
+    expect(far.reads).toEqual([snapshotPath(head), ...head.deltas.map(deltaPath)]);
     for (const caught of [nearUp.state, farUp.state]) {
       expect(caught.files()).toEqual([row(A, compactedAt, { labels: [`v${compactedAt}`] })]);
       expect([caught.version, caught.commit]).toEqual([head.version, head.commit]);

@@ -273,14 +273,15 @@ describe.each(webDavKindsForTests())('a hostile server in front of %s', (kind) =
       does: { kind: 'redirect', status: 307, location: trap.origin },
     });
     const { result } = await elapsed(b.sync());
-    if (ifMatch) {
-      // The switch's If-Match needs version.txt's ETag: the one PROPFIND of a commit.
+    // The switch's If-Match takes the ETag that came with version.txt's GET; lighttpd sends none on
+    // a GET, so there it takes one PROPFIND of version.txt: the only PROPFIND of a commit.
+    if (ifMatch && kind === 'lighttpd') {
       expect(result).toBeInstanceOf(RemoteError);
       expect(result.message).toMatch(
         new RegExp(`^The WebDAV server redirected PROPFIND version\\.txt \\(307\\) to ${trap.origin}/\\S+; redirects are not followed .*set WEBDAV_BASE_URL to the final address$`),
       );
     } else {
-      // Without If-Match a commit (no compaction) needs no PROPFIND: every PUT's answer confirms it.
+      // Otherwise a commit (no compaction) needs no PROPFIND: every PUT's answer confirms it.
       expect(result).toMatchObject({ uploaded: 1, errors: 0 });
       await b.put('later.txt', 'later');
     }

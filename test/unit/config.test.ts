@@ -50,10 +50,10 @@ describe('loadConfig', () => {
   });
 
   it('validates the GC settings: a grace of at least an hour, an interval of 0 turns automatic GC off', () => {
-    expect(loadConfig({ DOCSYNC_GC_GRACE_HOURS: '2', DOCSYNC_GC_INTERVAL_HOURS: '0', DOCSYNC_HISTORY_DAYS: '0' }, {}, cwd)).toMatchObject({
+    expect(loadConfig({ DOCSYNC_GC_GRACE_HOURS: '2', DOCSYNC_GC_INTERVAL_HOURS: '0', DOCSYNC_HISTORY_DAYS: '1' }, {}, cwd)).toMatchObject({
       gcGraceHours: 2,
       gcIntervalHours: 0,
-      historyDays: 0,
+      historyDays: 1,
     });
     expect(() => loadConfig({ DOCSYNC_GC_GRACE_HOURS: '0' }, {}, cwd)).toThrow(/DOCSYNC_GC_GRACE_HOURS \(--gc-grace-hours\) must be a whole number from 1/);
     expect(() => loadConfig({ DOCSYNC_GC_INTERVAL_HOURS: '-1' }, {}, cwd)).toThrow(/DOCSYNC_GC_INTERVAL_HOURS/);
