@@ -417,8 +417,10 @@ export class RemoteMetadataStore {
       }
       break;
     }
-    // A switch the server let through on its precondition replaced exactly our base: no need to look.
-    if (guarded) return;
+    // A switch the server let through on its precondition replaced exactly our base; where the
+    // server's answer to a PUT is proof that it stored it (measured on the WebDAV servers), there is
+    // no need to look. Elsewhere (a write may be acknowledged and lost) read it back.
+    if (guarded && this.remote.putAnswerConfirms) return;
     const written = await this.readHead();
     if (written?.commit !== head.commit) throw new RemoteMovedError('Another instance switched version.txt at the same moment');
   }
