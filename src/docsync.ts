@@ -53,6 +53,11 @@ export interface DocsyncOptions {
   sync?: Pick<SyncServiceDeps, 'sleep' | 'checkpoint'>;
   /** A remote to use instead of the configured one (tests, the simulation). */
   remote?: Remote;
+  /**
+   * The simulation: compaction after this many deltas (default MAX_DELTAS), and GC timings in ms
+   * instead of the configured hours and days — to exercise compaction and GC in a few hundred steps.
+   */
+  format?: { maxDeltas?: number; gc?: { intervalMs: number; windowMs: number; graceMs: number } };
   /** Make the data dir when it does not exist (`serve`: yes; other CLI commands refuse a mistyped path). */
   create?: boolean;
   /** Check the database pages at open (`PRAGMA quick_check`, ~0.2 s at 100K rows). Default true. */
@@ -85,13 +90,14 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
     state: syncState,
     conflicts: new ConflictRepository(db),
     remote,
-    metadata: remote && new RemoteMetadataStore(remote, paths.tmp, ids, options.sync?.sleep, config.maxSnapshotBytes),
+    metadata: remote && new RemoteMetadataStore(remote, paths.tmp, ids, options.sync?.sleep, config.maxSnapshotBytes, options.format?.maxDeltas),
     statePath: paths.remoteState,
     history: historyRepository,
     gc: {
       intervalMs: config.gcIntervalHours * HOUR_MS,
       windowMs: config.historyDays * DAY_MS,
       graceMs: config.gcGraceHours * HOUR_MS,
+      ...options.format?.gc,
       historyNames: (hash, fileType, since) => historyRepository.namesBlob(hash, fileType, since),
       pruneHistory: (since) => historyRepository.prune(since),
     },

@@ -115,6 +115,8 @@ export class RemoteMetadataStore {
     private readonly sleep: Sleep = realSleep,
     /** The largest snapshot or delta accepted: a bigger one is cut off, never written to disk whole. */
     private readonly snapshotMaxBytes = SNAPSHOT_MAX_BYTES,
+    /** Compact once this many deltas follow the snapshot. */
+    private readonly maxDeltas = MAX_DELTAS,
   ) {}
 
   /**
@@ -233,7 +235,7 @@ export class RemoteMetadataStore {
     };
     const bytes = formatJournal(journal);
     const delta: ChainFile = { version, commit, size: bytes.length, sha256: sha256(bytes) };
-    const compact = info.compact || chained?.format !== 2 || compactionDue(chained, bytes.length);
+    const compact = info.compact || chained?.format !== 2 || compactionDue(chained, bytes.length, this.maxDeltas);
     // A huge delta (a first import) next to its own snapshot would only be downloaded by no one.
     const publishDelta = !compact || bytes.length <= MAX_DELTA_BESIDE_SNAPSHOT;
     if (publishDelta) await this.putCreatingParent(deltaPath(delta), bytes);
@@ -487,11 +489,11 @@ class ChainBrokenError extends RemoteCorruptError {}
  * Whether the deltas after the snapshot (with the next one, of `nextBytes`) are many enough, or
  * large enough, to fold into a new snapshot.
  */
-export function compactionDue(head: VersionHead, nextBytes = 0): boolean {
+export function compactionDue(head: VersionHead, nextBytes = 0, maxDeltas = MAX_DELTAS): boolean {
   const after = head.deltas.filter((d) => d.version > head.snapshot.version);
   const bytes = after.reduce((sum, d) => sum + (d.size ?? 0), nextBytes);
   // Past half the snapshot's size, a new reader pays more for the deltas than for a new snapshot.
-  return after.length + 1 >= MAX_DELTAS || (head.snapshot.size !== undefined && bytes * 2 > head.snapshot.size && bytes > 64 * 1024);
+  return after.length + 1 >= maxDeltas || (head.snapshot.size !== undefined && bytes * 2 > head.snapshot.size && bytes > 64 * 1024);
 }
 
 function sha256(bytes: Buffer): string {
