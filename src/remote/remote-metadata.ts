@@ -60,6 +60,8 @@ const REREAD_DELAYS_MS = [50, 150, 400];
 
 /** A compaction is due once this many deltas follow the snapshot (version.txt stays small). */
 export const MAX_DELTAS = 64;
+/** A commit of more rows than this is published as a snapshot only, without a delta. */
+export const MAX_DELTA_ROWS = 100_000;
 /** A compacting commit's own delta larger than this is not published (its snapshot says it all). */
 export const MAX_DELTA_BESIDE_SNAPSHOT = 16 * 1024 * 1024;
 /** Deltas read for history only (from before the snapshot a new instance starts from) up to this size. */
@@ -233,11 +235,14 @@ export class RemoteMetadataStore {
       committed_at: info.committedAt,
       rows: rows.map((row) => ({ ...row, version })),
     };
-    const bytes = formatJournal(journal);
+    // A commit of very many rows (a first import) is published as a snapshot alone: its delta would
+    // be one JSON text of ~450 B a row (a V8 string ends at 512 MB), useful to no reader.
+    const huge = rows.length > MAX_DELTA_ROWS;
+    const bytes = huge ? Buffer.alloc(0) : formatJournal(journal);
     const delta: ChainFile = { version, commit, size: bytes.length, sha256: sha256(bytes) };
-    const compact = info.compact || chained?.format !== 2 || compactionDue(chained, bytes.length, this.maxDeltas);
-    // A huge delta (a first import) next to its own snapshot would only be downloaded by no one.
-    const publishDelta = !compact || bytes.length <= MAX_DELTA_BESIDE_SNAPSHOT;
+    const compact = info.compact || huge || chained?.format !== 2 || compactionDue(chained, bytes.length, this.maxDeltas);
+    // A large delta next to its own snapshot would be downloaded by no one either.
+    const publishDelta = !huge && (!compact || bytes.length <= MAX_DELTA_BESIDE_SNAPSHOT);
     if (publishDelta) await this.putCreatingParent(deltaPath(delta), bytes);
     const recent = [...(chained?.format === 2 ? chained.recent : state.recentCommits), commit].slice(-RECENT_COMMITS);
     const snapshot = compact ? await this.publishSnapshot(state, journal, recent) : chained.snapshot;

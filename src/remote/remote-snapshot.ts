@@ -127,25 +127,24 @@ export class RemoteSnapshot {
 
   /** Every valid row, tombstones included. */
   files(): RemoteFileRow[] {
-    return this.validRows(this.db.prepare<[], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files`).all());
+    return this.validRows(this.stmt<[], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files`).all());
   }
 
   /** Up to `limit` valid live rows after `afterId` in id order: a whole state read page by page. */
   livePage(afterId: string, limit: number): { rows: RemoteFileRow[]; last: string | undefined } {
-    const page = this.db
-      .prepare<[string, number], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE deleted = 0 AND stable_id > ? ORDER BY stable_id LIMIT ?`)
+    const page = this.stmt<[string, number], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE deleted = 0 AND stable_id > ? ORDER BY stable_id LIMIT ?`)
       .all(afterId, limit);
     return { rows: this.validRows(page), last: page.at(-1)?.stable_id as string | undefined };
   }
 
   /** Valid rows that changed after `version` (what another instance has not seen yet). */
   changedSince(version: number): RemoteFileRow[] {
-    return this.validRows(this.db.prepare<[number], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE version > ?`).all(version));
+    return this.validRows(this.stmt<[number], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE version > ?`).all(version));
   }
 
   /** Whether some valid row (tombstones included) names the blob `(hash, fileType)`. */
   hasBlob(hash: string, fileType: string): boolean {
-    const rows = this.db.prepare<[string, string], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE hash = ? AND file_type = ?`);
+    const rows = this.stmt<[string, string], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE hash = ? AND file_type = ?`);
     for (const row of rows.iterate(hash, fileType)) if (this.valid(row)) return true;
     return false;
   }
@@ -156,7 +155,7 @@ export class RemoteSnapshot {
    * fails the checks proves nothing, so the blob is uploaded.
    */
   hasLiveBlob(hash: string, fileType: string): boolean {
-    const rows = this.db.prepare<[string, string], Record<string, unknown>>(
+    const rows = this.stmt<[string, string], Record<string, unknown>>(
       `SELECT ${COLUMN_LIST} FROM files WHERE hash = ? AND file_type = ? AND deleted = 0`,
     );
     for (const row of rows.iterate(hash, fileType)) if (this.valid(row)) return true;
@@ -193,7 +192,7 @@ export class RemoteSnapshot {
 
   /** Counts the rows (tombstones included). */
   rowCount(): number {
-    return this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM files').get()!.n;
+    return this.stmt<[], { n: number }>('SELECT count(*) AS n FROM files').get()!.n;
   }
 
   /** Records rows a delta carried that failed the checks: reported like bad snapshot rows. */
@@ -203,13 +202,12 @@ export class RemoteSnapshot {
 
   /** The row of `stableId`, if there is one and it passes the checks (a bad row reads as absent). */
   get(stableId: string): RemoteFileRow | undefined {
-    const row = this.db.prepare<[string], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE stable_id = ?`).get(stableId);
+    const row = this.stmt<[string], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE stable_id = ?`).get(stableId);
     return row && this.valid(row);
   }
 
   upsert(row: RemoteFileRow): void {
-    this.db
-      .prepare(
+    this.stmt(
         `INSERT INTO files (stable_id, hash, filename, file_type, mime_type, size, doc_id, collections, labels, metadata,
            deleted, created_at, updated_at, version)
          VALUES (@stable_id, @hash, @filename, @file_type, @mime_type, @size, @doc_id, @collections, @labels, @metadata,
@@ -245,6 +243,18 @@ export class RemoteSnapshot {
     if (this.db.open) this.db.close();
   }
 
+  /** Prepared statements, by SQL text: a delta of 100K rows would otherwise prepare 100K times. */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private stmt<P extends unknown[] | {} = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement as unknown as Database.Statement<P, R>;
+  }
+
   private validRows(rows: Record<string, unknown>[]): RemoteFileRow[] {
     return rows.flatMap((row) => this.valid(row) ?? []);
   }
@@ -257,11 +267,11 @@ export class RemoteSnapshot {
   }
 
   private meta(key: string): string | undefined {
-    return this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value;
+    return this.stmt<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value;
   }
 
   private setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 }
 
