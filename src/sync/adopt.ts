@@ -42,7 +42,7 @@ export function canAdoptWhole(files: SqliteFileRepository): boolean {
  * committing the pages before it.
  */
 export async function adoptWhole(state: RemoteSnapshot, deps: AdoptDeps): Promise<void> {
-  const { files, blobs, summary } = deps;
+  const { files, summary } = deps;
   const total = state.rowCount();
   const now = isoUtc(deps.clock.now());
   let done = 0;

@@ -1,17 +1,15 @@
-import { createHash } from 'node:crypto';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { FileRecord } from '../domain/file.ts';
-import { describeRejected, type RemoteFileRow } from '../domain/shared-row.ts';
+import { describeRejected } from '../domain/shared-row.ts';
 import type { IdSource } from '../domain/ids.ts';
 import { withinBudget } from '../remote/bounded-read.ts';
 import { RemoteTimeoutError } from '../remote/errors.ts';
 import { LockLostError, type LockHandle, type RemoteLock } from '../remote/lock.ts';
 import type { Remote } from '../remote/remote.ts';
 import { blobKey, RemoteBlobStore, type Uploaded } from '../remote/remote-blobs.ts';
-import type { Journal } from '../remote/journal-file.ts';
 import type { ConditionalWrites, RemoteMetadataStore } from '../remote/remote-metadata.ts';
-import { RECENT_COMMITS, type RemoteSnapshot } from '../remote/remote-snapshot.ts';
-import { commitAt, deltaPath, snapshotPath, type VersionHead } from '../remote/version-file.ts';
+import type { RemoteSnapshot } from '../remote/remote-snapshot.ts';
+import type { VersionHead } from '../remote/version-file.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
@@ -19,36 +17,13 @@ import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
 import { InsufficientStorageError, storageErrorOf } from '../errors.ts';
 import { MassDeleteError, RemoteReplacedError } from './errors.ts';
 import { emptySummary, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
-import { planSync, sameState, type PlanAction } from './planner.ts';
+import { planSync, type PlanAction } from './planner.ts';
 import { forEachLimited } from './transfers.ts';
 import { adoptWhole, canAdoptWhole } from './adopt.ts';
-import { whyNotInStep } from './garbage-collection.ts';
-import { collectRemoteGarbage } from './remote-gc.ts';
-
-/** A published or pulled commit, as the file history records it. */
-export interface HistoryCommit {
-  version: number;
-  commit: string;
-  committed_at: string;
-  instance_id: string;
-}
-
-/** When and how the lock holder collects remote garbage after its commit (SPEC §9). */
-export interface GcPolicy {
-  /** 0: never automatically (only `docsync gc`). */
-  intervalMs: number;
-  windowMs: number;
-  graceMs: number;
-  /** Whether a row version inside the window starting at `since` names the blob (the file history). */
-  historyNames(hash: string, fileType: string, since: string): boolean;
-  /** Forgets history older than the window (each file keeps its state at `since`). */
-  pruneHistory(since: string): void;
-}
-
-/** Hears of every commit this instance publishes or pulls (the file history, SPEC §9). */
-export interface HistoryRecorder {
-  record(commit: HistoryCommit, rows: RemoteFileRow[]): void;
-}
+import { CommitRecovery } from './commit-recovery.ts';
+import { collectAfterCommit, type GcPolicy } from './garbage-collection.ts';
+import { recordJournal, recordReplaced, type HistoryRecorder } from './history-log.ts';
+import { fingerprint, fromRemote, toRemote, unchangedSince } from './rows.ts';
 
 /**
  * Thrown by a test's checkpoint to stop a sync the way a killed process would: nothing is cleaned
@@ -132,7 +107,11 @@ export class SyncEngine {
   /** The snapshot this sync works on, once opened. */
   private snapshot: RemoteSnapshot | undefined;
 
+  /** Lost commits, crash leftovers, rewritten history: repaired before the plan. */
+  private readonly recovery: CommitRecovery;
+
   constructor(private readonly deps: SyncEngineDeps) {
+    this.recovery = new CommitRecovery({ ...deps, releaseBlob: (file) => this.releaseBlob(file) });
     this.remoteBlobs = new RemoteBlobStore(deps.remote, {
       knownElsewhere: (hash, fileType) => this.snapshot?.hasLiveBlob(hash, fileType) ?? false,
     });
@@ -178,9 +157,9 @@ export class SyncEngine {
       const opened = await this.openSnapshot(head, options);
       snapshot = opened.snapshot;
       this.snapshot = snapshot;
-      this.settleLastCommit(snapshot);
-      const lost = this.requeueLostCommit(snapshot);
-      const rewritten = opened.fresh ? undefined : this.repairRewrittenHistory(snapshot);
+      this.recovery.settleLastCommit(snapshot);
+      const lost = this.recovery.requeueLostCommit(snapshot);
+      const rewritten = opened.fresh ? undefined : this.recovery.repairRewrittenHistory(snapshot);
       const requeued = (lost?.requeued ?? 0) + (rewritten?.requeued ?? 0);
       this.progress('planning', 0, 1);
       // After a lost commit, what others wrote since its base is news too, whatever its version.
@@ -215,7 +194,15 @@ export class SyncEngine {
       const newHead = await this.pushLocalChanges(actions, opened, handle);
       const version = newHead?.version ?? head?.version ?? null;
       if (newHead && pullsComplete) state.markSeen(newHead);
-      if (newHead && pullsComplete && !lockLost) await this.collectGarbageIfDue(newHead, snapshot, lockGone.signal);
+      if (newHead && pullsComplete && !lockLost) {
+        const gc = await collectAfterCommit(
+          { ...this.deps, message: (text) => this.deps.listener?.message?.(text) },
+          newHead,
+          snapshot,
+          lockGone.signal,
+        );
+        if (gc) this.summary.gc = gc;
+      }
       this.reportRejected(snapshot);
       state.set(SYNC_STATE_KEYS.lastSyncTime, isoUtc(this.deps.clock.now()));
       this.summary.new_version = version;
@@ -267,7 +254,7 @@ export class SyncEngine {
       throw new RemoteReplacedError(message);
     };
     const lastSeen = state.lastSeenVersion();
-    if (knownRepo && lastSeen !== undefined && head.version < lastSeen && !this.lateSwitchExplains(snapshot, head)) {
+    if (knownRepo && lastSeen !== undefined && head.version < lastSeen && !this.recovery.lateSwitchExplains(snapshot, head)) {
       await refuse(`The remote went back from version ${lastSeen} to ${head.version} (restored from an older copy?).`);
     }
     if (!knownRepo) {
@@ -276,23 +263,9 @@ export class SyncEngine {
     }
     // Started from a snapshot: the commits before it are not in this instance's history.
     if (caughtUp.via === 'snapshot') state.set(SYNC_STATE_KEYS.historySince, isoUtc(this.deps.clock.now()));
-    for (const journal of [...caughtUp.earlier, ...caughtUp.journals]) this.recordHistory(journal);
-    this.recordReplaced(caughtUp.replaced, head);
+    for (const journal of [...caughtUp.earlier, ...caughtUp.journals]) recordJournal(this.deps.history, journal);
+    recordReplaced(this.deps.history, caughtUp.replaced, head);
     return { snapshot, base: head, fresh: false, migrate: head.format === 1 };
-  }
-
-  /**
-   * Whether a remote that went back a version is a late switch rather than an older copy: where the
-   * server ignores preconditions, a sync frozen before its switch can land version n+1 after others
-   * committed n+1 and n+2. Its head is a commit this instance never saw, built on history it shares;
-   * the rewritten-history repair then re-publishes what only this instance still holds. A head this
-   * instance saw before, or one with no shared history, is an older copy put back: refused.
-   */
-  private lateSwitchExplains(snapshot: RemoteSnapshot, head: VersionHead): boolean {
-    const seen = this.deps.state.seenCommits();
-    if (seen.some(([, commit]) => commit === head.commit)) return false;
-    const history = historyOf(snapshot);
-    return seen.some(([version, commit]) => version < head.version && history.get(version) === commit);
   }
 
   /** Every live local row becomes a change to publish (re-initialisation). */
@@ -307,166 +280,6 @@ export class SyncEngine {
       page = files.list({ limit: 1000, includeDeleted: false, cursor: page.nextCursor });
     }
     this.deps.state.clearLastCommit();
-  }
-
-  /**
-   * Finishes the bookkeeping of a commit whose sync died right after switching `version.txt`: its
-   * rows, still `modified`, are marked synced at its version if they still hold what it published.
-   * Otherwise a later edit of them made elsewhere would look like a conflict with their own past.
-   */
-  private settleLastCommit(snapshot: RemoteSnapshot): void {
-    const { state, files } = this.deps;
-    const last = state.lastCommit();
-    if (!last || last.settled !== false || !snapshot.recentCommits.includes(last.id)) return;
-    for (const pushed of state.lastCommitEdits()) {
-      const file = files.get(pushed.stable_id);
-      if (file?.sync_status !== 'modified' && file?.sync_status !== 'pending_delete') continue;
-      // Untouched since the push; the remote may hold a later version of it, which the plan pulls.
-      if (fingerprint(file) !== pushed.fingerprint || !snapshot.get(file.stable_id)) continue;
-      files.update({ ...file, sync_status: 'synced', sync_hash: file.hash, remote_version: last.version });
-      if (file.deleted) this.releaseBlob(file);
-    }
-    state.markCommitSettled();
-  }
-
-  /**
-   * Lost-commit detection (SPEC §3): if our last commit is not among the remote's recent commits, a
-   * racing writer replaced it (possible where the lock is not atomic). Its rows go back in the queue,
-   * based on the version the commit was made on, so the next plan merges them with what won.
-   */
-  private requeueLostCommit(snapshot: RemoteSnapshot): { requeued: number; base: number } | undefined {
-    const { state, files } = this.deps;
-    const last = state.lastCommit();
-    if (!last || snapshot.recentCommits.includes(last.id)) return undefined;
-    if (snapshot.version - last.version >= RECENT_COMMITS) return undefined; // Fell off the list by age, not lost.
-    let requeued = 0;
-    for (const id of state.lastCommitRows()) {
-      const file = files.get(id);
-      if (file?.sync_status !== 'synced' || file.remote_version !== last.version) continue;
-      files.update({ ...file, sync_status: file.deleted ? 'pending_delete' : 'modified', remote_version: last.base });
-      requeued++;
-    }
-    state.clearLastCommit();
-    return { requeued, base: last.base };
-  }
-
-  /**
-   * A commit this instance saw is gone from the remote's history: a late or racing writer replaced
-   * it (a sync frozen right before an unconditional version switch, or a lock that is not atomic).
-   * Its author re-queues its own rows (`requeueLostCommit`); every instance that pulled it holds rows
-   * "synced" with a version the remote no longer has, which the normal plan (version numbers only)
-   * would never look at again. Those rows are compared with the remote as it is: the same state is
-   * simply re-based; anything else becomes a local change on top of the fork point, so the next plan
-   * re-publishes it where the remote did not change since, and reports a conflict where it did —
-   * nothing the lost commit carried is dropped or silently overwritten. A file the remote never had
-   * is published again, a deletion of it too (so no copy elsewhere brings it back).
-   */
-  private repairRewrittenHistory(snapshot: RemoteSnapshot): { fork: number; requeued: number } | undefined {
-    const { state, files } = this.deps;
-    const recent = snapshot.recentCommits;
-    const history = historyOf(snapshot);
-    const seen = state.seenCommits();
-    let rewritten = false;
-    let fork: [number, string] | undefined;
-    for (const [version, commit] of seen) {
-      const theirs = history.get(version);
-      if (theirs === undefined) continue; // Older than the remote's memory: nothing to compare.
-      if (theirs === commit) fork = [version, commit];
-      else rewritten = true;
-    }
-    if (!rewritten) return undefined;
-    // The last version both histories share (as far as this instance can tell).
-    const shared = fork?.[0] ?? Math.max(0, snapshot.version - recent.length);
-    let requeued = 0;
-    for (const file of files.syncedAbove(shared)) {
-      if (file.sync_status === 'conflict') continue;
-      const remote = snapshot.get(file.stable_id);
-      if (remote && sameState(file, remote)) {
-        files.update({ ...file, sync_status: 'synced', sync_hash: file.hash, remote_version: remote.version });
-        continue;
-      }
-      const status = file.deleted ? 'pending_delete' : 'modified';
-      // A live file the remote lacks is new to it; a tombstone keeps a base, so it is pushed.
-      const base = !remote && !file.deleted ? null : shared;
-      files.update({ ...file, sync_status: status, remote_version: base });
-      requeued++;
-    }
-    // Only once the rows are repaired (a crash before this repeats the repair, which is idempotent).
-    const sharedHead = fork ?? (history.has(shared) ? ([shared, history.get(shared)!] as [number, string]) : undefined);
-    state.rewindSeen(
-      sharedHead && { version: sharedHead[0], commit: sharedHead[1] },
-      seen.filter(([version, commit]) => version <= shared && history.get(version) === commit),
-    );
-    this.deps.listener?.message?.(
-      `The remote's history was rewritten after version ${shared} (a commit this instance had seen is gone); ${requeued} file(s) re-queued`,
-    );
-    return { fork: shared, requeued };
-  }
-
-  /**
-   * Remote GC by the lock holder, after its commit, at most once per interval (SPEC §9). Only when
-   * this instance's rows describe the remote (in step, nothing unsynced); a failure is reported and
-   * never fails the sync.
-   */
-  private async collectGarbageIfDue(head: VersionHead, snapshot: RemoteSnapshot, signal: AbortSignal): Promise<void> {
-    const { gc, state, clock, files, listener } = this.deps;
-    if (!gc || gc.intervalMs <= 0) return;
-    const now = clock.now();
-    const last = state.get(SYNC_STATE_KEYS.lastGcTime);
-    if (last !== undefined && now - Date.parse(last) < gc.intervalMs) return;
-    const since = isoUtc(now - gc.windowMs);
-    const watched = state.get(SYNC_STATE_KEYS.historySince);
-    const notInStep =
-      whyNotInStep(state, files, head) ??
-      (watched === undefined || watched > since ? 'this instance has not yet seen a whole history window of commits' : undefined);
-    if (notInStep) {
-      listener?.message?.(`Garbage collection put off: ${notInStep}`);
-      return;
-    }
-    state.set(SYNC_STATE_KEYS.lastGcTime, isoUtc(now));
-    try {
-      this.summary.gc = await collectRemoteGarbage(
-        this.deps.remote,
-        {
-          current: { snapshot: snapshotPath(head), deltas: head.deltas.map(deltaPath) },
-          isReferenced: (hash, fileType) =>
-            files.isBlobKept(hash, fileType, since) || snapshot.hasLiveBlob(hash, fileType) || gc.historyNames(hash, fileType, since),
-          now,
-          windowMs: gc.windowMs,
-          graceMs: gc.graceMs,
-          dryRun: false,
-          signal,
-          concurrency: this.deps.transferWorkers,
-        },
-        (message) => listener?.message?.(message),
-      );
-      gc.pruneHistory(since);
-    } catch (error) {
-      listener?.message?.(`Garbage collection stopped: ${(error as Error).message}`);
-    }
-  }
-
-  /**
-   * Records earlier versions that a commit replaced, as the shared state held them (their commit id
-   * when version.txt still names it; their author unknown). The history of an instance that started
-   * from a snapshot lacks them otherwise — and the GC must know a file's state at the window's start.
-   * Already recorded versions keep what was recorded. Costs what changed, not the number of files.
-   */
-  private recordReplaced(rows: RemoteFileRow[], head: VersionHead | undefined): void {
-    const history = this.deps.history;
-    if (!history) return;
-    for (const row of rows) {
-      const commit = (head && commitAt(head, row.version)) ?? 'unknown';
-      history.record({ version: row.version, commit, committed_at: row.updated_at, instance_id: 'unknown' }, [row]);
-    }
-  }
-
-  /** Hands a commit's rows to the file history. */
-  private recordHistory(journal: Journal): void {
-    this.deps.history?.record(
-      { version: journal.version, commit: journal.commit, committed_at: journal.committed_at, instance_id: journal.instance },
-      journal.rows,
-    );
   }
 
   /** Plans the files changed on either side since `lastSeen`: no scan of unchanged files. */
@@ -645,8 +458,8 @@ export class SyncEngine {
         recorded = true;
       },
     });
-    this.recordReplaced(replaced, newHead);
-    this.recordHistory(journal);
+    recordReplaced(this.deps.history, replaced, newHead);
+    recordJournal(this.deps.history, journal);
     await this.deps.checkpoint?.('after_commit');
     // The commit names every blob uploaded for it: nothing is left to skip next time.
     state.clearUploadedBlobs();
@@ -840,63 +653,6 @@ export class SyncEngine {
   private percent = 0;
   private lastPhase: SyncPhase | undefined;
   private lastProgressAt = Number.NEGATIVE_INFINITY;
-}
-
-/** The local row a pulled remote row becomes: synced, based on the remote version. */
-function fromRemote(remote: RemoteFileRow, localModifiedAt: string): FileRecord {
-  const { version, ...fields } = remote;
-  return {
-    ...fields,
-    stable_id: remote.stable_id as FileRecord['stable_id'],
-    deleted: false,
-    local_modified_at: localModifiedAt,
-    sync_status: 'synced',
-    sync_hash: remote.hash,
-    remote_version: version,
-  };
-}
-
-/** The commits the remote remembers, by version (the last is the snapshot's own). */
-function historyOf(snapshot: RemoteSnapshot): Map<number, string> {
-  const recent = snapshot.recentCommits;
-  return new Map(recent.map((commit, i) => [snapshot.version - (recent.length - 1 - i), commit]));
-}
-
-/** The remote row a pushed local row becomes, stamped with the commit's version. */
-function toRemote(local: FileRecord, version: number): RemoteFileRow {
-  return {
-    stable_id: local.stable_id,
-    hash: local.hash,
-    filename: local.filename,
-    file_type: local.file_type,
-    mime_type: local.mime_type,
-    size: local.size,
-    doc_id: local.doc_id,
-    collections: local.collections,
-    labels: local.labels,
-    metadata: local.metadata,
-    deleted: local.deleted,
-    created_at: local.created_at,
-    updated_at: local.updated_at,
-    version,
-  };
-}
-
-/** Whether a row is still as it was planned (the user may edit during a sync). */
-function unchangedSince(current: FileRecord | undefined, planned: FileRecord): boolean {
-  return (
-    current !== undefined &&
-    current.local_modified_at === planned.local_modified_at &&
-    current.sync_status === planned.sync_status &&
-    current.hash === planned.hash &&
-    current.deleted === planned.deleted &&
-    current.remote_version === planned.remote_version
-  );
-}
-
-/** A digest of everything a commit publishes of a row: equal means "as pushed". */
-function fingerprint(file: FileRecord): string {
-  return createHash('sha256').update(JSON.stringify(toRemote(file, 0))).digest('base64url');
 }
 
 function uniqueBlobs<T extends { hash: string; file_type: string }>(rows: T[]): T[] {

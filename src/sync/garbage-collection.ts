@@ -8,7 +8,10 @@ import { isoUtc } from '../domain/clock.ts';
 import { AppError } from '../errors.ts';
 import { RemoteLock } from '../remote/lock.ts';
 import { RemoteMetadataStore } from '../remote/remote-metadata.ts';
-import { deltaPath, snapshotPath } from '../remote/version-file.ts';
+import { deltaPath, snapshotPath, type VersionHead } from '../remote/version-file.ts';
+import type { Clock } from '../domain/clock.ts';
+import type { Remote } from '../remote/remote.ts';
+import type { RemoteSnapshot } from '../remote/remote-snapshot.ts';
 import { realSleep } from '../remote/retrying-remote.ts';
 import { dataPaths } from '../store/data-dir.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
@@ -170,4 +173,76 @@ export function whyNotInStep(
   const last = state.lastCommit();
   if (last && !last.settled) return 'The last sync of this instance stopped in the middle of its commit';
   return undefined;
+}
+
+/** When and how the lock holder collects remote garbage after its commit (SPEC §9). */
+export interface GcPolicy {
+  /** 0: never automatically (only `docsync gc`). */
+  intervalMs: number;
+  windowMs: number;
+  graceMs: number;
+  /** Whether a row version inside the window starting at `since` names the blob (the file history). */
+  historyNames(hash: string, fileType: string, since: string): boolean;
+  /** Forgets history older than the window (each file keeps its state at `since`). */
+  pruneHistory(since: string): void;
+}
+
+export interface AfterCommitGc {
+  gc?: GcPolicy | undefined;
+  state: SyncStateStore;
+  files: SqliteFileRepository;
+  remote: Remote;
+  clock: Clock;
+  transferWorkers: number;
+  message?: (text: string) => void;
+}
+
+/**
+ * Remote GC by the lock holder, after its commit, at most once per interval (SPEC §9). Only when
+ * this instance's rows describe the remote (in step, nothing unsynced) and its history covers a
+ * whole window; a failure is reported and never fails the sync. Returns the figures when it ran.
+ */
+export async function collectAfterCommit(
+  deps: AfterCommitGc,
+  head: VersionHead,
+  snapshot: RemoteSnapshot,
+  signal: AbortSignal,
+): Promise<GcReport | undefined> {
+  const { gc, state, clock, files, message } = deps;
+  if (!gc || gc.intervalMs <= 0) return undefined;
+  const now = clock.now();
+  const last = state.get(SYNC_STATE_KEYS.lastGcTime);
+  if (last !== undefined && now - Date.parse(last) < gc.intervalMs) return undefined;
+  const since = isoUtc(now - gc.windowMs);
+  const watched = state.get(SYNC_STATE_KEYS.historySince);
+  const notInStep =
+    whyNotInStep(state, files, head) ??
+    (watched === undefined || watched > since ? 'this instance has not yet seen a whole history window of commits' : undefined);
+  if (notInStep) {
+    message?.(`Garbage collection put off: ${notInStep}`);
+    return undefined;
+  }
+  state.set(SYNC_STATE_KEYS.lastGcTime, isoUtc(now));
+  try {
+    const report = await collectRemoteGarbage(
+      deps.remote,
+      {
+        current: { snapshot: snapshotPath(head), deltas: head.deltas.map(deltaPath) },
+        isReferenced: (hash, fileType) =>
+          files.isBlobKept(hash, fileType, since) || snapshot.hasLiveBlob(hash, fileType) || gc.historyNames(hash, fileType, since),
+        now,
+        windowMs: gc.windowMs,
+        graceMs: gc.graceMs,
+        dryRun: false,
+        signal,
+        concurrency: deps.transferWorkers,
+      },
+      (text) => message?.(text),
+    );
+    gc.pruneHistory(since);
+    return report;
+  } catch (error) {
+    message?.(`Garbage collection stopped: ${(error as Error).message}`);
+    return undefined;
+  }
 }
