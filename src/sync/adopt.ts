@@ -64,7 +64,13 @@ export async function adoptWhole(state: RemoteSnapshot, deps: AdoptDeps): Promis
 async function downloadMissing(rows: RemoteFileRow[], deps: AdoptDeps): Promise<Set<string>> {
   const { blobs, summary } = deps;
   const needed = new Map<string, RemoteFileRow>();
-  for (const row of rows) if (!blobs.has(row.hash, row.file_type)) needed.set(blobKey(row), row);
+  const looked = new Set<string>();
+  for (const row of rows) {
+    const key = blobKey(row);
+    if (looked.has(key)) continue;
+    looked.add(key);
+    if (!blobs.has(row.hash, row.file_type)) needed.set(key, row);
+  }
   const failed = new Set<string>();
   let stop: unknown;
   await forEachLimited([...needed.values()], deps.transferWorkers, async (row) => {
