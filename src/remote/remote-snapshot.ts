@@ -171,8 +171,10 @@ export class RemoteSnapshot {
     const replaced: RemoteFileRow[] = [];
     this.transaction(() => {
       for (const row of rows) {
-        const before = this.get(row.stable_id);
-        if (before && before.version < row.version) replaced.push(before);
+        // Read quietly: a bad row being replaced is no news to report.
+        const stored = this.stmt<[string], Record<string, unknown>>(`SELECT ${COLUMN_LIST} FROM files WHERE stable_id = ?`).get(row.stable_id);
+        const reading = stored && readStoredRow(stored);
+        if (reading?.ok && reading.row.version < row.version) replaced.push(reading.row);
         this.upsert(row);
       }
       this.stamp(version, commit, recent);

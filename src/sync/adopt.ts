@@ -1,12 +1,10 @@
 /**
- * A new instance's first sync (SPEC §3: "a new instance adopts the remote's state"), page by page:
- * with no local rows there is nothing to compare, so the shared state is read in id order, each
- * page's missing blobs are downloaded (verified), and the page's rows are inserted in one
- * transaction. Memory stays bounded by the page, not by the number of files — at 1M files the
- * general plan would hold every row as an object, and insert each in a transaction of its own.
+ * A new instance's first sync (SPEC §3: "a new instance adopts the remote's state"): with no local
+ * rows there is nothing to compare, so the shared state is read in id order, page by page (checked,
+ * missing blobs downloaded and verified), then copied in by SQL. Memory stays bounded by the page,
+ * not by the number of files — at 1M files the general plan would hold every row as an object.
  */
 import { isoUtc, type Clock } from '../domain/clock.ts';
-import type { FileRecord } from '../domain/file.ts';
 import type { RemoteFileRow } from '../domain/shared-row.ts';
 import { RemoteTimeoutError } from '../remote/errors.ts';
 import { blobKey, type RemoteBlobStore } from '../remote/remote-blobs.ts';
@@ -37,27 +35,34 @@ export function canAdoptWhole(files: SqliteFileRepository): boolean {
 }
 
 /**
- * Inserts every live remote row whose content arrived. A row whose blob failed is left out (the
- * next sync, then a normal one, pulls it again). Throws on a stalled server or a full disk, after
- * committing the pages before it.
+ * Adopts every live remote row whose content arrived: first a pass over the state in pages — each
+ * row checked (a bad one is left out and reported), each page's missing blobs downloaded and
+ * verified — then the rows copied in by SQL (`adoptFrom`). A row whose blob failed stays out (the
+ * next sync, a normal one then, pulls it again). Throws on a stalled server or a full disk, before
+ * any row is copied.
  */
 export async function adoptWhole(state: RemoteSnapshot, deps: AdoptDeps): Promise<void> {
   const { files, summary } = deps;
   const total = state.rowCount();
-  const now = isoUtc(deps.clock.now());
-  let done = 0;
+  const missing: RemoteFileRow[] = [];
+  let checked = 0;
   for (let after = ''; ; ) {
     const { rows, last } = state.livePage(after, ADOPT_PAGE);
     if (last === undefined) break;
     after = last;
     const failed = await downloadMissing(rows, deps);
-    const arrived = rows.filter((row) => !failed.has(blobKey(row)));
-    files.insertMany(arrived.map((row) => adopted(row, now)));
-    summary.downloaded += arrived.length;
-    summary.local_changed ||= arrived.length > 0;
-    done += rows.length;
-    deps.progress?.(Math.min(done, total), total);
+    for (const row of rows) if (failed.has(blobKey(row))) missing.push(row);
+    checked += ADOPT_PAGE;
+    deps.progress?.(Math.min(checked, total), total * 2);
   }
+  const adopted = files.adoptFrom(state.path, {
+    skipIds: [...state.rejected.keys()].filter((id): id is string => typeof id === 'string'),
+    missingBlobs: missing,
+    now: isoUtc(deps.clock.now()),
+    progress: (done) => deps.progress?.(total + Math.min(done, total), total * 2),
+  });
+  summary.downloaded += adopted;
+  summary.local_changed ||= adopted > 0;
 }
 
 /** Downloads the page's blobs not here yet; returns the keys that failed. */
@@ -91,18 +96,4 @@ async function downloadMissing(rows: RemoteFileRow[], deps: AdoptDeps): Promise<
   });
   if (stop) throw stop;
   return failed;
-}
-
-/** The local row an adopted remote row becomes: synced at its version. */
-function adopted(remote: RemoteFileRow, now: string): FileRecord {
-  const { version, ...fields } = remote;
-  return {
-    ...fields,
-    stable_id: remote.stable_id as FileRecord['stable_id'],
-    deleted: false,
-    local_modified_at: now,
-    sync_status: 'synced',
-    sync_hash: remote.hash,
-    remote_version: version,
-  };
 }
