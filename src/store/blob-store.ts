@@ -67,8 +67,20 @@ export class BlobStore {
   async stage(source: Readable, maxBytes = Number.POSITIVE_INFINITY): Promise<StagedBlob> {
     const tempPath = path.join(this.tmpDir, `${this.ids.bytes(12).toString('hex')}.part`);
     let sink: HashingFileSink | undefined;
+    // The source may fail while the temp file is being opened (a file that does not exist): heard
+    // here, not as an uncaught error, before `pipeline` listens.
+    let early: unknown;
+    const onEarly = (error: unknown) => {
+      early ??= error;
+    };
+    source.on('error', onEarly);
     try {
-      sink = new HashingFileSink(await fsp.open(tempPath, 'wx'), maxBytes);
+      try {
+        sink = new HashingFileSink(await fsp.open(tempPath, 'wx'), maxBytes);
+      } finally {
+        source.off('error', onEarly);
+      }
+      if (early !== undefined) throw early;
       await pipeline(source, sink);
       await sink.sync();
       await sink.close();
