@@ -26,6 +26,14 @@ import type { RemoteFileRow } from '../src/domain/shared-row.ts';
  * resolution. Anything else vanished (invariant 2). A file that is live at the end may
  * have been deleted only if a resolution dropped that deletion (invariant 3).
  *
+ * A restore from the history (an older version, or a file back from the trash) makes an old state
+ * current again: its key is that old state's key, so the one place two changes share a live key. Its
+ * history is the old state's, plus the row it was made on, plus the restore — merged into the old
+ * key, so a row still at that old state counts as including what the restore superseded (the check
+ * is that much weaker for a restored file). A restore to a state no change produced, or with fields
+ * the old state did not have, is a problem. A deletion undone by a restore is in the history of the
+ * final state, and that is what invariant 3 accepts besides a resolution.
+ *
  * Not covered: two changes that produce byte-identical states (the generator never makes them,
  * except tombstones of the same state, whose histories are merged); the timestamps and
  * `local_modified_at`; whether a resolution dropped *only* what the person saw in the conflict
@@ -36,7 +44,7 @@ export interface Change {
   step: number;
   instance: string;
   stableId: string;
-  kind: 'create' | 'content' | 'meta' | 'delete' | 'copy';
+  kind: 'create' | 'content' | 'meta' | 'delete' | 'copy' | 'restore';
   key: string;
 }
 
@@ -113,9 +121,18 @@ export class Model {
     const history = new Set(parent);
     history.add(id);
     const known = this.histories.get(key);
+    if (kind === 'restore') {
+      if (!known) this.problems.push({ invariant: '2', message: `a restore by ${instance} (step ${step}) made state ${key}, which no change produced: ${shareable(after)}` });
+      else if (this.states.get(key) !== shareable(after)) {
+        this.problems.push({
+          invariant: '2',
+          message: `a restore by ${instance} (step ${step}) made state ${key} with other fields:\n      restored ${shareable(after)}\n      recorded ${this.states.get(key)}`,
+        });
+      }
+    }
     if (known) {
-      // Only tombstones of one state may coincide (two instances deleting the same version).
-      if (!after.deleted) {
+      // Only tombstones of one state may coincide (two instances deleting the same version), and restores.
+      if (!after.deleted && kind !== 'restore') {
         this.problems.push({ invariant: 'model', message: `state ${key} produced twice (step ${step}): the generator is not unique` });
       }
       for (const c of known) history.add(c);
@@ -219,6 +236,8 @@ export class Model {
       if (change.kind !== 'delete') continue;
       const final = finalById.get(change.stableId);
       if (!final || final.deleted || this.dropped.has(change.id)) continue;
+      // A restore from the trash made on top of the deletion undid it.
+      if (this.histories.get(stateKey(final))?.has(change.id)) continue;
       problems.push({
         invariant: '3',
         message: `${change.stableId} was deleted by ${change.instance} at step ${change.step} and is live at the end (${stateKey(final)}) without an edit or a resolution that undid the deletion`,
