@@ -201,24 +201,36 @@ function sha256(data: Buffer): string {
 
 /**
  * Invariant 6: every blob a version inside the history window names, in any live instance's history,
- * is on the remote (the remote's live rows are invariant 5's). The window rule is `namesBlob`'s.
+ * is on the remote (the remote's live rows are invariant 5's). The window rule is `namesBlob`'s —
+ * committed inside the window, or no later version committed before the window began — but judged on
+ * what all instances' histories know together: an instance that has not pulled a file's later version
+ * yet still holds the older one as current, and the GC (which only runs in step) rightly let it go.
  */
 export function checkHistoryBlobs(world: World): string[] {
   const gc = world.options.format?.gc ?? SIM_FORMAT.gc;
   if (gc === false) return [];
   const since = isoUtc(world.clock.now() - gc.windowMs);
-  const problems: string[] = [];
+  type Version = { stable_id: string; version: number; hash: string; file_type: string; deleted: number; committed_at: string };
+  const held = new Map<SimInstance, Version[]>();
+  // The earliest commit time known of each later version: (stable_id) -> versions committed before `since`.
+  const replacedBefore = new Map<string, number>();
   for (const instance of world.instances) {
     if (instance.inc.dead) continue;
-    const named = instance.docsync.db
-      .prepare<[{ since: string }], { stable_id: string; version: number; hash: string; file_type: string; committed_at: string }>(
-        `SELECT v.stable_id, v.version, v.hash, v.file_type, v.committed_at FROM file_versions v
-         WHERE v.deleted = 0 AND (v.committed_at >= @since OR NOT EXISTS (
-           SELECT 1 FROM file_versions w WHERE w.stable_id = v.stable_id AND w.version > v.version AND w.committed_at < @since))`,
-      )
-      .all({ since });
-    for (const v of named) {
-      if (peek(world.memory, remotePaths.blob(v.hash, v.file_type))) continue;
+    const versions = instance.docsync.db
+      .prepare<[], Version>('SELECT stable_id, version, hash, file_type, deleted, committed_at FROM file_versions')
+      .all();
+    held.set(instance, versions);
+    for (const v of versions) {
+      // The highest version of each file committed before the window began.
+      if (v.committed_at < since) replacedBefore.set(v.stable_id, Math.max(replacedBefore.get(v.stable_id) ?? 0, v.version));
+    }
+  }
+  const problems: string[] = [];
+  for (const [instance, versions] of held) {
+    for (const v of versions) {
+      if (v.deleted) continue;
+      const inWindow = v.committed_at >= since || (replacedBefore.get(v.stable_id) ?? 0) <= v.version;
+      if (!inWindow || peek(world.memory, remotePaths.blob(v.hash, v.file_type))) continue;
       problems.push(
         `${instance.name}'s history names blob ${v.hash.slice(0, 12)}….${v.file_type} (${v.stable_id} v${v.version}, committed ${v.committed_at}, window from ${since}), which is not on the remote`,
       );
