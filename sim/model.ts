@@ -112,9 +112,9 @@ export class Model {
   }
 
   /** A change accepted by `instance`: `before` is the row it was made on (none for a create). */
-  record(step: number, instance: string, kind: Change['kind'], before: Row | undefined, after: Row): Change {
+  record(step: number, instance: string, kind: Change['kind'], before: Row | undefined, after: Row, parentHistory?: Set<number>): Change {
     const id = this.nextId++;
-    const parent = before ? this.historyOf(before, `the row ${instance} changed (step ${step})`) : new Set<number>();
+    const parent = parentHistory ?? (before ? this.historyOf(before, `the row ${instance} changed (step ${step})`) : new Set<number>());
     const key = stateKey(after);
     const change: Change = { id, step, instance, stableId: after.stable_id, kind, key };
     this.changes.push(change);
@@ -171,6 +171,18 @@ export class Model {
     if (!set) this.tombstones.set(key, (set = new Set()));
     set.add(change.id);
     this.unattributed.delete(change);
+  }
+
+  /**
+   * The history of a remote tombstone (`stable_id@version`): every deletion that reached the remote
+   * as it, with what each was made on; all deletions of the file when none is attributed yet.
+   */
+  tombstoneHistory(stableId: string, version: number | null): Set<number> {
+    const history = new Set<number>();
+    const attributed = version === null ? undefined : this.tombstones.get(`${stableId}@${version}`);
+    const deletions = attributed ? [...attributed].map((id) => this.changes[id - 1]!) : this.changes.filter((c) => c.kind === 'delete' && c.stableId === stableId);
+    for (const d of deletions) for (const c of this.histories.get(d.key) ?? []) history.add(c);
+    return history;
   }
 
   /** The history of a state that must be known; an unknown state is a problem (something invented it). */

@@ -480,12 +480,15 @@ export class World {
       return;
     }
     // Restoring the version the file already has changes nothing.
-    if (shareable(after) === shareable(before)) {
+    if (shareable(after) === shareable(before) && after.updated_at === before.updated_at && after.sync_status === before.sync_status) {
       this.stats.restores[`${kind} (unchanged)`] = (this.stats.restores[`${kind} (unchanged)`] ?? 0) + 1;
       return;
     }
     this.stats.restores[kind] = (this.stats.restores[kind] ?? 0) + 1;
-    this.model.record(this.step, instance.name, 'restore', before, after);
+    // A tombstone pulled from elsewhere keeps the local fields, a state no change made: its history is
+    // that of the deletions that reached the remote as its tombstone.
+    const parent = before.deleted && !this.model.known(before) ? this.model.tombstoneHistory(before.stable_id, before.remote_version) : undefined;
+    this.model.record(this.step, instance.name, 'restore', before, after, parent);
   }
 
   /** Resolves one conflict and tells the model what the resolution kept and dropped. */

@@ -587,8 +587,12 @@ export class SyncEngine {
       this.summary.local_changed = true;
     } else if (action.kind === 'mark_synced') {
       if (!unchangedSince(files.get(action.local.stable_id), action.local)) return;
+      // Two instances made the same live state (two restores of one version): the remote's timestamps
+      // are the shared ones, or the instances would disagree on them for good.
+      const sameLive = action.remote && !action.remote.deleted && !action.local.deleted;
       files.update({
         ...action.local,
+        ...(sameLive && { created_at: action.remote!.created_at, updated_at: action.remote!.updated_at }),
         sync_status: 'synced',
         sync_hash: action.local.hash,
         remote_version: action.remote?.version ?? action.local.remote_version,
