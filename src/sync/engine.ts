@@ -215,7 +215,7 @@ export class SyncEngine {
       const newHead = await this.pushLocalChanges(actions, opened, handle);
       const version = newHead?.version ?? head?.version ?? null;
       if (newHead && pullsComplete) state.markSeen(newHead);
-      if (newHead && pullsComplete && !lockLost) await this.collectGarbageIfDue(newHead, snapshot, lockGone.signal);
+      if (newHead && pullsComplete && !lockLost) await this.collectGarbageIfDue(newHead, snapshot, lockGone.signal, () => handle.verify());
       this.reportRejected(snapshot);
       state.set(SYNC_STATE_KEYS.lastSyncTime, isoUtc(this.deps.clock.now()));
       this.summary.new_version = version;
@@ -408,7 +408,7 @@ export class SyncEngine {
    * this instance's rows describe the remote (in step, nothing unsynced); a failure is reported and
    * never fails the sync.
    */
-  private async collectGarbageIfDue(head: VersionHead, snapshot: RemoteSnapshot, signal: AbortSignal): Promise<void> {
+  private async collectGarbageIfDue(head: VersionHead, snapshot: RemoteSnapshot, signal: AbortSignal, stillHolding: () => Promise<boolean>): Promise<void> {
     const { gc, state, clock, files, listener } = this.deps;
     if (!gc || gc.intervalMs <= 0) return;
     const now = clock.now();
@@ -436,6 +436,7 @@ export class SyncEngine {
           graceMs: gc.graceMs,
           dryRun: false,
           signal,
+          stillHolding,
           concurrency: this.deps.transferWorkers,
         },
         (message) => listener?.message?.(message),
