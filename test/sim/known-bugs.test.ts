@@ -283,3 +283,94 @@ describe('bugs 1-8 found by the simulation, fixed (regression tests)', () => {
     expect(result.violations).toEqual([]);
   });
 });
+
+describe('bugs found on format 2 with compaction, GC and restores, fixed (regression tests)', () => {
+  // Bug 12 (invariants 5 and 1). b deleted a file and, its GC window over, collected its blob; a,
+  // which had not synced since, edited the file's metadata, met the deletion as a deleted_remote
+  // conflict and resolved it local_wins: its push over the tombstone was planned metadata-only (same
+  // hash as its base), so it committed a live row naming a blob the GC had taken, which no instance
+  // could download. Fixed: a push over a tombstone sends the content (src/sync/planner.ts), and the
+  // upload is skipped only where a live row names the blob. (Seed 15, shrunk to 16 steps.)
+  it('bug 12: reviving a file over an old tombstone sends its blob again', async () => {
+    const steps = [
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'create', inst: C, name: 718033, size: 26846, bytes: 1116645808, dup: null },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'create', inst: B, name: 469098, size: 2, bytes: 1586014159, dup: null },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'delete', inst: B, pick: 0.9636558301281184 },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'delete', inst: B, pick: 0.39884195080958307 },
+      { dt: 0, kind: 'clock', ms: 0, pastTtl: true },
+      { dt: 0, kind: 'syncPark', inst: B, at: 10, frozen: false },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'syncPark', inst: B, at: 29, frozen: true },
+      { dt: 0, kind: 'editMeta', inst: A, pick: 0.763386266073212, variant: 383723645 },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'resolve', inst: A, pick: 0.36326267872937024, resolution: 'local_wins' },
+    ] as Step[];
+    const result = await run(steps, {}, 15);
+    expect(result.violations).toEqual([]);
+    expect(result.stats.gc.blobs).toBeGreaterThan(0);
+    expect(result.stats.resolutions.local_wins).toBe(1);
+  });
+
+  // Bug 13 (invariant 1). b and c restored the same trashed file from their histories: the same
+  // state, different updated_at. c's sync found the remote row equal to its own (mark_synced) and kept
+  // its timestamps: the instances disagreed on updated_at for good. Fixed: a live row marked synced
+  // on an equal remote row takes the remote's timestamps (src/sync/engine.ts). (Seed 2, 12 steps.)
+  it('bug 13: two restores of one trashed file converge on the remote timestamps', async () => {
+    const steps = [
+      { dt: 0, kind: 'create', inst: C, name: 585689, size: 27674, bytes: 1566449437, dup: null },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'create', inst: A, name: 935627, size: 347, bytes: 1518289754, dup: null },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'create', inst: A, name: 171333, size: 167, bytes: 1546585288, dup: 0.6698801638558507 },
+      { dt: 0, kind: 'delete', inst: A, pick: 0.508800158277154 },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'sync', inst: C, force: true },
+      { dt: 0, kind: 'restore', inst: C, pick: 0.46497078984975815, version: 0.4632067799102515, trash: true },
+      { dt: 68351, kind: 'restore', inst: B, pick: 0.5288725318387151, version: 0.11622044793330133, trash: true },
+    ] as Step[];
+    const result = await run(steps, {}, 2);
+    expect(result.violations).toEqual([]);
+    expect(result.stats.restores.trash).toBe(2);
+  });
+
+  // Bug 14 (invariant 6, then 5). a's sync froze in its remote GC, after listing a shard (laptop
+  // asleep); its lock expired, c took it and committed rows naming a blob c had uploaded in an
+  // earlier, failed sync (older than the grace period). a woke and deleted that blob: judged by its
+  // own, older snapshot it was unreferenced. Fixed: the GC reads the lock's owner file before each
+  // batch of deletions and stops when the lock is no longer its own (src/sync/remote-gc.ts
+  // `stillHolding`). Left: a freeze between that read and the DELETE itself (one request; the same
+  // window as a version switch on a server without preconditions). (Seed 8, shrunk to 20 steps.)
+  it('bug 14: a GC that lost its lock while frozen deletes nothing more', async () => {
+    const steps = [
+      { dt: 0, kind: 'create', inst: A, name: 310147, size: 28478, bytes: 102878049, dup: null },
+      { dt: 0, kind: 'create', inst: C, name: 546871, size: 72, bytes: 870557838, dup: 0.1071564257144928 },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'delete', inst: C, pick: 0.9365437505766749 },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'editMeta', inst: A, pick: 0.2886990935076028, variant: 1388992686 },
+      { dt: 0, kind: 'crash', inst: C, at: 1, after: true },
+      { dt: 0, kind: 'fault', fault: 'lostWrite', op: 'put', target: 'any', times: 9, ms: 0 },
+      { dt: 0, kind: 'syncPark', inst: A, at: 32, frozen: false },
+      { dt: 0, kind: 'fault', fault: '423', op: 'put', target: 'version', times: 8, ms: 0 },
+      { dt: 0, kind: 'create', inst: C, name: 185390, size: 118, bytes: 480791205, dup: null },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'editContent', inst: C, pick: 0.7285737867932767, size: 24, bytes: 624234014 },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'create', inst: C, name: 682742, size: 313, bytes: 672752734, dup: null },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'syncPark', inst: A, at: 28, frozen: true },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'crash', inst: C, at: 34, after: true },
+      { dt: 0, kind: 'delete', inst: C, pick: 0.8745977829676121 },
+    ] as Step[];
+    const result = await run(steps, {}, 8);
+    expect(result.violations).toEqual([]);
+  });
+});
