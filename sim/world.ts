@@ -21,6 +21,7 @@ import type { SyncSummary } from '../src/sync/events.ts';
 import { checkConvergence, checkFinal, checkHistoryBlobs, loadRemote, readHead, type Violation } from './invariants.ts';
 import { Model, shareable, stateKey } from './model.ts';
 import { pathClass, peek, peekFolders, SimKill, SimRemote, type CallHooks } from './observer.ts';
+import { seedFormat1Remote } from './format1.ts';
 import { Prng } from './prng.ts';
 import { Stats } from './stats.ts';
 import { instanceName, RESOLUTION_CHOICES, type EventRef, type Step } from './steps.ts';
@@ -233,6 +234,7 @@ export class World {
   async run(steps: readonly Step[]): Promise<RunResult> {
     let stoppedAt = steps.length;
     try {
+      if (this.options.startFormat1) await seedFormat1Remote(this);
       for (let i = 0; i < steps.length; i++) {
         this.step = i;
         await this.execute(steps[i]!);
