@@ -174,6 +174,15 @@ export class Model {
   }
 
   /**
+   * A restore from the trash made over the remote tombstone `stableId@version`: like a resolution
+   * that drops that tombstone, it undoes every deletion that reached the remote as it (before or
+   * after the restore), with whatever only those deletions held.
+   */
+  undoTombstone(stableId: string, version: number, restored: Row, why: string): void {
+    this.tombstoneDrops.push({ tombstone: `${stableId}@${version}`, kept: this.histories.get(stateKey(restored)) ?? new Set(), why });
+  }
+
+  /**
    * The history of a remote tombstone (`stable_id@version`): every deletion that reached the remote
    * as it, with what each was made on; all deletions of the file when none is attributed yet.
    */

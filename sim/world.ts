@@ -491,6 +491,9 @@ export class World {
     // that of the deletions that reached the remote as its tombstone.
     const parent = before.deleted && !this.model.known(before) ? this.model.tombstoneHistory(before.stable_id, before.remote_version) : undefined;
     this.model.record(this.step, instance.name, 'restore', before, after, parent);
+    if (before.deleted && before.sync_status === 'synced' && before.remote_version !== null) {
+      this.model.undoTombstone(before.stable_id, before.remote_version, after, `restore from the trash on ${instance.name} at step ${this.step}`);
+    }
   }
 
   /** Resolves one conflict and tells the model what the resolution kept and dropped. */
