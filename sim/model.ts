@@ -32,7 +32,10 @@ import type { RemoteFileRow } from '../src/domain/shared-row.ts';
  * key, so a row still at that old state counts as including what the restore superseded (the check
  * is that much weaker for a restored file). A restore to a state no change produced, or with fields
  * the old state did not have, is a problem. A deletion undone by a restore is in the history of the
- * final state, and that is what invariant 3 accepts besides a resolution.
+ * final state, or at least in the history of a restore (`undone`: the restored state may since have
+ * lost a conflict, as a keep_both copy), and that is what invariant 3 accepts besides a resolution. A
+ * restore over a remote tombstone undoes every deletion merged into that tombstone, as a resolution
+ * that drops it does (`undoTombstone`).
  *
  * Not covered: two changes that produce byte-identical states (the generator never makes them,
  * except tombstones of the same state, whose histories are merged); the timestamps and
@@ -102,6 +105,8 @@ export class Model {
   readonly unattributed = new Set<Change>();
   private readonly tombstoneDrops: { tombstone: string; kept: Set<number>; why: string }[] = [];
   readonly problems: Problem[] = [];
+  /** Deletions a restore was made on top of (undone: the file may live again, invariant 3). */
+  private readonly undone = new Set<number>();
   private nextId = 1;
   /** Hears every recorded change (tracing). */
   onChange?: (change: Change, parent: string | undefined) => void;
@@ -120,6 +125,9 @@ export class Model {
     this.changes.push(change);
     const history = new Set(parent);
     history.add(id);
+    if (kind === 'restore') {
+      for (const c of parent) if (this.changes[c - 1]?.kind === 'delete' && this.changes[c - 1]!.stableId === after.stable_id) this.undone.add(c);
+    }
     const known = this.histories.get(key);
     if (kind === 'restore') {
       if (!known) this.problems.push({ invariant: '2', message: `a restore by ${instance} (step ${step}) made state ${key}, which no change produced: ${shareable(after)}` });
@@ -258,7 +266,7 @@ export class Model {
       const final = finalById.get(change.stableId);
       if (!final || final.deleted || this.dropped.has(change.id)) continue;
       // A restore from the trash made on top of the deletion undid it.
-      if (this.histories.get(stateKey(final))?.has(change.id)) continue;
+      if (this.undone.has(change.id) || this.histories.get(stateKey(final))?.has(change.id)) continue;
       problems.push({
         invariant: '3',
         message: `${change.stableId} was deleted by ${change.instance} at step ${change.step} and is live at the end (${stateKey(final)}) without an edit or a resolution that undid the deletion`,
