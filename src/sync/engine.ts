@@ -260,6 +260,8 @@ export class SyncEngine {
     if (knownRepo && head.repo !== knownRepo) {
       throw new RemoteReplacedError(`The remote ${this.deps.remote.description} holds repository ${head.repo}, but this instance synced with ${knownRepo}.`);
     }
+    if (state.get(SYNC_STATE_KEYS.historyCatchingUp) !== undefined) state.set(SYNC_STATE_KEYS.historySince, isoUtc(this.deps.clock.now()));
+    state.set(SYNC_STATE_KEYS.historyCatchingUp, '1');
     const caughtUp = await metadata.catchUp(this.deps.statePath, head);
     const snapshot = caughtUp.state;
     const refuse = async (message: string): Promise<never> => {
@@ -278,6 +280,7 @@ export class SyncEngine {
     if (caughtUp.via === 'snapshot') state.set(SYNC_STATE_KEYS.historySince, isoUtc(this.deps.clock.now()));
     for (const journal of [...caughtUp.earlier, ...caughtUp.journals]) this.recordHistory(journal);
     this.recordReplaced(caughtUp.replaced, head);
+    state.delete(SYNC_STATE_KEYS.historyCatchingUp);
     return { snapshot, base: head, fresh: false, migrate: head.format === 1 };
   }
 

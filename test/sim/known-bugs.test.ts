@@ -373,4 +373,33 @@ describe('bugs found on format 2 with compaction, GC and restores, fixed (regres
     const result = await run(steps, {}, 8);
     expect(result.violations).toEqual([]);
   });
+  // Bug 15 (invariant 6). a's first sync was killed while it read the journals before its snapshot
+  // (for its history): the caught-up state was already in place, its versions never recorded, and
+  // its history start still that of an earlier, aborted sync. The next sync found the state current,
+  // believed its history complete over the window, and its GC deleted the blob of a version b and c
+  // still list inside the window. Fixed: a catch-up is marked until its versions are recorded; a
+  // sync that finds the mark starts the history afresh (src/sync/engine.ts, `historyCatchingUp`).
+  // (Seed 88, shrunk to 15 steps.)
+  it('bug 15: a catch-up killed before its history was recorded does not let the GC run on a gap', async () => {
+    const steps = [
+      { dt: 0, kind: 'create', inst: A, name: 981250, size: 113, bytes: 1819486368, dup: 0.9983176188543439 },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'crash', inst: A, at: 35, after: true },
+      { dt: 0, kind: 'create', inst: C, name: 842593, size: 201, bytes: 1940641707, dup: null },
+      { dt: 0, kind: 'create', inst: B, name: 371850, size: 190, bytes: 2037571470, dup: null },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'editMeta', inst: C, pick: 0.30444195005111396, variant: 1493464325 },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'editContent', inst: B, pick: 0.7706769981887192, size: 309, bytes: 679158451 },
+      { dt: 0, kind: 'syncPark', inst: C, at: 20, frozen: false },
+      { dt: 0, kind: 'syncPark', inst: B, at: 4, frozen: false },
+      { dt: 0, kind: 'create', inst: C, name: 407397, size: 279, bytes: 1186983464, dup: null },
+      { dt: 0, kind: 'resume', pick: 0.6619875435717404 },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'crash', inst: A, at: 11, after: false },
+    ] as Step[];
+    const result = await run(steps, {}, 88);
+    expect(result.violations).toEqual([]);
+    expect(result.stats.crashes).toBeGreaterThan(0);
+  });
 });
