@@ -13,7 +13,7 @@ import type { EventRef, FaultKind, FaultTarget, Step } from '../../sim/steps.ts'
  * clear of it until it is fixed.
  *
  * Instances are a, b, c. Pause and crash points are event names: `checkpoint …`, or an operation and
- * the class of its remote path (`put version.txt` is the switch, `put metadata` the snapshot upload,
+ * the class of its remote path (`put version.txt` is the switch, `put metadata` a snapshot or delta upload,
  * `mkdir lock-claim` a takeover claim); `#2` is the second such event (a retry).
  */
 const A = 0;
@@ -179,7 +179,10 @@ describe('bugs 1-8 found by the simulation, fixed (regression tests)', () => {
   // Bug 2, fixed in 2b372e3: a lost snapshot PUT left version.txt naming a missing snapshot, and every
   // sync of every instance failed from then on.
   it('bug 2: a lost snapshot write never becomes the current version', async () => {
-    expect((await run([fault('lostWrite', 'put', 'metadata'), create(B), sync(B)])).violations).toEqual([]);
+    const result = await run([fault('lostWrite', 'put', 'metadata'), create(B), sync(B)]);
+    expect(result.violations).toEqual([]);
+    // The fault met a format-2 upload (journal/ or snapshots/: the 'metadata' target covers both).
+    expect(result.stats.faultsFired.lostWrite).toBe(1);
   });
 
   // Bug 3 as first found, narrowed in 2b372e3: frozen at the before_version_switch checkpoint (before
