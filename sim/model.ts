@@ -35,7 +35,11 @@ import type { RemoteFileRow } from '../src/domain/shared-row.ts';
  * final state, or at least in the history of a restore (`undone`: the restored state may since have
  * lost a conflict, as a keep_both copy), and that is what invariant 3 accepts besides a resolution. A
  * restore over a remote tombstone undoes every deletion merged into that tombstone, as a resolution
- * that drops it does (`undoTombstone`).
+ * that drops it does (`undoTombstone`). A restore that reached the remote is accounted when the final
+ * state includes any change that made the state it restored (`restoreShared`: two instances may hold
+ * that state, and one may have built on it before the restore merged into it) — weaker than for
+ * other changes: a restore overwritten after it was shared goes unnoticed when the final state
+ * descends from the restored one.
  *
  * Not covered: two changes that produce byte-identical states (the generator never makes them,
  * except tombstones of the same state, whose histories are merged); the timestamps and
@@ -105,6 +109,8 @@ export class Model {
   readonly unattributed = new Set<Change>();
   private readonly tombstoneDrops: { tombstone: string; kept: Set<number>; why: string }[] = [];
   readonly problems: Problem[] = [];
+  /** Restores seen synced on their instance (they reached the remote, maybe as an equal remote state). */
+  private readonly sharedRestores = new Set<number>();
   /** Deletions a restore was made on top of (undone: the file may live again, invariant 3). */
   private readonly undone = new Set<number>();
   private nextId = 1;
@@ -182,6 +188,16 @@ export class Model {
   }
 
   /**
+   * A restore seen synced: it reached the remote, as its own commit or merged into an equal remote
+   * state (a sync finds both sides the same: mark_synced) that others may have built on before the
+   * restore was made. Accounted from then on like that state: when a final state includes any change
+   * that produced it.
+   */
+  restoreShared(change: Change): void {
+    this.sharedRestores.add(change.id);
+  }
+
+  /**
    * A restore from the trash made over the remote tombstone `stableId@version`: like a resolution
    * that drops that tombstone, it undoes every deletion that reached the remote as it (before or
    * after the restore), with whatever only those deletions held.
@@ -254,6 +270,10 @@ export class Model {
     for (const change of this.changes) {
       if (accounted.has(change.id) || this.dropped.has(change.id)) continue;
       const final = finalById.get(change.stableId);
+      if (this.sharedRestores.has(change.id) && final) {
+        const finalHistory = this.histories.get(stateKey(final));
+        if (this.changes.some((c) => c.key === change.key && c.id !== change.id && finalHistory?.has(c.id))) continue;
+      }
       problems.push({
         invariant: '2',
         message:

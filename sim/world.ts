@@ -19,7 +19,7 @@ import type { SyncCheckpoint } from '../src/sync/engine.ts';
 import { MassDeleteError } from '../src/sync/errors.ts';
 import type { SyncSummary } from '../src/sync/events.ts';
 import { checkConvergence, checkFinal, checkHistoryBlobs, loadRemote, readHead, type Violation } from './invariants.ts';
-import { Model, shareable, stateKey } from './model.ts';
+import { Model, shareable, stateKey, type Change } from './model.ts';
 import { pathClass, peek, peekFolders, SimKill, SimRemote, type CallHooks } from './observer.ts';
 import { seedFormat1Remote } from './format1.ts';
 import { Prng } from './prng.ts';
@@ -194,6 +194,8 @@ export class World {
   step = -1;
   private readonly faults: { kind: string; handle: InjectedFault }[] = [];
   private readonly nonceOwners = new Map<string, string>();
+  /** Restores not yet seen synced (see `Model.restoreShared`). */
+  private readonly pendingRestores = new Set<Change>();
   private readonly sleep = async (ms: number): Promise<void> => {
     this.advance(ms);
   };
@@ -490,7 +492,7 @@ export class World {
     // A tombstone pulled from elsewhere keeps the local fields, a state no change made: its history is
     // that of the deletions that reached the remote as its tombstone.
     const parent = before.deleted && !this.model.known(before) ? this.model.tombstoneHistory(before.stable_id, before.remote_version) : undefined;
-    this.model.record(this.step, instance.name, 'restore', before, after, parent);
+    this.pendingRestores.add(this.model.record(this.step, instance.name, 'restore', before, after, parent));
     if (before.deleted && before.sync_status === 'synced' && before.remote_version !== null) {
       this.model.undoTombstone(before.stable_id, before.remote_version, after, `restore from the trash on ${instance.name} at step ${this.step}`);
     }
@@ -650,8 +652,16 @@ export class World {
     }
   }
 
-  /** Tells the model which of this instance's deletions reached the remote, and as which tombstone. */
+  /** Tells the model which of this instance's deletions reached the remote (and as which tombstone), and which restores. */
   private attributeDeletions(instance: SimInstance): void {
+    for (const change of this.pendingRestores) {
+      if (change.instance !== instance.name) continue;
+      const row = instance.docsync.fileRepository.get(change.stableId);
+      if (row?.sync_status === 'synced' && stateKey(row) === change.key) {
+        this.model.restoreShared(change);
+        this.pendingRestores.delete(change);
+      }
+    }
     for (const change of this.model.unattributed) {
       if (change.instance !== instance.name) continue;
       const row = instance.docsync.fileRepository.get(change.stableId);
