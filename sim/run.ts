@@ -370,12 +370,12 @@ const HELP = `npm run sim -- [options]
   --trace             with --replay: print each step's outcome; --trace-calls: every remote call too
   --out DIR           where shrunk failures are saved (default $TMPDIR/docsync-sim-failures)
   --stop-on-failure   stop at the first failing seed
-  --tolerate LIST     invariants (1,2,3,4,5,error) whose violations are counted, not failed
+  --tolerate LIST     invariants (1,2,3,4,5,6,error) whose violations are counted, not failed
   --no-frozen-stalls  parked syncs are live processes only (their lock never expires under them)
   --no-dup-content    creates never copy another file's content (no shared blobs)
   --server KIND       atomic (default; Apache): exclusive MKCOL, If-Match honoured; unconditional
                       (nginx): preconditions ignored; nonatomic (rclone): neither. Invariant 4 is only
-                      counted on the last two; the others must hold (the lost-commit recovery's job)
+                      counted on the last two (and 6, see sim/README.md); the others must hold
   --avoid-known-bugs  the configuration of the CI run: steers clear of the bugs reproduced in
                       test/sim/known-bugs.test.ts (see KNOWN_BUG_AVOIDANCE in sim/run.ts)
   --workaround LIST   known-bug workarounds for the end phase: stale-claim (remove leftover takeover claims)`;
