@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FileRecord } from '../src/domain/file.ts';
+import { isoUtc } from '../src/domain/clock.ts';
 import { remotePaths } from '../src/remote/paths.ts';
 import type { RemoteFileRow } from '../src/domain/shared-row.ts';
 import { RemoteSnapshot } from '../src/remote/remote-snapshot.ts';
@@ -9,7 +10,7 @@ import { parseJournal } from '../src/remote/journal-file.ts';
 import { deltaPath, parseVersionFile, snapshotPath, type VersionHead } from '../src/remote/version-file.ts';
 import { shareable } from './model.ts';
 import { peek } from './observer.ts';
-import type { SimInstance, World } from './world.ts';
+import { SIM_FORMAT, type SimInstance, type World } from './world.ts';
 
 /**
  * The invariants, checked on the world's true state (read past the fault injection):
@@ -27,6 +28,13 @@ import type { SimInstance, World } from './world.ts';
  *    each delta follows on from the one before, and every live row of the state they make names a blob that exists and matches its hash (checked on every switch and at
  *    the end). Tombstone rows are not checked: nothing needs their blob. On every switch, every row of
  *    the new snapshot must also be a state some change produced (part of invariant 2).
+ *
+ * 6. GC keeps what is needed: no live row of the remote state (5) and no non-deleted version inside
+ *    the history window in any instance's history (`file_versions`, with the window rule of
+ *    `HistoryRepository.namesBlob`: committed inside the window, or still the file's state when the
+ *    window began) names a blob missing from the remote (checked on every switch and at the end;
+ *    the window is the simulation's GC window, judged by the world's clock, which is also the
+ *    memory remote's).
  *
  * Not checked: the local databases' internal counters, temp-file leftovers, blobs that nothing
  * references any more (local or remote garbage), snapshots other than the current one, and the lock
@@ -167,13 +175,16 @@ export async function checkConvergence(world: World, excludeConflicted: boolean)
   return violations;
 }
 
-/** Everything, at the very end: 5, 1 (full), 2 and 3. */
+/** Everything, at the very end: 5, 1 (full), 6, 2 and 3. */
 export async function checkFinal(world: World): Promise<Violation[]> {
-  const { rows, problems } = loadRemote(world);
+  const { head, rows, problems } = loadRemote(world);
   if (problems.length > 0) return problems.map((message) => ({ invariant: '5', step: world.step, message }));
+  // A run from a format-1 remote: the syncs converted it.
+  if (head && head.format !== 2) return [{ invariant: '5', step: world.step, message: `version.txt is still format ${head.format} at the end` }];
   // Without convergence the model check may also complain (a change not pushed yet): both are
   // reported, convergence first.
   const violations = await checkConvergence(world, false);
+  for (const message of checkHistoryBlobs(world)) violations.push({ invariant: '6', step: world.step, message });
   const onRemote = new Set(rows.map((r) => r.stable_id));
   const localOnly: FileRecord[] = [];
   for (const instance of world.instances) {
@@ -188,4 +199,44 @@ function listAll(instance: SimInstance): FileRecord[] {
 
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Invariant 6: every blob a version inside the history window names, in any live instance's history,
+ * is on the remote (the remote's live rows are invariant 5's). The window rule is `namesBlob`'s —
+ * committed inside the window, or no later version committed before the window began — but judged on
+ * what all instances' histories know together: an instance that has not pulled a file's later version
+ * yet still holds the older one as current, and the GC (which only runs in step) rightly let it go.
+ */
+export function checkHistoryBlobs(world: World): string[] {
+  const gc = world.options.format?.gc ?? SIM_FORMAT.gc;
+  if (gc === false) return [];
+  const since = isoUtc(world.clock.now() - gc.windowMs);
+  type Version = { stable_id: string; version: number; hash: string; file_type: string; deleted: number; committed_at: string };
+  const held = new Map<SimInstance, Version[]>();
+  // The earliest commit time known of each later version: (stable_id) -> versions committed before `since`.
+  const replacedBefore = new Map<string, number>();
+  for (const instance of world.instances) {
+    if (instance.inc.dead) continue;
+    const versions = instance.docsync.db
+      .prepare<[], Version>('SELECT stable_id, version, hash, file_type, deleted, committed_at FROM file_versions')
+      .all();
+    held.set(instance, versions);
+    for (const v of versions) {
+      // The highest version of each file committed before the window began.
+      if (v.committed_at < since) replacedBefore.set(v.stable_id, Math.max(replacedBefore.get(v.stable_id) ?? 0, v.version));
+    }
+  }
+  const problems: string[] = [];
+  for (const [instance, versions] of held) {
+    for (const v of versions) {
+      if (v.deleted) continue;
+      const inWindow = v.committed_at >= since || (replacedBefore.get(v.stable_id) ?? 0) <= v.version;
+      if (!inWindow || peek(world.memory, remotePaths.blob(v.hash, v.file_type))) continue;
+      problems.push(
+        `${instance.name}'s history names blob ${v.hash.slice(0, 12)}….${v.file_type} (${v.stable_id} v${v.version}, committed ${v.committed_at}, window from ${since}), which is not on the remote`,
+      );
+    }
+  }
+  return problems;
 }

@@ -26,6 +26,21 @@ import type { RemoteFileRow } from '../src/domain/shared-row.ts';
  * resolution. Anything else vanished (invariant 2). A file that is live at the end may
  * have been deleted only if a resolution dropped that deletion (invariant 3).
  *
+ * A restore from the history (an older version, or a file back from the trash) makes an old state
+ * current again: its key is that old state's key, so the one place two changes share a live key. Its
+ * history is the old state's, plus the row it was made on, plus the restore — merged into the old
+ * key, so a row still at that old state counts as including what the restore superseded (the check
+ * is that much weaker for a restored file). A restore to a state no change produced, or with fields
+ * the old state did not have, is a problem. A deletion undone by a restore is in the history of the
+ * final state, or at least in the history of a restore (`undone`: the restored state may since have
+ * lost a conflict, as a keep_both copy), and that is what invariant 3 accepts besides a resolution. A
+ * restore over a remote tombstone undoes every deletion merged into that tombstone, as a resolution
+ * that drops it does (`undoTombstone`). A restore that reached the remote is accounted when the final
+ * state includes any change that made the state it restored (`restoreShared`: two instances may hold
+ * that state, and one may have built on it before the restore merged into it) — weaker than for
+ * other changes: a restore overwritten after it was shared goes unnoticed when the final state
+ * descends from the restored one.
+ *
  * Not covered: two changes that produce byte-identical states (the generator never makes them,
  * except tombstones of the same state, whose histories are merged); the timestamps and
  * `local_modified_at`; whether a resolution dropped *only* what the person saw in the conflict
@@ -36,7 +51,7 @@ export interface Change {
   step: number;
   instance: string;
   stableId: string;
-  kind: 'create' | 'content' | 'meta' | 'delete' | 'copy';
+  kind: 'create' | 'content' | 'meta' | 'delete' | 'copy' | 'restore';
   key: string;
 }
 
@@ -94,6 +109,10 @@ export class Model {
   readonly unattributed = new Set<Change>();
   private readonly tombstoneDrops: { tombstone: string; kept: Set<number>; why: string }[] = [];
   readonly problems: Problem[] = [];
+  /** Restores seen synced on their instance (they reached the remote, maybe as an equal remote state). */
+  private readonly sharedRestores = new Set<number>();
+  /** Deletions a restore was made on top of (undone: the file may live again, invariant 3). */
+  private readonly undone = new Set<number>();
   private nextId = 1;
   /** Hears every recorded change (tracing). */
   onChange?: (change: Change, parent: string | undefined) => void;
@@ -104,18 +123,30 @@ export class Model {
   }
 
   /** A change accepted by `instance`: `before` is the row it was made on (none for a create). */
-  record(step: number, instance: string, kind: Change['kind'], before: Row | undefined, after: Row): Change {
+  record(step: number, instance: string, kind: Change['kind'], before: Row | undefined, after: Row, parentHistory?: Set<number>): Change {
     const id = this.nextId++;
-    const parent = before ? this.historyOf(before, `the row ${instance} changed (step ${step})`) : new Set<number>();
+    const parent = parentHistory ?? (before ? this.historyOf(before, `the row ${instance} changed (step ${step})`) : new Set<number>());
     const key = stateKey(after);
     const change: Change = { id, step, instance, stableId: after.stable_id, kind, key };
     this.changes.push(change);
     const history = new Set(parent);
     history.add(id);
+    if (kind === 'restore') {
+      for (const c of parent) if (this.changes[c - 1]?.kind === 'delete' && this.changes[c - 1]!.stableId === after.stable_id) this.undone.add(c);
+    }
     const known = this.histories.get(key);
+    if (kind === 'restore') {
+      if (!known) this.problems.push({ invariant: '2', message: `a restore by ${instance} (step ${step}) made state ${key}, which no change produced: ${shareable(after)}` });
+      else if (this.states.get(key) !== shareable(after)) {
+        this.problems.push({
+          invariant: '2',
+          message: `a restore by ${instance} (step ${step}) made state ${key} with other fields:\n      restored ${shareable(after)}\n      recorded ${this.states.get(key)}`,
+        });
+      }
+    }
     if (known) {
-      // Only tombstones of one state may coincide (two instances deleting the same version).
-      if (!after.deleted) {
+      // Only tombstones of one state may coincide (two instances deleting the same version), and restores.
+      if (!after.deleted && kind !== 'restore') {
         this.problems.push({ invariant: 'model', message: `state ${key} produced twice (step ${step}): the generator is not unique` });
       }
       for (const c of known) history.add(c);
@@ -154,6 +185,37 @@ export class Model {
     if (!set) this.tombstones.set(key, (set = new Set()));
     set.add(change.id);
     this.unattributed.delete(change);
+  }
+
+  /**
+   * A restore seen synced: it reached the remote, as its own commit or merged into an equal remote
+   * state (a sync finds both sides the same: mark_synced) that others may have built on before the
+   * restore was made. Accounted from then on like that state: when a final state includes any change
+   * that produced it.
+   */
+  restoreShared(change: Change): void {
+    this.sharedRestores.add(change.id);
+  }
+
+  /**
+   * A restore from the trash made over the remote tombstone `stableId@version`: like a resolution
+   * that drops that tombstone, it undoes every deletion that reached the remote as it (before or
+   * after the restore), with whatever only those deletions held.
+   */
+  undoTombstone(stableId: string, version: number, restored: Row, why: string): void {
+    this.tombstoneDrops.push({ tombstone: `${stableId}@${version}`, kept: this.histories.get(stateKey(restored)) ?? new Set(), why });
+  }
+
+  /**
+   * The history of a remote tombstone (`stable_id@version`): every deletion that reached the remote
+   * as it, with what each was made on; all deletions of the file when none is attributed yet.
+   */
+  tombstoneHistory(stableId: string, version: number | null): Set<number> {
+    const history = new Set<number>();
+    const attributed = version === null ? undefined : this.tombstones.get(`${stableId}@${version}`);
+    const deletions = attributed ? [...attributed].map((id) => this.changes[id - 1]!) : this.changes.filter((c) => c.kind === 'delete' && c.stableId === stableId);
+    for (const d of deletions) for (const c of this.histories.get(d.key) ?? []) history.add(c);
+    return history;
   }
 
   /** The history of a state that must be known; an unknown state is a problem (something invented it). */
@@ -208,6 +270,10 @@ export class Model {
     for (const change of this.changes) {
       if (accounted.has(change.id) || this.dropped.has(change.id)) continue;
       const final = finalById.get(change.stableId);
+      if (this.sharedRestores.has(change.id) && final) {
+        const finalHistory = this.histories.get(stateKey(final));
+        if (this.changes.some((c) => c.key === change.key && c.id !== change.id && finalHistory?.has(c.id))) continue;
+      }
       problems.push({
         invariant: '2',
         message:
@@ -219,6 +285,8 @@ export class Model {
       if (change.kind !== 'delete') continue;
       const final = finalById.get(change.stableId);
       if (!final || final.deleted || this.dropped.has(change.id)) continue;
+      // A restore from the trash made on top of the deletion undid it.
+      if (this.undone.has(change.id) || this.histories.get(stateKey(final))?.has(change.id)) continue;
       problems.push({
         invariant: '3',
         message: `${change.stableId} was deleted by ${change.instance} at step ${change.step} and is live at the end (${stateKey(final)}) without an edit or a resolution that undid the deletion`,

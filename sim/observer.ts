@@ -129,7 +129,8 @@ export function pathClass(path: string): string {
   if (path === remotePaths.versionFile) return 'version.txt';
   if (path === remotePaths.lockOwner) return 'lock-owner';
   if (path.startsWith(remotePaths.lockDir)) return path === remotePaths.lockDir ? 'lock-dir' : 'lock-claim';
-  if (path.startsWith(remotePaths.metadataDir)) return 'metadata';
+  // The shared metadata: format 1's snapshots, format 2's snapshots and deltas.
+  if ([remotePaths.metadataDir, remotePaths.snapshotsDir, remotePaths.journalDir].some((dir) => path.startsWith(dir))) return 'metadata';
   if (path.startsWith(remotePaths.probeDir)) return 'probe';
   if (/^[0-9a-f]{2}(\/|$)/.test(path)) return 'blob';
   if (path === '') return 'root';

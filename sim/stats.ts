@@ -27,10 +27,19 @@ export class Stats {
   switchesUnderExpiredLock = 0;
   /** Switches by a sync that had lost its lock, made on the very head they were built on (a valid compare-and-swap). */
   lateSwitchesOnUnchangedHead = 0;
-  /** Lock renewals: they run on a real-time timer, so any at all means the run may not replay. */
+  /** Lock renewals (the engine's timer, on the world's `ManualClock`: fired by moving the clock). */
   renewals = 0;
-  /** Renewals the world made for live parked syncs (their timers would have). */
-  simulatedRenewals = 0;
+  /** Commits that published a new snapshot (format 2: after `maxDeltas` deltas). */
+  compactions = 0;
+  /** Syncs that caught up by reading deltas only, or that had to read a snapshot. */
+  catchUps = { deltas: 0, snapshot: 0 };
+  /** Remote GC runs (after a commit, when due) and what they deleted. */
+  gc = { runs: 0, blobs: 0, journals: 0, snapshots: 0, errors: 0 };
+  /** History restores that worked (`version`, `trash`), and the codes of those that failed cleanly. */
+  restores: Record<string, number> = {};
+  restoreFailures: Record<string, number> = {};
+  /** Runs that started from a format-1 remote (converted by the first sync). */
+  format1Starts = 0;
   quiesceRounds = 0;
   /** Leftovers removed by `--workaround` in the end phase. */
   workaroundsApplied = 0;
@@ -79,7 +88,10 @@ export class Stats {
       `faults fired:    ${kv(this.faultsFired)}`,
       `conflicts detected: ${this.conflicts}; resolved: ${kv(this.resolutions)} (${this.endResolutions} in the end phase); resolutions that failed: ${this.resolveFailures} (keep_both left half-done: ${this.partialKeepBoth}); spurious (one side contained the other): ${this.spuriousConflicts}`,
       `crashes: ${this.crashes}, clean restarts: ${this.restarts}; crash points: ${kv(this.crashPoints)}`,
-      `version.txt switches: ${this.versionSwitches} (under an expired lock of the switcher: ${this.switchesUnderExpiredLock}; after the lock was lost, on the unchanged head: ${this.lateSwitchesOnUnchangedHead}); lock takeovers: ${this.lockTakeovers}, own stale locks reclaimed: ${this.ownLockReclaims}; real-time renewals: ${this.renewals}, simulated renewals of parked syncs: ${this.simulatedRenewals}`,
+      `version.txt switches: ${this.versionSwitches} (under an expired lock of the switcher: ${this.switchesUnderExpiredLock}; after the lock was lost, on the unchanged head: ${this.lateSwitchesOnUnchangedHead}); lock takeovers: ${this.lockTakeovers}, own stale locks reclaimed: ${this.ownLockReclaims}; lock renewals: ${this.renewals}`,
+      `format 2: compactions ${this.compactions}; catch-ups via deltas ${this.catchUps.deltas}, via a snapshot ${this.catchUps.snapshot}; runs from a format-1 remote: ${this.format1Starts}`,
+      `remote GC: ${this.gc.runs} runs, deleted ${this.gc.blobs} blobs, ${this.gc.journals} journals, ${this.gc.snapshots} snapshots; errors ${this.gc.errors}`,
+      `history restores: ${kv(this.restores)}; failed cleanly: ${kv(this.restoreFailures)}`,
       `end phase sync rounds: ${this.quiesceRounds}; workarounds applied: ${this.workaroundsApplied}`,
     ];
     if (Object.keys(this.tolerated).length > 0) {

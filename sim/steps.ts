@@ -33,6 +33,11 @@ export type Step = { dt: number } & (
   | { kind: 'resume'; pick: number }
   | { kind: 'resolve'; inst: number; pick: number; resolution: (typeof RESOLUTION_CHOICES)[number] }
   /**
+   * A restore from the file history: an older version (`version` picks among the versions of a file
+   * with two or more, `pick` the file) or, with `trash`, a deleted file back from the trash.
+   */
+  | { kind: 'restore'; inst: number; pick: number; version: number; trash: boolean }
+  /**
    * A sync killed at its `at`-th event, before that call reaches the server or (`after`) once it has
    * but before its answer arrives; then the instance restarts from its data dir. A parked sync of
    * the instance is killed where it stands instead.
@@ -77,6 +82,7 @@ export const DEFAULT_WEIGHTS: Record<StepKind, number> = {
   syncPark: 6,
   resume: 3,
   resolve: 4,
+  restore: 3,
   crash: 6,
   restart: 1,
   clock: 4,
@@ -133,6 +139,8 @@ function generateStep(prng: Prng, weights: Record<StepKind, number>, options: Ge
       return { dt, kind, inst, pick: prng.next(), resolution: prng.pick(RESOLUTION_CHOICES) };
     case 'crash':
       return { dt, kind, inst, at: prng.int(1, 40), after: prng.chance(0.5) };
+    case 'restore':
+      return { dt, kind, inst, pick: prng.next(), version: prng.next(), trash: prng.chance(0.35) };
     case 'restart':
       return { dt, kind, inst };
     case 'clock':

@@ -18,9 +18,10 @@ import { ConflictRepository } from '../src/store/conflict-repository.ts';
 import type { SyncCheckpoint } from '../src/sync/engine.ts';
 import { MassDeleteError } from '../src/sync/errors.ts';
 import type { SyncSummary } from '../src/sync/events.ts';
-import { checkConvergence, checkFinal, loadRemote, readHead, type Violation } from './invariants.ts';
-import { Model, stateKey } from './model.ts';
-import { pathClass, peek, peekFolders, poke, SimKill, SimRemote, type CallHooks } from './observer.ts';
+import { checkConvergence, checkFinal, checkHistoryBlobs, loadRemote, readHead, type Violation } from './invariants.ts';
+import { Model, shareable, stateKey, type Change } from './model.ts';
+import { pathClass, peek, peekFolders, SimKill, SimRemote, type CallHooks } from './observer.ts';
+import { seedFormat1Remote } from './format1.ts';
 import { Prng } from './prng.ts';
 import { Stats } from './stats.ts';
 import { instanceName, RESOLUTION_CHOICES, type EventRef, type Step } from './steps.ts';
@@ -29,11 +30,19 @@ export interface WorldOptions {
   seed: number;
   instances: number;
   /**
-   * Lock expiry (default 600 s). The engine renews its lock on a real-time timer (every TTL/3), which
-   * must not fire during a run: it would make calls outside the step order. 200 s of real time per
-   * parked sync is far more than a run takes; `Stats.renewals` counts any that happen anyway.
+   * Lock expiry (default 600 s). The engine renews its lock every TTL/3 on the world's `ManualClock`
+   * (`timers`): a renewal fires when a step, a sleep or a delay moves the clock past its time — unless
+   * the holder is a frozen parked sync or dead.
    */
   lockTtlSeconds?: number;
+  /**
+   * The format-2 hooks (`openDocsync`'s `format`): compaction after `maxDeltas` deltas (default
+   * `SIM_FORMAT.maxDeltas`) and GC timings in ms (default `SIM_FORMAT.gc`; `gc: false` turns the GC off),
+   * so compactions, catch-ups across them and GC runs happen within a few hundred steps.
+   */
+  format?: { maxDeltas?: number; gc?: { intervalMs: number; windowMs: number; graceMs: number } | false };
+  /** Start from a format-1 remote with a few files (written straight into the memory remote); the first sync converts it. */
+  startFormat1?: boolean;
   /** How long a sync waits for the lock (default 900 s: longer than the TTL, as in production's 60/300). */
   lockWaitSeconds?: number;
   /** Parent of the run's temp dir (default /dev/shm when present, else the OS temp dir). */
@@ -115,6 +124,8 @@ interface Running {
   parkedSignal: Deferred;
   /** A frozen process renews nothing while parked (see the `syncPark` step). */
   frozen: boolean;
+  /** What the sync read of the shared metadata: a snapshot, deltas (the catch-up counts). */
+  read: { snapshot: boolean; delta: boolean };
 }
 
 export class SimInstance {
@@ -148,6 +159,12 @@ export const openWorldDirs = new Set<string>();
 class StopRun extends Error {}
 
 const START = new ManualClock().now();
+const MINUTE = 60_000;
+/**
+ * The default format-2 hooks: a compaction every 4 deltas; GC due every 5 sim-minutes, history
+ * window 20 minutes, grace 5 minutes. A run's clock covers about an hour and a half in 200 steps.
+ */
+export const SIM_FORMAT = { maxDeltas: 4, gc: { intervalMs: 5 * MINUTE, windowMs: 20 * MINUTE, graceMs: 5 * MINUTE } };
 const FILE_EXTS = ['pdf', 'pdf', 'tei.xml', 'xml', 'txt', 'json', '', 'PDF'];
 const TAGS = ['thesis', 'draft', 'final', 'review', 'x', 'y', 'z', 'ünïcode', 'with space'];
 
@@ -177,6 +194,8 @@ export class World {
   step = -1;
   private readonly faults: { kind: string; handle: InjectedFault }[] = [];
   private readonly nonceOwners = new Map<string, string>();
+  /** Restores not yet seen synced (see `Model.restoreShared`). */
+  private readonly pendingRestores = new Set<Change>();
   private readonly sleep = async (ms: number): Promise<void> => {
     this.advance(ms);
   };
@@ -217,6 +236,7 @@ export class World {
   async run(steps: readonly Step[]): Promise<RunResult> {
     let stoppedAt = steps.length;
     try {
+      if (this.options.startFormat1) await seedFormat1Remote(this);
       for (let i = 0; i < steps.length; i++) {
         this.step = i;
         await this.execute(steps[i]!);
@@ -288,6 +308,8 @@ export class World {
       }
       case 'resolve':
         return this.resolveStep(this.instances[step.inst]!, step.pick, step.resolution);
+      case 'restore':
+        return this.restoreStep(this.instances[step.inst]!, step);
       case 'crash':
         return this.crashStep(this.instances[step.inst]!, step.at, step.after);
       case 'restart':
@@ -427,6 +449,55 @@ export class World {
     await this.resolve(instance, conflicts[Math.floor(pick * conflicts.length)]!.stable_id, resolution);
   }
 
+  /**
+   * A restore from the history: an older version of a file with two or more (any version but the
+   * current one, so a deletion or the current content now and then), or a file from the trash. A
+   * local change like an edit; a clean refusal (an `AppError`: content_unavailable, file_in_conflict,
+   * version_is_deletion, a remote error while fetching the blob) is counted, anything else is a violation.
+   */
+  private async restoreStep(instance: SimInstance, step: Extract<Step, { kind: 'restore' }>): Promise<void> {
+    const { history, historyRepository } = instance.docsync;
+    let id: string;
+    let restore: () => Promise<FileRecord>;
+    if (step.trash) {
+      const trashed = history.trash({ limit: 1_000_000 }).files.sort((a, b) => (a.stable_id < b.stable_id ? -1 : 1));
+      if (trashed.length === 0) return this.noop('restore');
+      id = trashed[Math.floor(step.pick * trashed.length)]!.stable_id;
+      restore = () => history.restoreDeleted(id);
+    } else {
+      const files = this.liveFiles(instance).filter((f) => historyRepository.versionsOf(f.stable_id).length >= 2);
+      if (files.length === 0) return this.noop('restore');
+      id = files[Math.floor(step.pick * files.length)]!.stable_id;
+      const older = history.versions(id).filter((v) => !v.current);
+      const version = older[Math.floor(step.version * older.length)]!.version;
+      restore = () => history.restoreVersion(id, version);
+    }
+    const kind = step.trash ? 'trash' : 'version';
+    const before = instance.docsync.fileRepository.get(id)!;
+    let after: FileRecord;
+    try {
+      after = await restore();
+    } catch (error) {
+      if (!(error instanceof AppError)) return this.unexpected(instance, `restore (${kind})`, error);
+      this.stats.restoreFailures[error.code] = (this.stats.restoreFailures[error.code] ?? 0) + 1;
+      this.trace(`  ${instance.name} restore (${kind}) of ${id} refused: ${error.code}`);
+      return;
+    }
+    // Restoring the version the file already has changes nothing.
+    if (shareable(after) === shareable(before) && after.updated_at === before.updated_at && after.sync_status === before.sync_status) {
+      this.stats.restores[`${kind} (unchanged)`] = (this.stats.restores[`${kind} (unchanged)`] ?? 0) + 1;
+      return;
+    }
+    this.stats.restores[kind] = (this.stats.restores[kind] ?? 0) + 1;
+    // A tombstone pulled from elsewhere keeps the local fields, a state no change made: its history is
+    // that of the deletions that reached the remote as its tombstone.
+    const parent = before.deleted && !this.model.known(before) ? this.model.tombstoneHistory(before.stable_id, before.remote_version) : undefined;
+    this.pendingRestores.add(this.model.record(this.step, instance.name, 'restore', before, after, parent));
+    if (before.deleted && before.sync_status === 'synced' && before.remote_version !== null) {
+      this.model.undoTombstone(before.stable_id, before.remote_version, after, `restore from the trash on ${instance.name} at step ${this.step}`);
+    }
+  }
+
   /** Resolves one conflict and tells the model what the resolution kept and dropped. */
   async resolve(instance: SimInstance, stableId: string, resolution: string): Promise<void> {
     const { docsync } = instance;
@@ -482,7 +553,7 @@ export class World {
       any: undefined,
       version: (p) => p === remotePaths.versionFile,
       lock: remotePaths.lockDir,
-      metadata: `${remotePaths.metadataDir}/`,
+      metadata: (p) => pathClass(p) === 'metadata',
       blob: (p) => /^[0-9a-f]{2}\//.test(p),
     };
     const path = filters[step.target];
@@ -509,11 +580,22 @@ export class World {
       DEFAULT_RETRY_POLICY,
       this.sleep,
     );
+    const gc = this.options.format?.gc ?? SIM_FORMAT.gc;
     inc.docsync = openDocsync(instance.config, {
       clock: this.clock,
+      // The lock's renewal fires as the clock moves; a dead incarnation or a frozen parked sync (a
+      // stopped process) renews nothing.
+      timers: {
+        every: (ms, fn) =>
+          this.clock.every(ms, () => {
+            const running = instance.running;
+            if (!inc.dead && !(running?.inc === inc && running.frozen && running.parked)) fn();
+          }),
+      },
       ids: instance.ids,
       remote,
       sync: { sleep: this.sleep, checkpoint: (point) => this.checkpoint(instance, inc, point) },
+      format: { maxDeltas: this.options.format?.maxDeltas ?? SIM_FORMAT.maxDeltas, gc: gc === false ? { ...SIM_FORMAT.gc, intervalMs: 0 } : gc },
     });
     instance.inc = inc;
     instance.instanceId = inc.docsync.instanceId;
@@ -523,7 +605,7 @@ export class World {
     const inc = instance.inc;
     if (arm) inc.arm = { at: typeof arm.at === 'number' ? inc.events + arm.at : arm.at, action: arm.action };
     this.stats.syncs.started++;
-    const running: Running = { inc, done: undefined as unknown as Promise<SyncOutcome>, parked: undefined, parkedSignal: deferred(), frozen: false };
+    const running: Running = { inc, done: undefined as unknown as Promise<SyncOutcome>, parked: undefined, parkedSignal: deferred(), frozen: false, read: { snapshot: false, delta: false } };
     // Set before the sync starts: its first remote call (and event) happens synchronously.
     instance.running = running;
     running.done = inc.docsync.sync
@@ -533,6 +615,8 @@ export class World {
         (error: unknown): SyncOutcome => (inc.dead ? { kind: 'killed' } : { kind: 'failed', error }),
       )
       .finally(() => {
+        if (running.read.snapshot) this.stats.catchUps.snapshot++;
+        else if (running.read.delta) this.stats.catchUps.deltas++;
         inc.arm = undefined;
         if (instance.running === running) instance.running = undefined;
       });
@@ -550,6 +634,14 @@ export class World {
     } else if (outcome.kind === 'ok') {
       if (outcome.summary.skipped) s.skipped++;
       else s.ok++;
+      const gc = outcome.summary.gc;
+      if (gc) {
+        this.stats.gc.runs++;
+        this.stats.gc.blobs += gc.blobs_deleted;
+        this.stats.gc.journals += gc.journals_deleted;
+        this.stats.gc.snapshots += gc.snapshots_deleted;
+        this.stats.gc.errors += gc.errors;
+      }
       this.stats.conflicts += outcome.summary.conflicts;
       this.stats.transferErrors += outcome.summary.errors;
     } else {
@@ -560,8 +652,16 @@ export class World {
     }
   }
 
-  /** Tells the model which of this instance's deletions reached the remote, and as which tombstone. */
+  /** Tells the model which of this instance's deletions reached the remote (and as which tombstone), and which restores. */
   private attributeDeletions(instance: SimInstance): void {
+    for (const change of this.pendingRestores) {
+      if (change.instance !== instance.name) continue;
+      const row = instance.docsync.fileRepository.get(change.stableId);
+      if (row?.sync_status === 'synced' && stateKey(row) === change.key) {
+        this.model.restoreShared(change);
+        this.pendingRestores.delete(change);
+      }
+    }
     for (const change of this.model.unattributed) {
       if (change.instance !== instance.name) continue;
       const row = instance.docsync.fileRepository.get(change.stableId);
@@ -644,6 +744,10 @@ export class World {
    * overwrote no one). Invariant 5 is checked on every switch too.
    */
   private observe(instance: SimInstance, op: string, p: string, body: PutBody | undefined): (() => void) | undefined {
+    if ((op === 'get' || op === 'getBytes') && instance.running) {
+      if (p.startsWith(`${remotePaths.snapshotsDir}/`) || p.startsWith(`${remotePaths.metadataDir}/`)) instance.running.read.snapshot = true;
+      else if (p.startsWith(`${remotePaths.journalDir}/`)) instance.running.read.delta = true;
+    }
     if (op === 'put' && p === remotePaths.lockOwner && Buffer.isBuffer(body)) {
       const nonce = parseOwner(body)?.nonce;
       // The same nonce with other bytes is a renewal (the same bytes: a retried write).
@@ -668,10 +772,16 @@ export class World {
       const after = peek(this.memory, remotePaths.versionFile);
       if (!after || (before && before.equals(after))) return;
       this.stats.versionSwitches++;
+      const newHead = readHead(after);
+      const oldHead = readHead(before);
+      if (oldHead && newHead?.format === 2 && newHead.snapshot.version === newHead.version && oldHead.snapshot.version !== newHead.version) {
+        this.stats.compactions++;
+      }
       const owner = parseOwner(ownerBytes);
       // Invariant 5 on the new head, and no remote row in a state that no change produced (2).
       const { rows, problems, recentCommits } = loadRemote(this);
       this.addViolations(problems.map((message) => ({ invariant: '5', step: this.step, message: `after ${instance.name}'s switch: ${message}` })));
+      this.addViolations(checkHistoryBlobs(this).map((message) => ({ invariant: '6', step: this.step, message: `at ${instance.name}'s switch: ${message}` })));
       for (const row of rows) this.model.historyOf(row, `remote row after ${instance.name}'s switch to v${readHead(after)?.version ?? '?'}`);
       // What the lock protects is version.txt: a switch built directly on the head it replaced (a
       // conditional switch that found the head unchanged) overwrote no one, lock or not.
@@ -773,22 +883,9 @@ export class World {
 
   // ---- helpers ---------------------------------------------------------------------------------
 
-  /**
-   * Moves the clock. A live parked sync (not frozen) that holds the lock renews it, as its renewal
-   * timer would (the engine's timer runs on real time, so the world does it, directly on the remote,
-   * past the faults).
-   */
+  /** Moves the clock; the lock renewals that fall due on the way fire (see `open`). */
   private advance(ms: number): void {
     this.clock.advance(ms);
-    for (const instance of this.instances) {
-      const running = instance.running;
-      if (!running?.parked || running.frozen || running.inc.dead) continue;
-      const owner = parseOwner(peek(this.memory, remotePaths.lockOwner));
-      if (!owner || owner.nonce !== instance.lastNonce) continue;
-      const renewed = { ...owner, expires_at: new Date(this.clock.now() + this.ttlMs).toISOString() };
-      poke(this.memory, remotePaths.lockOwner, Buffer.from(`${JSON.stringify(renewed)}\n`), this.clock.now());
-      this.stats.simulatedRenewals++;
-    }
   }
 
   /** The lock folders and owner file on the remote, for messages. */
@@ -810,7 +907,10 @@ export class World {
 
   addViolations(violations: Violation[]): void {
     for (const violation of violations) {
-      const tolerated = this.options.tolerate?.includes(violation.invariant) || (violation.invariant === '4' && (this.options.server ?? 'atomic') !== 'atomic');
+      // Without preconditions a late switch rewrites history (4), and the versions of the commits it
+      // replaced stay listed in the histories that saw them, their blobs free for the GC (6).
+      const rewrites = (this.options.server ?? 'atomic') !== 'atomic';
+      const tolerated = this.options.tolerate?.includes(violation.invariant) || (rewrites && (violation.invariant === '4' || violation.invariant === '6'));
       if (tolerated) {
         this.stats.tolerated[violation.invariant] = (this.stats.tolerated[violation.invariant] ?? 0) + 1;
         if (this.stats.toleratedSamples.length < 3) this.stats.toleratedSamples.push(`step ${violation.step}: ${violation.message}`);

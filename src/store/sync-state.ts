@@ -21,6 +21,12 @@ export const SYNC_STATE_KEYS = {
    * once this is older than the history window.
    */
   historySince: 'history_since',
+  /**
+   * Set while a catch-up runs, until the versions it read are recorded in the history: found at the
+   * start of a sync, the last catch-up died in between (its state moved on, its versions were never
+   * recorded), so the history is complete only from now on.
+   */
+  historyCatchingUp: 'history_catching_up',
   /** JSON `{id, version, base}` of this instance's last commit. */
   lastCommit: 'last_commit',
   /** JSON `{remote, capabilities}`: re-probed when the remote's address changes. */

@@ -200,6 +200,7 @@ export class SyncEngine {
           newHead,
           snapshot,
           lockGone.signal,
+          () => handle.verify(),
         );
         if (gc) this.summary.gc = gc;
       }
@@ -247,6 +248,8 @@ export class SyncEngine {
     if (knownRepo && head.repo !== knownRepo) {
       throw new RemoteReplacedError(`The remote ${this.deps.remote.description} holds repository ${head.repo}, but this instance synced with ${knownRepo}.`);
     }
+    if (state.get(SYNC_STATE_KEYS.historyCatchingUp) !== undefined) state.set(SYNC_STATE_KEYS.historySince, isoUtc(this.deps.clock.now()));
+    state.set(SYNC_STATE_KEYS.historyCatchingUp, '1');
     const caughtUp = await metadata.catchUp(this.deps.statePath, head);
     const snapshot = caughtUp.state;
     const refuse = async (message: string): Promise<never> => {
@@ -265,6 +268,7 @@ export class SyncEngine {
     if (caughtUp.via === 'snapshot') state.set(SYNC_STATE_KEYS.historySince, isoUtc(this.deps.clock.now()));
     for (const journal of [...caughtUp.earlier, ...caughtUp.journals]) recordJournal(this.deps.history, journal);
     recordReplaced(this.deps.history, caughtUp.replaced, head);
+    state.delete(SYNC_STATE_KEYS.historyCatchingUp);
     return { snapshot, base: head, fresh: false, migrate: head.format === 1 };
   }
 
@@ -400,8 +404,12 @@ export class SyncEngine {
       this.summary.local_changed = true;
     } else if (action.kind === 'mark_synced') {
       if (!unchangedSince(files.get(action.local.stable_id), action.local)) return;
+      // Two instances made the same live state (two restores of one version): the remote's timestamps
+      // are the shared ones, or the instances would disagree on them for good.
+      const sameLive = action.remote && !action.remote.deleted && !action.local.deleted;
       files.update({
         ...action.local,
+        ...(sameLive && { created_at: action.remote!.created_at, updated_at: action.remote!.updated_at }),
         sync_status: 'synced',
         sync_hash: action.local.hash,
         remote_version: action.remote?.version ?? action.local.remote_version,

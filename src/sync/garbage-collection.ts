@@ -207,6 +207,8 @@ export async function collectAfterCommit(
   head: VersionHead,
   snapshot: RemoteSnapshot,
   signal: AbortSignal,
+  /** Reads the lock's owner file (see `GcInput.stillHolding`). */
+  stillHolding?: () => Promise<boolean>,
 ): Promise<GcReport | undefined> {
   const { gc, state, clock, files, message } = deps;
   if (!gc || gc.intervalMs <= 0) return undefined;
@@ -235,6 +237,7 @@ export async function collectAfterCommit(
         graceMs: gc.graceMs,
         dryRun: false,
         signal,
+        ...(stillHolding && { stillHolding }),
         concurrency: deps.transferWorkers,
       },
       (text) => message?.(text),

@@ -41,7 +41,9 @@ export function planFile(local: FileRecord | undefined, remote: RemoteFileRow | 
 
   if (localChanged && !remoteChanged) {
     if (local.deleted) return remote.deleted ? { kind: 'mark_synced', local, remote } : { kind: 'push_delete', local, remote };
-    return { kind: 'push', local, remote, content: local.hash !== remote.hash };
+    // Over a tombstone (a deletion undone: local_wins, a restore) the blob may be gone from the
+    // remote (its GC): the content goes up again unless a live row names it.
+    return { kind: 'push', local, remote, content: remote.deleted || local.hash !== remote.hash };
   }
   if (!localChanged) {
     if (remote.deleted) return local.deleted ? { kind: 'mark_synced', local, remote } : { kind: 'delete_local', local, remote };

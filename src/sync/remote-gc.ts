@@ -16,6 +16,7 @@
  * snapshots than `base`, and journals at or before the oldest kept snapshot, when older than the window.
  */
 import { RemoteAuthError, RemoteTimeoutError } from '../remote/errors.ts';
+import { LockLostError } from '../remote/lock.ts';
 import {
   isBlobShard,
   joinPath,
@@ -42,6 +43,13 @@ export interface GcInput {
   dryRun: boolean;
   /** Aborted when the lock is lost: no deletion starts after that (the GC throws the abort reason). */
   signal?: AbortSignal;
+  /**
+   * Reads the lock's owner file: whether this GC's lock is still held. Asked before each batch of
+   * deletions (the old metadata files, each shard's blobs): a process frozen mid-GC whose lock expired
+   * meanwhile hears of it from no renewal, and another holder may since have committed rows naming
+   * blobs this GC judged unreferenced.
+   */
+  stillHolding?: () => Promise<boolean>;
   /** Shard folders worked on at once (default 4, like `DOCSYNC_TRANSFER_WORKERS`). */
   concurrency?: number;
 }
@@ -124,10 +132,11 @@ class GcRun {
     const base = Math.max(-1, ...snapshots.filter(old).map((f) => f.version));
     const keptSnapshots = snapshots.filter((f) => !old(f) || f.version >= base).map((f) => f.version);
     const floor = Math.min(currentVersion, ...keptSnapshots);
-    for (const file of files) {
-      const deletable = !named.has(file.path) && old(file) && file.version <= currentVersion &&
-        (file.kind === 'snapshot' ? file.version < base : file.version <= floor);
-      if (!deletable) continue;
+    const deletable = files.filter(
+      (file) => !named.has(file.path) && old(file) && file.version <= currentVersion && (file.kind === 'snapshot' ? file.version < base : file.version <= floor),
+    );
+    if (deletable.length > 0) await this.confirmHolding();
+    for (const file of deletable) {
       if (await this.delete(file.path)) {
         if (file.kind === 'snapshot') this.report.snapshots_deleted++;
         else this.report.journals_deleted++;
@@ -160,8 +169,8 @@ class GcRun {
 
   private async shard(shard: string, serverNow: number, stopped: () => boolean): Promise<void> {
     const { isReferenced, graceMs } = this.input;
+    const doomed: { where: string; size: number }[] = [];
     for (const entry of (await this.list(shard)) ?? []) {
-      if (stopped()) return;
       const where = joinPath(shard, entry.name);
       const blob = entry.isDirectory ? undefined : parseBlobName(entry.name);
       if (!blob || !blob.hash.startsWith(shard)) {
@@ -174,11 +183,24 @@ class GcRun {
         this.report.blobs_kept++;
         continue;
       }
+      doomed.push({ where, size: entry.size });
+    }
+    if (doomed.length === 0 || stopped()) return;
+    await this.confirmHolding();
+    for (const { where, size } of doomed) {
+      if (stopped()) return;
       if (await this.delete(where)) {
         this.report.blobs_deleted++;
-        this.report.bytes_freed += entry.size;
+        this.report.bytes_freed += size;
       }
     }
+  }
+
+  /** Stops the GC (throws) when its lock is no longer held; see `GcInput.stillHolding`. */
+  private async confirmHolding(): Promise<void> {
+    if (this.input.dryRun || !this.input.stillHolding) return;
+    this.input.signal?.throwIfAborted();
+    if (!(await this.input.stillHolding())) throw new LockLostError();
   }
 
   /** Deletes (or, in a dry run, counts) one file; `false` when it was gone already or failed. */

@@ -21,11 +21,19 @@ export async function expectSeedsPass(from: number, to: number, options: SimOpti
   let syncs = 0;
   let crashes = 0;
   let conflicts = 0;
+  const format = { compactions: 0, snapshotCatchUps: 0, gcRuns: 0, blobsCollected: 0, restores: 0, format1Starts: 0 };
   for (let seed = from; seed <= to; seed++) {
     const result = await runSeed(seed, options);
-    syncs += result.stats.syncs.ok;
-    crashes += result.stats.crashes;
-    conflicts += result.stats.conflicts;
+    const { stats } = result;
+    syncs += stats.syncs.ok;
+    crashes += stats.crashes;
+    conflicts += stats.conflicts;
+    format.compactions += stats.compactions;
+    format.snapshotCatchUps += stats.catchUps.snapshot;
+    format.gcRuns += stats.gc.runs;
+    format.blobsCollected += stats.gc.blobs;
+    format.restores += Object.values(stats.restores).reduce((a, b) => a + b, 0);
+    format.format1Starts += stats.format1Starts;
     if (!result.ok) {
       const first = result.violations[0]!;
       failures.push(`seed ${seed}, invariant ${first.invariant}: ${first.message.split('\n')[0]} — npm run sim -- --seed ${seed} --avoid-known-bugs${options.server ? ` --server ${options.server}` : ''}`);
@@ -37,4 +45,12 @@ export async function expectSeedsPass(from: number, to: number, options: SimOpti
   expect(syncs).toBeGreaterThan(seeds * 5);
   expect(crashes).toBeGreaterThan(seeds / 2);
   expect(conflicts).toBeGreaterThan(seeds / 10);
+  // Format 2 was exercised: compactions, readers catching up from a snapshot, GC runs that deleted
+  // blobs, history restores, and runs that started from a format-1 remote.
+  expect(format.compactions).toBeGreaterThan(seeds * 2);
+  expect(format.snapshotCatchUps).toBeGreaterThan(seeds / 2);
+  expect(format.gcRuns).toBeGreaterThan(seeds * 2);
+  expect(format.blobsCollected).toBeGreaterThan(seeds);
+  expect(format.restores).toBeGreaterThan(seeds);
+  expect(format.format1Starts).toBeGreaterThan(seeds / 8);
 }

@@ -13,7 +13,7 @@ import type { EventRef, FaultKind, FaultTarget, Step } from '../../sim/steps.ts'
  * clear of it until it is fixed.
  *
  * Instances are a, b, c. Pause and crash points are event names: `checkpoint …`, or an operation and
- * the class of its remote path (`put version.txt` is the switch, `put metadata` the snapshot upload,
+ * the class of its remote path (`put version.txt` is the switch, `put metadata` a snapshot or delta upload,
  * `mkdir lock-claim` a takeover claim); `#2` is the second such event (a retry).
  */
 const A = 0;
@@ -179,7 +179,10 @@ describe('bugs 1-8 found by the simulation, fixed (regression tests)', () => {
   // Bug 2, fixed in 2b372e3: a lost snapshot PUT left version.txt naming a missing snapshot, and every
   // sync of every instance failed from then on.
   it('bug 2: a lost snapshot write never becomes the current version', async () => {
-    expect((await run([fault('lostWrite', 'put', 'metadata'), create(B), sync(B)])).violations).toEqual([]);
+    const result = await run([fault('lostWrite', 'put', 'metadata'), create(B), sync(B)]);
+    expect(result.violations).toEqual([]);
+    // The fault met a format-2 upload (journal/ or snapshots/: the 'metadata' target covers both).
+    expect(result.stats.faultsFired.lostWrite).toBe(1);
   });
 
   // Bug 3 as first found, narrowed in 2b372e3: frozen at the before_version_switch checkpoint (before
@@ -280,6 +283,148 @@ describe('bugs 1-8 found by the simulation, fixed (regression tests)', () => {
       { dt: 0, kind: 'sync', inst: A, force: false },
     ] as Step[];
     const result = await run(steps, { server: 'nonatomic' }, 201886275);
+    expect(result.violations).toEqual([]);
+  });
+});
+
+describe('bugs found on format 2 with compaction, GC and restores, fixed (regression tests)', () => {
+  // Bug 12 (invariants 5 and 1). b deleted a file and, its GC window over, collected its blob; a,
+  // which had not synced since, edited the file's metadata, met the deletion as a deleted_remote
+  // conflict and resolved it local_wins: its push over the tombstone was planned metadata-only (same
+  // hash as its base), so it committed a live row naming a blob the GC had taken, which no instance
+  // could download. Fixed: a push over a tombstone sends the content (src/sync/planner.ts), and the
+  // upload is skipped only where a live row names the blob. (Seed 15, shrunk to 16 steps.)
+  it('bug 12: reviving a file over an old tombstone sends its blob again', async () => {
+    const steps = [
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'create', inst: C, name: 718033, size: 26846, bytes: 1116645808, dup: null },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'create', inst: B, name: 469098, size: 2, bytes: 1586014159, dup: null },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'delete', inst: B, pick: 0.9636558301281184 },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'delete', inst: B, pick: 0.39884195080958307 },
+      { dt: 0, kind: 'clock', ms: 0, pastTtl: true },
+      { dt: 0, kind: 'syncPark', inst: B, at: 10, frozen: false },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'syncPark', inst: B, at: 29, frozen: true },
+      { dt: 0, kind: 'editMeta', inst: A, pick: 0.763386266073212, variant: 383723645 },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'resolve', inst: A, pick: 0.36326267872937024, resolution: 'local_wins' },
+    ] as Step[];
+    const result = await run(steps, {}, 15);
+    expect(result.violations).toEqual([]);
+    expect(result.stats.gc.blobs).toBeGreaterThan(0);
+    expect(result.stats.resolutions.local_wins).toBe(1);
+  });
+
+  // Bug 13 (invariant 1). b and c restored the same trashed file from their histories: the same
+  // state, different updated_at. c's sync found the remote row equal to its own (mark_synced) and kept
+  // its timestamps: the instances disagreed on updated_at for good. Fixed: a live row marked synced
+  // on an equal remote row takes the remote's timestamps (src/sync/engine.ts). (Seed 2, 12 steps.)
+  it('bug 13: two restores of one trashed file converge on the remote timestamps', async () => {
+    const steps = [
+      { dt: 0, kind: 'create', inst: C, name: 585689, size: 27674, bytes: 1566449437, dup: null },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'create', inst: A, name: 935627, size: 347, bytes: 1518289754, dup: null },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'create', inst: A, name: 171333, size: 167, bytes: 1546585288, dup: 0.6698801638558507 },
+      { dt: 0, kind: 'delete', inst: A, pick: 0.508800158277154 },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'sync', inst: C, force: true },
+      { dt: 0, kind: 'restore', inst: C, pick: 0.46497078984975815, version: 0.4632067799102515, trash: true },
+      { dt: 68351, kind: 'restore', inst: B, pick: 0.5288725318387151, version: 0.11622044793330133, trash: true },
+    ] as Step[];
+    const result = await run(steps, {}, 2);
+    expect(result.violations).toEqual([]);
+    expect(result.stats.restores.trash).toBe(2);
+  });
+
+  // Bug 14 (invariant 6, then 5). a's sync froze in its remote GC, after listing a shard (laptop
+  // asleep); its lock expired, c took it and committed rows naming a blob c had uploaded in an
+  // earlier, failed sync (older than the grace period). a woke and deleted that blob: judged by its
+  // own, older snapshot it was unreferenced. Fixed: the GC reads the lock's owner file before each
+  // batch of deletions and stops when the lock is no longer its own (src/sync/remote-gc.ts
+  // `stillHolding`). Left: a freeze between that read and the DELETE itself (one request; the same
+  // window as a version switch on a server without preconditions). (Seed 8, shrunk to 20 steps.)
+  it('bug 14: a GC that lost its lock while frozen deletes nothing more', async () => {
+    const steps = [
+      { dt: 0, kind: 'create', inst: A, name: 310147, size: 28478, bytes: 102878049, dup: null },
+      { dt: 0, kind: 'create', inst: C, name: 546871, size: 72, bytes: 870557838, dup: 0.1071564257144928 },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'delete', inst: C, pick: 0.9365437505766749 },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'editMeta', inst: A, pick: 0.2886990935076028, variant: 1388992686 },
+      { dt: 0, kind: 'crash', inst: C, at: 1, after: true },
+      { dt: 0, kind: 'fault', fault: 'lostWrite', op: 'put', target: 'any', times: 9, ms: 0 },
+      { dt: 0, kind: 'syncPark', inst: A, at: 32, frozen: false },
+      { dt: 0, kind: 'fault', fault: '423', op: 'put', target: 'version', times: 8, ms: 0 },
+      { dt: 0, kind: 'create', inst: C, name: 185390, size: 118, bytes: 480791205, dup: null },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'editContent', inst: C, pick: 0.7285737867932767, size: 24, bytes: 624234014 },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'create', inst: C, name: 682742, size: 313, bytes: 672752734, dup: null },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'syncPark', inst: A, at: 28, frozen: true },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'crash', inst: C, at: 34, after: true },
+      { dt: 0, kind: 'delete', inst: C, pick: 0.8745977829676121 },
+    ] as Step[];
+    const result = await run(steps, {}, 8);
+    expect(result.violations).toEqual([]);
+  });
+  // Bug 15 (invariant 6). a's first sync was killed while it read the journals before its snapshot
+  // (for its history): the caught-up state was already in place, its versions never recorded, and
+  // its history start still that of an earlier, aborted sync. The next sync found the state current,
+  // believed its history complete over the window, and its GC deleted the blob of a version b and c
+  // still list inside the window. Fixed: a catch-up is marked until its versions are recorded; a
+  // sync that finds the mark starts the history afresh (src/sync/engine.ts, `historyCatchingUp`).
+  // (Seed 88, shrunk to 15 steps.)
+  it('bug 15: a catch-up killed before its history was recorded does not let the GC run on a gap', async () => {
+    const steps = [
+      { dt: 0, kind: 'create', inst: A, name: 981250, size: 113, bytes: 1819486368, dup: 0.9983176188543439 },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'crash', inst: A, at: 35, after: true },
+      { dt: 0, kind: 'create', inst: C, name: 842593, size: 201, bytes: 1940641707, dup: null },
+      { dt: 0, kind: 'create', inst: B, name: 371850, size: 190, bytes: 2037571470, dup: null },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'editMeta', inst: C, pick: 0.30444195005111396, variant: 1493464325 },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'editContent', inst: B, pick: 0.7706769981887192, size: 309, bytes: 679158451 },
+      { dt: 0, kind: 'syncPark', inst: C, at: 20, frozen: false },
+      { dt: 0, kind: 'syncPark', inst: B, at: 4, frozen: false },
+      { dt: 0, kind: 'create', inst: C, name: 407397, size: 279, bytes: 1186983464, dup: null },
+      { dt: 0, kind: 'resume', pick: 0.6619875435717404 },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'crash', inst: A, at: 11, after: false },
+    ] as Step[];
+    const result = await run(steps, {}, 88);
+    expect(result.violations).toEqual([]);
+    expect(result.stats.crashes).toBeGreaterThan(0);
+  });
+  // Bug 16, OPEN (invariant 5, nonatomic server only). Two live syncs overlap under the advisory lock
+  // of a server whose MKCOL is not exclusive (rclone): a commit names a blob that is not on the remote
+  // (shared content: b's file copies another file's bytes), and every instance then fails to download
+  // it. Found by the long run on `--server nonatomic` (seed 5072, shrunk to 10 steps); it reproduces with
+  // the src of before this simulation work (not caused by compaction, GC or restores — no GC runs in
+  // these 10 steps). Not diagnosed yet.
+  it.fails('bug 16 (open): overlapping syncs on a nonatomic server commit a row naming a missing blob', async () => {
+    const steps = [
+      { dt: 0, kind: 'sync', inst: A, force: true },
+      { dt: 0, kind: 'create', inst: A, name: 16909, size: 12152, bytes: 2034633567, dup: null },
+      { dt: 0, kind: 'syncPark', inst: B, at: 34, frozen: false },
+      { dt: 0, kind: 'create', inst: C, name: 438820, size: 233, bytes: 2091094202, dup: null },
+      { dt: 0, kind: 'create', inst: B, name: 619702, size: 42233, bytes: 1845723257, dup: 0.5590488566085696 },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'syncPark', inst: B, at: 22, frozen: false },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'fault', fault: '412', op: 'put', target: 'any', times: 1, ms: 0 },
+      { dt: 0, kind: 'syncPark', inst: A, at: 5, frozen: false },
+    ] as Step[];
+    const result = await run(steps, { server: 'nonatomic' }, 5072);
     expect(result.violations).toEqual([]);
   });
 });

@@ -15,7 +15,8 @@ describe('simulation', () => {
   });
 
   // Invariant 4 is only counted there: a frozen sync can land its unconditional switch (nginx), or two
-  // instances hold the advisory lock (rclone). What must hold is that no data is lost or revived.
+  // instances hold the advisory lock (rclone) — and so is 6 (the versions of a rewritten commit stay in
+  // the histories that saw them, their blobs free for the GC). What must hold is that no data is lost or revived.
   it.each(['unconditional', 'nonatomic'] as const)(
     `keeps invariants 1-3 and 5 on ${CI_OTHER_SERVER_SEEDS} seeds × ${CI_STEPS} steps on a %s server`,
     { timeout: CI_TIMEOUT_MS },

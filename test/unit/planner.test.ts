@@ -247,7 +247,8 @@ function expectedOutcome(cell: Cell): string {
 
   if (localChanged && !remoteChanged) {
     if (localDeleting) return remoteIsTombstone ? 'mark_synced' : 'push_delete';
-    return blobDiffers ? 'push(content)' : 'push(meta)';
+    // Over a tombstone the remote's GC may have taken the blob: reviving the file sends it again.
+    return blobDiffers || remoteIsTombstone ? 'push(content)' : 'push(meta)';
   }
 
   if (!localChanged && remoteChanged) {
@@ -377,7 +378,9 @@ const IMPORTANT: Row[] = [
   // Even a version bump with the base state counts as "remote changed" (SPEC: version > base).
   { name: 'local modified(meta) · remote newer, base state → conflict modified_both', local: modifiedMeta(), remote: remoteRow({ version: newer }), expected: 'conflict(modified_both)' },
   { name: 'local modified(meta) · remote tombstone newer → conflict deleted_remote', local: modifiedMeta(), remote: remoteRow({ deleted: true, version: newer }), expected: 'conflict(deleted_remote)' },
-  { name: 'local modified(meta) · remote tombstone same version → push, no content', local: modifiedMeta(), remote: remoteRow({ deleted: true }), expected: 'push(meta)' },
+  // local_wins over a deleted_remote conflict: the tombstone may be older than the history window and
+  // its blob collected by the remote GC (found by the simulation) — the content goes up again.
+  { name: 'local modified(meta) · remote tombstone same version → push, with content (the GC may have taken the blob)', local: modifiedMeta(), remote: remoteRow({ deleted: true }), expected: 'push(content)' },
 
   // --- Local pending_delete -------------------------------------------------------------------------
   { name: 'local pending_delete · remote live same version → push_delete', local: pendingDelete(), remote: remoteRow(), expected: 'push_delete' },

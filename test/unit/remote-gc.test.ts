@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/domain/clock.ts';
 import { cryptoIdSource } from '../../src/domain/ids.ts';
 import { RemoteTimeoutError } from '../../src/remote/errors.ts';
+import { LockLostError } from '../../src/remote/lock.ts';
 import { FolderRemote } from '../../src/remote/folder-remote.ts';
 import { MemoryRemote } from '../../src/remote/memory-remote.ts';
 import { isBlobShard, parseBlobName, parseJournalName, parentPath, parseSnapshotV2Name, remotePaths } from '../../src/remote/paths.ts';
@@ -149,6 +150,22 @@ describe.each(['memory', 'folder'] as const)('collectRemoteGarbage on the %s rem
     expect(t.files()).toEqual(before.filter((f) => !expectedGone.includes(f)));
     expect(logged.join('\n')).toMatch(/left alone an unknown entry ab\/readme\.txt/);
     expect(logged.join('\n')).toMatch(/left alone an unknown entry metadata\/notes\.txt/);
+  });
+
+  it('asks whether its lock is still held before each batch of deletions, and stops (deleting nothing more) once it is not', async () => {
+    // A GC frozen mid-run (laptop asleep) whose lock was taken over meanwhile: the new holder may
+    // have committed rows naming blobs this GC found unreferenced (found by the simulation).
+    const before = t.files();
+    let asked = 0;
+    const error = await collectRemoteGarbage(t.remote, input({ stillHolding: async () => (asked++, false) })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockLostError);
+    expect(asked).toBe(1);
+    expect(t.files()).toEqual(before);
+    // Held throughout: one question for the metadata files and one per shard with something to delete.
+    asked = 0;
+    const report = await collectRemoteGarbage(t.remote, input({ stillHolding: async () => (asked++, true) }));
+    expect(report).toMatchObject({ blobs_deleted: 2, journals_deleted: 2, snapshots_deleted: 2 });
+    expect(asked).toBe(2);
   });
 
   it('a dry run reports the same figures and deletes nothing', async () => {
