@@ -306,10 +306,12 @@ describe.each(remoteTargetNames())('history, trash and remote GC on %s', (name) 
     expect(first.instance_id).toBe(a.docsync.instanceId);
   });
 
-  // Only on memory: reaching a compaction takes 64 commits, minutes on the real servers; the code
-  // that records the joined snapshot's rows is the same on every target.
-  it.skipIf(name !== 'memory')('the same when B joins from a compacted snapshot that no longer lists version one', async () => {
-    const first = await joinedInstanceKeepsWindowStart(70);
-    expect(first).toMatchObject({ instance_id: 'unknown', version: 1 });
-  });
+  // Defined on memory only: reaching a compaction takes 64 commits, minutes on the real servers; the
+  // code that records the versions a joined instance learns is the same on every target.
+  if (name === 'memory') {
+    it('the same when B joins from a compacted snapshot that no longer lists version one', async () => {
+      const first = await joinedInstanceKeepsWindowStart(70);
+      expect(first).toMatchObject({ instance_id: 'unknown', version: 1 });
+    });
+  }
 });
