@@ -80,8 +80,11 @@ describe.each(remoteTargetNames())('remote lock on %s', (name) => {
 
   it('an expired lock is taken over by exactly one of several takers', async () => {
     const fresh = target.fresh();
-    const held = await lockFor(fresh.connect(), 'a').lock.acquire();
-    const takers = ['b', 'c', 'd'].map((owner) => lockFor(fresh.connect(), owner, TTL + 10_000).lock);
+    // 'a' took its lock 40 s ago by the server's clock (its owner file says so). Shifting the takers'
+    // clock instead would make the fresh lock folder one of them creates look 40 s old too, and a
+    // second taker would rightly take it as an abandoned, ownerless lock.
+    const held = await lockFor(fresh.connect(), 'a', -(TTL + 10_000)).lock.acquire();
+    const takers = ['b', 'c', 'd'].map((owner) => lockFor(fresh.connect(), owner).lock);
     const handles = await Promise.allSettled(takers.map((lock) => lock.acquire()));
     const winners = handles.filter((h) => h.status === 'fulfilled');
     if (exclusiveMkcol) expect(winners).toHaveLength(1);
