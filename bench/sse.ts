@@ -3,7 +3,7 @@
  * receiving the progress stream of a real sync (default 200 small files pushed to a folder remote:
  * one `syncProgress` event per uploaded file, ~210 events in all). All clients are tabs of ONE
  * logged-in session, the one that starts the sync with `POST /api/v1/sync`: progress goes to the
- * session that asked for it, and every tab of that session gets every event (SPEC §6).
+ * session that asked for it, and every tab of that session gets every event (docs/design.md#events-sse).
  * Clients are raw TCP sockets (request written by hand, stream scanned as text), in this process.
  */
 import { createCipheriv, createHash } from 'node:crypto';

@@ -61,7 +61,7 @@ export interface WorldOptions {
    */
   workarounds?: readonly string[];
   /**
-   * How the server behaves (WEBDAV-NOTES.md). `atomic` (the default; Apache, the folder remote):
+   * How the server behaves (docs/webdav-servers.md). `atomic` (the default; Apache, the folder remote):
    * exclusive MKCOL, and `If-Match`/`If-None-Match` honoured. `unconditional` (nginx): exclusive MKCOL,
    * preconditions ignored — a sync frozen in the one request between its last check and its version
    * switch still lands it (invariant 4 is only counted), and the lost-commit recovery must keep the

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from './errors.ts';
 
-/** Where instances meet (SPEC §2). The sync engine that uses it arrives with the remote tier. */
+/** Where instances meet (docs/design.md#remote-layout-format-2). The sync engine that uses it arrives with the remote tier. */
 export type RemoteConfig =
   | { kind: 'none' }
   | { kind: 'folder'; path: string }
@@ -25,7 +25,7 @@ export interface Config {
   maxSnapshotBytes: number;
   sessionTtlHours: number;
   sseKeepAliveSeconds: number;
-  /** History window (SPEC §9): snapshots, journals and the blobs their rows name are kept this long. */
+  /** History window (docs/design.md#history-trash-and-garbage-collection): snapshots, journals and the blobs their rows name are kept this long. */
   historyDays: number;
   /** A blob younger than this is never collected (an upload of a sync in flight). */
   gcGraceHours: number;

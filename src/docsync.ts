@@ -31,7 +31,7 @@ export interface Docsync {
   instanceId: string;
   files: FileService;
   fileRepository: SqliteFileRepository;
-  /** File versions, trash and restore (SPEC §9). */
+  /** File versions, trash and restore (docs/design.md#history-trash-and-garbage-collection). */
   history: HistoryService;
   historyRepository: HistoryRepository;
   auth: AuthService;

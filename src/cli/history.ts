@@ -3,7 +3,7 @@ import { withDocsync } from './context.ts';
 import { fileLine, formatSize } from './files.ts';
 import { println, type CliIo } from './io.ts';
 
-/** `history`, `trash` and `restore` (SPEC §9): the same service as the HTTP API. */
+/** `history`, `trash` and `restore` (docs/design.md#history-trash-and-garbage-collection): the same service as the HTTP API. */
 export function registerHistory(program: Command, io: CliIo): void {
   program
     .command('history <id>')

@@ -4,7 +4,7 @@ import type { StableId } from './ids.ts';
 export const SYNC_STATUSES = ['synced', 'modified', 'pending_delete', 'conflict'] as const;
 export type SyncStatus = (typeof SYNC_STATUSES)[number];
 
-/** A file row (SPEC §1). JSON columns are parsed. */
+/** A file row (docs/design.md#local-data-model). JSON columns are parsed. */
 export interface FileRecord {
   stable_id: StableId;
   hash: string;

@@ -1,13 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
 declare const stableIdBrand: unique symbol;
-/** A file's identity: short, random, never changes (SPEC §1). */
+/** A file's identity: short, random, never changes (docs/design.md#local-data-model). */
 export type StableId = string & { readonly [stableIdBrand]: true };
 
 /** No 0/o, 1/l/i: ids are read aloud and typed by people. */
 export const STABLE_ID_ALPHABET = '23456789abcdefghjkmnpqrstuvwxyz';
 export const STABLE_ID_LENGTH = 12;
-/** What the API accepts as an id, and what a remote row must carry (new ids are 12; older seeds vary). */
+/** What the API accepts as an id, and what a remote row must carry (new ids are 12 characters; older data may hold other lengths). */
 export const STABLE_ID_PATTERN = new RegExp(`^[${STABLE_ID_ALPHABET}]{10,32}$`);
 
 export function isStableId(value: string): value is StableId {

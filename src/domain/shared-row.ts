@@ -13,7 +13,7 @@ import {
 } from './file.ts';
 import { stableIdProblem } from './ids.ts';
 
-/** The fields of a file every instance shares (SPEC §2): no local sync bookkeeping. */
+/** The fields of a file every instance shares (docs/design.md#remote-layout-format-2): no local sync bookkeeping. */
 export type SharedFileFields = Pick<
   FileRecord,
   'hash' | 'filename' | 'file_type' | 'mime_type' | 'size' | 'doc_id' | 'collections' | 'labels' | 'metadata' | 'deleted' | 'created_at' | 'updated_at'
@@ -42,7 +42,7 @@ export type RowReading = { ok: true; row: SharedRow } | { ok: false; rejected: R
 const MAX_JSON_TEXT = 6 * LIMITS.metadataBytes;
 
 /**
- * Checks a row someone else wrote (SPEC §10 "Remote rows are input") with the same field rules as
+ * Checks a row someone else wrote (docs/design.md#untrusted-remotes: rows are input) with the same field rules as
  * the API: a value that passes can be stored, listed, read, deleted, and never becomes a path.
  * JSON fields are already decoded here (`collections` is an array); the values are of any type.
  */

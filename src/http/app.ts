@@ -30,7 +30,7 @@ export const API_PREFIX = '/api/v1';
 
 export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
-  /** SSE keep-alive interval (SPEC §6: 30 s). */
+  /** SSE keep-alive interval (30 s by default, docs/design.md#events-sse). */
   sseKeepAliveMs?: number;
 }
 
@@ -167,7 +167,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
 }
 
 /**
- * Sync events to SSE (SPEC §6): progress, messages and errors go to the session that started the
+ * Sync events to SSE (docs/design.md#events-sse): progress, messages and errors go to the session that started the
  * sync (to everyone for background syncs); completion, conflicts and changed files to everyone.
  */
 function forwardSyncEvents(docsync: Docsync, sse: SseHub, log: FastifyBaseLogger): () => void {

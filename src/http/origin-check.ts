@@ -4,7 +4,7 @@ import { ForbiddenError } from '../errors.ts';
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
- * Same-site CSRF guard (SPEC §10). A browser attaches the session cookie to a request that another
+ * Same-site CSRF guard (README.md#security). A browser attaches the session cookie to a request that another
  * page makes — SameSite=Lax does not help when that page is on another port of the same host — but it
  * always names that page in `Origin` on a cross-origin POST/PUT/PATCH/DELETE (form or fetch). So a
  * state-changing request that rides on the cookie must come from our own origin. Requests that carry

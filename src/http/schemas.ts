@@ -179,7 +179,7 @@ export const ResolveConflictBody = Type.Object(
   { additionalProperties: false },
 );
 
-/** One version of a file (SPEC §9), as `GET /files/:id/history` lists it. */
+/** One version of a file (docs/design.md#history-trash-and-garbage-collection), as `GET /files/:id/history` lists it. */
 export const FileVersionSchema = Type.Object(
   {
     version: Type.Integer({ description: "the remote version at which the file's row took this state" }),

@@ -19,7 +19,7 @@ export const PAGE_CSP_DIRECTIVES: Record<string, string[]> = {
 };
 
 /**
- * Headers on every answer (SPEC §10), by `@fastify/helmet`: nosniff, `X-Frame-Options: DENY`,
+ * Headers on every answer (README.md#security), by `@fastify/helmet`: nosniff, `X-Frame-Options: DENY`,
  * `Referrer-Policy: no-referrer`, `Cross-Origin-Opener-Policy: same-origin` and the page's CSP,
  * without `upgrade-insecure-requests` (docsync is often plain HTTP on loopback). Helmet sets them
  * when a request arrives, so a route that sets its own policy later (file content, /docs) keeps it.

@@ -1,5 +1,5 @@
 /**
- * Every remote read is bounded (SPEC §10): a deadline for an answer's headers, an idle timeout for
+ * Every remote read is bounded (docs/design.md#untrusted-remotes): a deadline for an answer's headers, an idle timeout for
  * its body, a size cap, and a time budget for a whole operation. The one place these limits are
  * enforced: adapters wrap their requests and bodies with it, so a stalled or endless server never
  * holds a sync (or the lock) for long and never fills memory or a disk.

@@ -5,7 +5,7 @@ import type { Remote } from './remote.ts';
 import { strongEtag } from './remote-metadata.ts';
 import { realSleep, type Sleep } from './retrying-remote.ts';
 
-/** What a server honours, found out on first contact and remembered (SPEC §4, WEBDAV-NOTES.md). */
+/** What a server honours, found out on first contact and remembered (docs/webdav-servers.md). */
 export interface RemoteCapabilities {
   /** `If-None-Match: *` on an existing file answers 412. */
   conditionalPut: boolean;

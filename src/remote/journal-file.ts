@@ -2,7 +2,7 @@ import { readSharedRow, type RejectedRow, type RemoteFileRow } from '../domain/s
 import { RemoteCorruptError } from './errors.ts';
 
 /**
- * One commit's delta (SPEC §2): the rows that changed in `version`, whole (every shared field and
+ * One commit's delta (docs/design.md#remote-layout-format-2): the rows that changed in `version`, whole (every shared field and
  * the version), with where the commit came from. Written once under a new name, never rewritten.
  *
  * JSON, one row per line, so a person can read it. `encoding` names how the rows are stored: `json`
@@ -41,7 +41,7 @@ export function formatJournal(journal: Journal): Buffer {
 
 /**
  * Reads a delta someone else wrote. The header must be what `version.txt` said (repo, version,
- * commit), or the file is not the one listed; rows are input (SPEC §10): each is checked, a bad one
+ * commit), or the file is not the one listed; rows are input (docs/design.md#untrusted-remotes): each is checked, a bad one
  * is left out and returned in `rejected`, and so is a row whose version is not the commit's.
  */
 export function parseJournal(bytes: Buffer, expected: { repo: string; version: number; commit: string }): { journal: Journal; rejected: RejectedRow[] } {

@@ -1,5 +1,5 @@
 /**
- * The only place remote paths are built (SPEC §2). Relative to the remote root, `/`-separated.
+ * The only place remote paths are built (docs/design.md#remote-layout-format-2). Relative to the remote root, `/`-separated.
  */
 const HASH = /^[0-9a-f]{64}$/;
 const EXT = /^[a-z0-9]+(\.[a-z0-9]+)*$/;
@@ -20,7 +20,7 @@ export const remotePaths = {
   /** `metadata/000042-<commit>.db` — zero-padded so names sort by version. */
   snapshot: (version: number, commit: string) => `metadata/${padVersion(version)}-${safeToken(commit)}.db`,
 
-  /** Format 2 (SPEC §2): `snapshots/000040-<commit>.db`, a compacted snapshot, written once. */
+  /** Format 2 (docs/design.md#remote-layout-format-2): `snapshots/000040-<commit>.db`, a compacted snapshot, written once. */
   snapshotsDir: 'snapshots',
   snapshotV2: (version: number, commit: string) => `snapshots/${padVersion(version)}-${safeToken(commit)}.db`,
   /** Format 2: `journal/000041-<commit>.json`, the rows one commit changed, written once. */

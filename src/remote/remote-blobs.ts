@@ -1,6 +1,6 @@
 /**
  * `RemoteBlobStore`: the remote's content-addressed blobs, behind a port that knows their layout
- * (`ab/ab12….pdf`, SPEC §2) so the sync engine never builds a blob path nor creates a folder. The
+ * (`ab/ab12….pdf`, docs/design.md#blobs) so the sync engine never builds a blob path nor creates a folder. The
  * model is litestream's `ReplicaClient` and automerge-repo's `StorageSubsystem`: the caller names a
  * blob by hash and type; folders, shards and how an upload is confirmed are this module's business,
  * so a remote without folders (an object store listed by prefix) needs a new store, not a new engine.

@@ -98,7 +98,7 @@ export interface CommitInfo {
 }
 
 /**
- * The shared metadata on the remote, format 2 (SPEC §2): `version.txt` names a compacted snapshot
+ * The shared metadata on the remote, format 2 (docs/design.md#remote-layout-format-2): `version.txt` names a compacted snapshot
  * and the deltas after it, each with its sha256. Every file but `version.txt` is written once under a
  * new name. A reader keeps its own copy of the shared state (the *state* file, in its data dir) and
  * moves it forward by the deltas it lacks: a sync costs what changed, not the number of files. A

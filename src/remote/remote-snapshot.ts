@@ -4,7 +4,7 @@ import { AppError } from '../errors.ts';
 import { RemoteCorruptError } from './errors.ts';
 import { FORMAT_VERSION, RemoteFormatError } from './version-file.ts';
 
-/** How many commit ids the remote remembers (lost-commit detection, SPEC §3). */
+/** How many commit ids the remote remembers (lost-commit detection, docs/design.md#lost-commits-and-rewritten-history). */
 export const RECENT_COMMITS = 50;
 
 export type { SharedFileFields } from '../domain/shared-row.ts';
@@ -47,12 +47,12 @@ const FILE_COLUMNS = [
 const COLUMN_LIST = FILE_COLUMNS.join(', ');
 
 /**
- * A metadata snapshot (SPEC §2) opened from a local file: the remote's `files` and `meta` tables.
+ * A metadata snapshot (docs/design.md#remote-layout-format-2) opened from a local file: the remote's `files` and `meta` tables.
  * The same file format serves as a compacted snapshot on the remote, as a format-1 snapshot being
  * migrated, and as each instance's *mirror*: its copy of the remote's shared state at the version it
  * last caught up to, kept in the data dir and moved forward by applying deltas.
  * One file, no journal left behind (`journal_mode = DELETE`), so it can be uploaded as it is.
- * Rows are input (SPEC §10): every row read is checked, and one that fails is left out of every
+ * Rows are input (docs/design.md#untrusted-remotes): every row read is checked, and one that fails is left out of every
  * answer and kept in `rejected`, for the sync to report. Reading never throws on a bad row.
  */
 export class RemoteSnapshot {
@@ -151,7 +151,7 @@ export class RemoteSnapshot {
 
   /**
    * Whether some valid *live* row names the blob: then the remote has it, no upload needed. Not a
-   * tombstone: the blob of a file deleted long ago may have been collected (SPEC §9). A row that
+   * tombstone: the blob of a file deleted long ago may have been collected (docs/design.md#history-trash-and-garbage-collection). A row that
    * fails the checks proves nothing, so the blob is uploaded.
    */
   hasLiveBlob(hash: string, fileType: string): boolean {

@@ -2,7 +2,7 @@ import { AppError } from '../errors.ts';
 import { RemoteCorruptError } from './errors.ts';
 import { parseSnapshotName, remotePaths } from './paths.ts';
 
-/** The remote metadata format this build writes (SPEC §2). Format 1 is read, to migrate it. */
+/** The remote metadata format this build writes (docs/design.md#remote-layout-format-2). Format 1 is read, to migrate it. */
 export const FORMAT_VERSION = 2;
 
 /** One immutable file `version.txt` lists: a snapshot or a delta, with its sha256 (and size, format 2). */
@@ -15,7 +15,7 @@ export interface ChainFile {
 }
 
 /**
- * What `version.txt` says (SPEC §2). Format 2: the current version N and its commit, the compacted
+ * What `version.txt` says (docs/design.md#versiontxt). Format 2: the current version N and its commit, the compacted
  * snapshot S ≤ N, the deltas listed for readers that are behind (every version from some point up to
  * N, consecutive), and the ids of recent commits. Format 1 (read only, to migrate): one snapshot of N.
  */
@@ -69,7 +69,7 @@ const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
- * Line 1 is the bare integer version (readable by the seed's tools); then `key value…` lines.
+ * Line 1 is the bare integer version (as in format 1); then `key value…` lines.
  * Anything else is refused: a torn or foreign file must never be read as "version 0".
  */
 export function parseVersionFile(text: string): VersionHead {
@@ -145,7 +145,7 @@ function parseFormat1(version: number, one: (key: string) => string[] | undefine
   return { format: 1, version, commit, repo, snapshot: { version, commit, size: undefined, sha256 }, deltas: [], recent: [] };
 }
 
-/** Format 2 text. Line 1 stays the bare version, as every reader (and the seed's tools) expects. */
+/** Format 2 text. Line 1 stays the bare version, as every reader, format 1 included, expects. */
 export function formatVersionFile(head: VersionHead): string {
   if (head.format !== 2) throw new Error('this build writes format 2 only');
   const chain = (kind: string, f: ChainFile) => `${kind} ${f.version} ${f.commit} ${f.size ?? 0} ${f.sha256}\n`;

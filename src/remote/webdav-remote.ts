@@ -49,7 +49,7 @@ const DISCARD_MAX_BYTES = 1024 * 1024;
  * error that names where the server wanted to go. PROPFIND answers are parsed with the `webdav`
  * package's XML helpers. Paths are percent-encoded segment by segment in every request, and listed
  * names decoded from their hrefs, so a root like `/Belege & Rechnungen` or `100%` works everywhere.
- * Quirks are handled here, each measured on a real server (WEBDAV-NOTES.md): nginx wants a trailing
+ * Quirks are handled here, each measured on a real server (docs/webdav-servers.md): nginx wants a trailing
  * slash for MKCOL and DELETE of a collection; Apache answers 403 to the loser of two simultaneous
  * MKCOLs; every PUT sends Content-Length (chunked bodies become empty files behind some proxies);
  * ETags arrive without quotes from PROPFIND and are re-quoted; a body that breaks off after the

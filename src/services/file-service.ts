@@ -38,7 +38,7 @@ export interface FileServiceDeps {
 
 /**
  * The local document store: every change a person makes goes through here, from the HTTP API and
- * the CLI alike, and leaves the `sync_status` the sync relies on (SPEC §1):
+ * the CLI alike, and leaves the `sync_status` the sync relies on (docs/design.md#local-data-model):
  * new → `modified`; content replaced → `modified` with a new `hash`; metadata only → `modified` with
  * `hash` unchanged (so it still equals `sync_hash`); delete → tombstone, `pending_delete`.
  */

@@ -26,7 +26,7 @@ export interface HistoryServiceDeps {
   history: HistoryRepository;
   blobs: BlobStore;
   clock: Clock;
-  /** The history window (SPEC §9): how far back the trash reaches. */
+  /** The history window (docs/design.md#history-trash-and-garbage-collection): how far back the trash reaches. */
   historyDays: number;
   /** Undefined when no remote is configured: content no longer here cannot be restored then. */
   fetchBlob?: FetchBlob | undefined;
@@ -42,7 +42,7 @@ export interface HistoryEntry extends FileVersion {
 type RestoredFields = Pick<FileRecord, 'hash' | 'filename' | 'file_type' | 'size' | 'doc_id' | 'collections' | 'labels' | 'metadata'>;
 
 /**
- * History, trash and restore (SPEC §9). A restore is an ordinary local change: the row takes the old
+ * History, trash and restore (docs/design.md#history-trash-and-garbage-collection). A restore is an ordinary local change: the row takes the old
  * version's content and metadata and becomes `modified`, with its `remote_version` kept as the merge
  * base, so the next sync shares it like an edit (remote history is never rewritten).
  */

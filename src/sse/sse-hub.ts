@@ -9,7 +9,7 @@ export interface SseSink {
 
 export interface SseHubOptions {
   clock: Clock;
-  /** Comment line every so often, so proxies keep idle streams open (SPEC §6: 30 s). */
+  /** Comment line every so often, so proxies keep idle streams open (30 s by default, docs/design.md#events-sse). */
   keepAliveMs: number;
   /** A disconnected client's record is kept this long for a reconnect with its `client_id`. */
   goneTtlMs: number;
@@ -40,7 +40,7 @@ export interface SseClient {
 }
 
 /**
- * Server-Sent Events fan-out (SPEC §6). Every connection has its own queue, so every tab of a
+ * Server-Sent Events fan-out (docs/design.md#events-sse). Every connection has its own queue, so every tab of a
  * session gets every message meant for that session, and sessions never see each other's.
  * Every event carries an id; a reconnect with `Last-Event-ID` replays what it missed from a bounded
  * buffer (or is told, with `missed`, that the buffer no longer reaches back that far). A slow client

@@ -47,7 +47,7 @@ interface FileRow {
 const COLUMNS = `rowid, stable_id, hash, filename, file_type, mime_type, size, doc_id, collections, labels,
   metadata, deleted, created_at, updated_at, local_modified_at, sync_status, sync_hash, remote_version`;
 
-/** The local `files` table (SPEC §1). Rows are keyed by `stable_id`; content lives in the blob store. */
+/** The local `files` table (docs/design.md#local-data-model). Rows are keyed by `stable_id`; content lives in the blob store. */
 export class SqliteFileRepository {
   private readonly insertStmt: Statement;
   private readonly updateStmt: Statement;
@@ -231,7 +231,7 @@ export class SqliteFileRepository {
   }
 
   /**
-   * Tombstones deleted at or after `since`, newest deletion first (the trash, SPEC §9). The cursor
+   * Tombstones deleted at or after `since`, newest deletion first (the trash, docs/design.md#history-trash-and-garbage-collection). The cursor
    * holds the last row's (updated_at, stable_id), so deletions arriving meanwhile never shift a page.
    */
   listDeleted(since: string, page: { limit: number; cursor?: string }): { files: FileRecord[]; nextCursor: string | null } {

@@ -48,7 +48,7 @@ const COLUMNS = `stable_id, version, hash, filename, file_type, mime_type, size,
   metadata, deleted, created_at, updated_at, commit_id, committed_at, instance_id`;
 
 /**
- * Every version of every file this instance has seen committed (SPEC §9): the sync records the rows
+ * Every version of every file this instance has seen committed (docs/design.md#history-trash-and-garbage-collection): the sync records the rows
  * of each commit it publishes or pulls; history, trash and restore read them; pruning keeps the
  * table to the history window. Rows are stored as the commit carried them (already checked).
  */

@@ -29,7 +29,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX files_unsynced ON files (sync_status) WHERE sync_status != 'synced';
 
   -- Row counts kept by triggers, so "how many unsynced / live files" is one primary-key read
-  -- whatever the table size (SPEC §1: the unsynced count must be O(1)).
+  -- whatever the table size (docs/design.md#local-data-model).
   CREATE TABLE file_counts (key TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
   CREATE TRIGGER files_count_insert AFTER INSERT ON files BEGIN
     INSERT INTO file_counts (key, n) VALUES ('status:' || NEW.sync_status, 1), ('live', NEW.deleted = 0)
@@ -83,13 +83,13 @@ export const MIGRATIONS: readonly string[] = [
     remote_row    TEXT NOT NULL,
     detected_at   TEXT NOT NULL
   ) WITHOUT ROWID;
-  -- The ids pushed by this instance's last commit: re-queued if that commit is found lost (SPEC §3).
+  -- The ids pushed by this instance's last commit: re-queued if that commit is found lost (docs/design.md#lost-commits-and-rewritten-history).
   CREATE TABLE last_commit_rows (stable_id TEXT PRIMARY KEY) WITHOUT ROWID;
   `,
   /* 3: a digest of each pushed row's state: tells a row untouched since its commit (settling a commit) */ `
   ALTER TABLE last_commit_rows ADD COLUMN fingerprint TEXT;
   `,
-  /* 4: every version of every file seen in a commit, for history, trash and restore (SPEC §9) */ `
+  /* 4: every version of every file seen in a commit, for history, trash and restore (docs/design.md#history-trash-and-garbage-collection) */ `
   -- A rowid table: rows of ~0.5 KB made the WITHOUT ROWID variant twice as slow to fill (bulk pulls).
   CREATE TABLE file_versions (
     stable_id    TEXT NOT NULL,

@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.ts';
 
-/** Keys of the per-instance sync state (SPEC §1). */
+/** Keys of the per-instance sync state (docs/design.md#local-data-model). */
 export const SYNC_STATE_KEYS = {
   instanceId: 'instance_id',
   /** The remote repository this instance syncs with: a remote with another id is refused. */

@@ -25,7 +25,7 @@ export interface TempSweepOptions {
 }
 
 /**
- * Removes temp files that killed transfers left in `tmpDir` (SPEC §9: swept at start). A CLI upload
+ * Removes temp files that killed transfers left in `tmpDir` (swept at start, docs/design.md#local-data-model). A CLI upload
  * or sync may be running on the same data dir while the server starts, so nothing in use is taken:
  * while another process holds the local sync lock nothing is swept at all (its downloads and its
  * snapshot live here), and otherwise only files untouched for `graceMs` go (a transfer in progress

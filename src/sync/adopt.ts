@@ -1,5 +1,5 @@
 /**
- * A new instance's first sync (SPEC §3: "a new instance adopts the remote's state"): with no local
+ * A new instance's first sync (docs/design.md#sync: a new instance adopts the remote's state): with no local
  * rows there is nothing to compare, so the shared state is read in id order, page by page (checked,
  * missing blobs downloaded and verified), then copied in by SQL. Memory stays bounded by the page,
  * not by the number of files — at 1M files the general plan would hold every row as an object.

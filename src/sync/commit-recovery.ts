@@ -1,5 +1,5 @@
 /**
- * What a sync repairs before it plans (SPEC §3 "no lost update"): a commit whose bookkeeping a
+ * What a sync repairs before it plans (docs/design.md#lost-commits-and-rewritten-history): a commit whose bookkeeping a
  * crash cut short, a commit of ours that a racing writer replaced, and a history that another
  * instance rewrote (a late unconditional switch, a lock that is not atomic). Each compares the
  * instance's rows with the shared state it just caught up to, and puts back in the queue what the
@@ -59,7 +59,7 @@ export class CommitRecovery {
     state.markCommitSettled();
   }
   /**
-   * Lost-commit detection (SPEC §3): if our last commit is not among the remote's recent commits, a
+   * Lost-commit detection (docs/design.md#lost-commits-and-rewritten-history): if our last commit is not among the remote's recent commits, a
    * racing writer replaced it (possible where the lock is not atomic). Its rows go back in the queue,
    * based on the version the commit was made on, so the next plan merges them with what won.
    */

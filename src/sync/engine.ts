@@ -93,7 +93,7 @@ const PROGRESS_INTERVAL_MS = 100;
 export const MASS_DELETE_MIN_FILES = 10;
 
 /**
- * One sync (SPEC §3), in an order that leaves both sides consistent if it stops at any point:
+ * One sync (docs/design.md#sync), in an order that leaves both sides consistent if it stops at any point:
  * blobs go up before the metadata that names them; remote changes are applied locally as the remote
  * state they are; local rows are marked synced only after `version.txt` names the commit that holds
  * them. Whatever did not happen is simply found again by the next sync.
@@ -576,7 +576,7 @@ export class SyncEngine {
   }
 
   /**
-   * Rows of the snapshot that failed the checks (SPEC §10): skipped, counted and announced once per
+   * Rows of the snapshot that failed the checks (docs/design.md#untrusted-remotes): skipped, counted and announced once per
    * sync. They are not errors: the sync moves past them (`lastSeen` advances), and a repaired row
    * comes back as a new version. A bad row reads as absent, never as a deletion: a local file
    * keeps its last good state, and its next local change publishes a good row over the bad one.

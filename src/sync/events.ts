@@ -5,7 +5,7 @@ import type { ConflictType } from '../domain/conflict.ts';
 export const SYNC_PHASES = ['checking', 'locking', 'metadata', 'planning', 'downloading', 'applying', 'uploading', 'committing', 'done'] as const;
 export type SyncPhase = (typeof SYNC_PHASES)[number];
 
-/** Progress of one sync, as SSE `syncProgress` carries it (SPEC §6). */
+/** Progress of one sync, as SSE `syncProgress` carries it (docs/design.md#events-sse). */
 export interface SyncProgress {
   phase: SyncPhase;
   /** 0–100 over the whole sync. */
@@ -17,7 +17,7 @@ export interface SyncProgress {
   bytes: number;
 }
 
-/** The answer of `POST /sync` (SPEC §5), plus the bytes that moved. */
+/** The answer of `POST /sync` (README.md#http-api), plus the bytes that moved. */
 export interface SyncSummary {
   skipped: boolean;
   uploaded: number;
@@ -27,7 +27,7 @@ export interface SyncSummary {
   metadata_synced: number;
   conflicts: number;
   errors: number;
-  /** Remote rows left out because they failed the checks (SPEC §10); the message says which and why. */
+  /** Remote rows left out because they failed the checks (docs/design.md#untrusted-remotes); the message says which and why. */
   skipped_rows: number;
   new_version: number | null;
   duration_ms: number;
@@ -36,7 +36,7 @@ export interface SyncSummary {
   bytes_downloaded: number;
   /** Whether local files changed (SSE `fileDataChanged`). */
   local_changed: boolean;
-  /** The remote garbage collection this sync ran after its commit, if one was due (SPEC §9). */
+  /** The remote garbage collection this sync ran after its commit, if one was due (docs/design.md#history-trash-and-garbage-collection). */
   gc?: GcReport;
 }
 
@@ -68,7 +68,7 @@ export function emptySummary(): SyncSummary {
 }
 
 /**
- * Everything the sync service announces, for SSE (SPEC §6). `origin` is the session that asked for
+ * Everything the sync service announces, for SSE (docs/design.md#events-sse). `origin` is the session that asked for
  * the sync (progress goes to it); events without one are for everybody.
  */
 export type SyncEvent =

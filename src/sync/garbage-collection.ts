@@ -1,6 +1,6 @@
 /**
  * `docsync gc`: remote garbage collection under the remote lock, then the local blobs and temp files
- * (SPEC §9). The remote part judges blobs by this instance's rows, so it runs only when those rows
+ * (docs/design.md#history-trash-and-garbage-collection). The remote part judges blobs by this instance's rows, so it runs only when those rows
  * describe the remote: in step with its current version, nothing unsynced, no commit half done.
  */
 import type { Docsync } from '../docsync.ts';
@@ -175,7 +175,7 @@ export function whyNotInStep(
   return undefined;
 }
 
-/** When and how the lock holder collects remote garbage after its commit (SPEC §9). */
+/** When and how the lock holder collects remote garbage after its commit (docs/design.md#history-trash-and-garbage-collection). */
 export interface GcPolicy {
   /** 0: never automatically (only `docsync gc`). */
   intervalMs: number;
@@ -198,7 +198,7 @@ export interface AfterCommitGc {
 }
 
 /**
- * Remote GC by the lock holder, after its commit, at most once per interval (SPEC §9). Only when
+ * Remote GC by the lock holder, after its commit, at most once per interval (docs/design.md#history-trash-and-garbage-collection). Only when
  * this instance's rows describe the remote (in step, nothing unsynced) and its history covers a
  * whole window; a failure is reported and never fails the sync. Returns the figures when it ran.
  */

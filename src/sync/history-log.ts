@@ -1,5 +1,5 @@
 /**
- * The sync's side of the file history (SPEC §9): every commit this instance publishes or pulls is
+ * The sync's side of the file history (docs/design.md#history-trash-and-garbage-collection): every commit this instance publishes or pulls is
  * recorded, and so are the earlier versions commits replace (an instance that started from a
  * snapshot has not seen those committed, yet a file's state at the window's start is history).
  */

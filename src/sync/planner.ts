@@ -19,7 +19,7 @@ export type PlanAction =
   | { kind: 'conflict'; type: ConflictType; local: FileRecord; remote: RemoteFileRow };
 
 /**
- * Three-way decision for one file (SPEC §3): the local row, the remote row, and the base — the
+ * Three-way decision for one file (docs/design.md#sync): the local row, the remote row, and the base — the
  * remote version the local row last synced with (`local.remote_version`).
  * Local changed = `sync_status` is `modified` or `pending_delete`; remote changed = its version is
  * newer than the base. Only local → push; only remote → pull; both → conflict, unless both sides

@@ -42,7 +42,7 @@ export interface RecoveryOptions {
 }
 
 /**
- * Rebuilds the index of a data dir whose database was lost (SPEC §10): the broken database is moved
+ * Rebuilds the index of a data dir whose database was lost (README.md#the-data-dir): the broken database is moved
  * aside, never deleted; a fresh one adopts the remote's state (a first sync of a new instance); then
  * every local blob that no row — local, or remote tombstone — names becomes a file again. Safe to
  * re-run: a healthy, adopted database is kept and only blobs still unnamed are added.

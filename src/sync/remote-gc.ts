@@ -1,5 +1,5 @@
 /**
- * Remote garbage collection (SPEC §9): deletes the snapshots and journal files that fell out of the
+ * Remote garbage collection (docs/design.md#history-trash-and-garbage-collection): deletes the snapshots and journal files that fell out of the
  * history window, and the blobs no kept row version names. Run by the lock holder, after its commit,
  * at most once per interval; everything it needs comes in (`GcInput`), so it knows nothing of the
  * local store or of the history table.

@@ -76,7 +76,7 @@ export interface SyncServiceDeps {
   statePath: string;
   /** Hears of every commit published or pulled (the file history). */
   history?: HistoryRecorder;
-  /** Remote GC after commits (SPEC §9); none: never automatically. */
+  /** Remote GC after commits (docs/design.md#history-trash-and-garbage-collection); none: never automatically. */
   gc?: GcPolicy;
   sleep?: Sleep;
   /** Where the lock's renewals are scheduled (default: Node's timers). */

@@ -1,5 +1,5 @@
 /**
- * History and trash on the web page (SPEC §9) in headless Chromium: a file's versions in the History
+ * History and trash on the web page (docs/design.md#history-trash-and-garbage-collection) in headless Chromium: a file's versions in the History
  * dialog, an older version restored from it (its content fetched from the remote), a deleted file
  * brought back from the Trash panel — with the keyboard. Screenshots go to test-artifacts/browser/.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC §10 in a real browser: content uploaded by anyone never runs on docsync's origin, passive
+ * The README's Security section (README.md#security) in a real browser: content uploaded by anyone never runs on docsync's origin, passive
  * types still display inline, and a page on another port of the same host cannot write with the
  * victim's cookie. Screenshots go to test-artifacts/hostile-browser/ (look at them).
  */

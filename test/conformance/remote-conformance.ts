@@ -9,7 +9,7 @@ import { seededIdSource } from '../../src/domain/ids.ts';
 import { PreconditionFailedError } from '../../src/remote/errors.ts';
 import type { PutBody, Remote } from '../../src/remote/remote.ts';
 
-/** What one server does, recorded deliberately (see WEBDAV-NOTES.md; re-measured on loopback). */
+/** What one server does, recorded deliberately (see docs/webdav-servers.md; re-measured on loopback). */
 export interface ServerBehaviour {
   /** Answers 412 to `If-None-Match: *` on an existing file and to a stale `If-Match`. */
   conditionalPut: boolean;

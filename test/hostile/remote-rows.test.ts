@@ -37,7 +37,7 @@ async function httpOver(node: Node) {
   return { app, auth, warnings };
 }
 
-/** Remote rows are input (SPEC §10): a bad row is skipped and reported, never a 500, never a path. */
+/** Remote rows are input (docs/design.md#untrusted-remotes): a bad row is skipped and reported, never a 500, never a path. */
 describe.each(remoteTargetNames())('invalid remote rows on %s', (name) => {
   let target: RemoteTarget;
   let cluster: Cluster;

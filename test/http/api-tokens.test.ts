@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_PREFIX } from '../../src/http/app.ts';
 import { createHttpInstance, type HttpInstance } from '../support/instance.ts';
 
-/** SPEC §10: API tokens can be listed and revoked; revocation takes effect on the next request. */
+/** README.md#security: API tokens can be listed and revoked; revocation takes effect on the next request. */
 describe('API tokens', () => {
   let h: HttpInstance;
   beforeEach(async () => {

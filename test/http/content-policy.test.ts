@@ -3,7 +3,7 @@ import type { FileRecord } from '../../src/domain/file.ts';
 import { API_PREFIX } from '../../src/http/app.ts';
 import { createHttpInstance, TEST_PASSWORD, uploadBody, type HttpInstance } from '../support/instance.ts';
 
-/** SPEC §10: content is never executed on docsync's origin; every answer carries the security headers. */
+/** README.md#security: content is never executed on docsync's origin; every answer carries the security headers. */
 describe('serving content and security headers', () => {
   let h: HttpInstance;
   beforeAll(async () => {

@@ -4,7 +4,7 @@ import { startServer, type RunningServer } from '../../src/http/server.ts';
 import { createInstance, TEST_PASSWORD, type TestInstance } from '../support/instance.ts';
 
 /**
- * SPEC §10: password hashing never starves file I/O. scrypt on libuv's pool (4 threads, shared with
+ * README.md#security: password hashing never starves file I/O. scrypt on libuv's pool (4 threads, shared with
  * every file read) made a 4 MiB download take 110 s under 32 concurrent wrong-password logins; in its
  * own worker, with a bounded queue, the download stays fast. Bounds are loose for a busy CI machine.
  */

@@ -4,7 +4,7 @@ import { LOGINS_PER_MINUTE } from '../../src/http/routes/auth.ts';
 import { createHttpInstance, TEST_PASSWORD, type HttpInstance } from '../support/instance.ts';
 
 /**
- * SPEC §10: login is throttled per user and per address. Policy (src/services/login-throttle.ts):
+ * README.md#security: login is throttled per user and per address. Policy (src/services/login-throttle.ts):
  * one user from one address: 5 free failures, then 2 s doubling to 15 min, cleared by a success;
  * one address, any users: 20 free; one user from strangers' addresses: 50 free, capped at 60 s.
  */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_PREFIX } from '../../src/http/app.ts';
 import { createHttpInstance, type HttpInstance } from '../support/instance.ts';
 
-/** The only API routes open without a session (SPEC §5). */
+/** The only API routes open without a session (README.md#http-api). */
 const PUBLIC_ROUTES = new Set([`GET ${API_PREFIX}/health`, `HEAD ${API_PREFIX}/health`, `POST ${API_PREFIX}/auth/login`]);
 
 describe('every protected route answers 401 without a session', () => {

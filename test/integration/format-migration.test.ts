@@ -1,5 +1,5 @@
 /**
- * Migration of a format-1 remote (SPEC §2): the previous release's build — the last format-1 commit,
+ * Migration of a format-1 remote (docs/design.md#remote-layout-format-2): the previous release's build — the last format-1 commit,
  * checked out in a git worktree and run as its own CLI — makes a remote; this build converts it on
  * its first sync (nothing lost, the repository kept); the old build then refuses that remote and
  * writes nothing; and the old instance, upgraded, publishes what it still held. On the folder remote

@@ -1,12 +1,12 @@
 /**
- * The pure sync planner (SPEC §3, three-way: local row × remote row × base = local `remote_version`).
+ * The pure sync planner (docs/design.md#the-plan, three-way: local row × remote row × base = local `remote_version`).
  *
  * Three layers:
  *  1. a generated cross product of every local state × base × remote state, checked against
- *     `expectedOutcome`, a plain restatement of SPEC §3 written in terms of the cell's description
+ *     `expectedOutcome`, a plain restatement of docs/design.md#the-plan written in terms of the cell's description
  *     (not of the row fields the planner reads);
  *  2. a hand-written table of the cells that matter, each with its reason;
- *  3. named tests: `sameState`, `planSync`, and SPEC §8 failure modes 3, 4, 8 and 9.
+ *  3. named tests: `sameState`, `planSync`, and failure modes 3, 4, 8 and 9 (docs/design.md#failure-modes-avoided).
  * Any change to what the planner decides (action kind, conflict type, content flag, or which rows it
  * carries) makes at least one of them fail.
  */
@@ -208,8 +208,8 @@ function cellName(cell: Cell): string {
 }
 
 /**
- * What SPEC §3 asks for, stated plainly from the cell's description. `push`/`pull` carry `content`
- * only when the two sides name different blobs (SPEC §3.7, failure mode 9).
+ * What docs/design.md#the-plan says, stated plainly from the cell's description. `push`/`pull` carry `content`
+ * only when the two sides name different blobs (failure mode 9).
  */
 function expectedOutcome(cell: Cell): string {
   const { local, base, remote } = cell;
@@ -334,7 +334,7 @@ const IMPORTANT: Row[] = [
   // The version moved but nothing differs: bookkeeping only, still no blob.
   { name: 'local synced · remote newer, identical state → pull, no content', local: localRow(), remote: remoteRow({ version: newer }), expected: 'pull(meta)' },
   { name: 'local synced · remote tombstone newer → delete_local', local: localRow(), remote: remoteRow({ deleted: true, version: newer }), expected: 'delete_local' },
-  // A version behind the base is not "changed" (a regressed remote is the engine's business, SPEC §3 safety).
+  // A version behind the base is not "changed" (a regressed remote is the engine's business, docs/design.md#safety-checks).
   { name: 'local synced · remote older than base → nothing', local: localRow(), remote: remoteRow({ ...remoteContentEdit, version: 5 }), expected: 'none' },
   // Never synced, yet the remote has the id: the remote is news to this row.
   { name: 'local synced base null · remote live → pull', local: localRow({ remote_version: null, sync_hash: null }), remote: remoteRow({ ...remoteContentEdit }), expected: 'pull(content)' },
@@ -375,7 +375,7 @@ const IMPORTANT: Row[] = [
   { name: 'local modified(meta) · remote newer, identical → mark_synced', local: modifiedMeta(), remote: remoteRow({ ...localMetaEdit, version: newer }), expected: 'mark_synced' },
   { name: 'local modified(meta) · remote newer, other metadata → conflict modified_both', local: modifiedMeta(), remote: remoteRow({ ...remoteMetaEdit, version: newer }), expected: 'conflict(modified_both)' },
   { name: 'local modified(meta) · remote newer, other content → conflict modified_both', local: modifiedMeta(), remote: remoteRow({ ...remoteContentEdit, version: newer }), expected: 'conflict(modified_both)' },
-  // Even a version bump with the base state counts as "remote changed" (SPEC: version > base).
+  // Even a version bump with the base state counts as "remote changed" (version > base).
   { name: 'local modified(meta) · remote newer, base state → conflict modified_both', local: modifiedMeta(), remote: remoteRow({ version: newer }), expected: 'conflict(modified_both)' },
   { name: 'local modified(meta) · remote tombstone newer → conflict deleted_remote', local: modifiedMeta(), remote: remoteRow({ deleted: true, version: newer }), expected: 'conflict(deleted_remote)' },
   // local_wins over a deleted_remote conflict: the tombstone may be older than the history window and
@@ -390,7 +390,7 @@ const IMPORTANT: Row[] = [
   // Never pushed: nobody else knows the file, nothing to tell.
   { name: 'local pending_delete · remote absent (its commit lost) → push_delete', local: pendingDelete(), remote: undefined, expected: 'push_delete' },
   { name: 'local pending_delete base null · remote absent → mark_synced', local: pendingDelete({ remote_version: null, sync_hash: null }), remote: undefined, expected: 'mark_synced' },
-  // Deleted here, modified there (SPEC §3.5).
+  // Deleted here, modified there (conflict `deleted_local`).
   { name: 'local pending_delete · remote live newer, other content → conflict deleted_local', local: pendingDelete(), remote: remoteRow({ ...remoteContentEdit, version: newer }), expected: 'conflict(deleted_local)' },
   { name: 'local pending_delete · remote live newer, other metadata → conflict deleted_local', local: pendingDelete(), remote: remoteRow({ ...remoteMetaEdit, version: newer }), expected: 'conflict(deleted_local)' },
 
@@ -455,8 +455,8 @@ describe('planFile: named rules', () => {
   });
 });
 
-describe('SPEC §8 failure modes', () => {
-  it('§8.3 local deletions are marked synced, not pushed again on every sync', () => {
+describe('failure modes of the earlier system (docs/design.md#failure-modes-avoided)', () => {
+  it('mode 3: local deletions are marked synced, not pushed again on every sync', () => {
     // First sync: the tombstone goes up.
     const deletedHere = pendingDelete();
     expect(outcome(planFile(deletedHere, remoteRow()))).toBe('push_delete');
@@ -469,7 +469,7 @@ describe('SPEC §8 failure modes', () => {
     expect(outcome(planFile(pendingDelete({ remote_version: null, sync_hash: null }), undefined))).toBe('mark_synced');
   });
 
-  it('§8.4 a remote deletion applied locally is never pushed back', () => {
+  it('mode 4: a remote deletion applied locally is never pushed back', () => {
     const tombstone = remoteRow({ deleted: true, version: 12 });
     // Before: synced at 7; the remote deleted it at 12.
     expect(outcome(planFile(localRow(), tombstone))).toBe('delete_local');
@@ -480,7 +480,7 @@ describe('SPEC §8 failure modes', () => {
     expect(planSync(new Map([[ID, applied]]), new Map([[ID, tombstone]])).actions).toEqual([]);
   });
 
-  it('§8.8 both sides modified is a conflict, never a silent overwrite', () => {
+  it('mode 8: both sides modified is a conflict, never a silent overwrite', () => {
     const cases: [FileRecord, RemoteFileRow, string][] = [
       [modifiedContent(), remoteRow({ ...remoteContentEdit, version: newer }), 'modified_both'],
       [modifiedContent(), remoteRow({ ...remoteMetaEdit, version: newer }), 'modified_both'],
@@ -497,7 +497,7 @@ describe('SPEC §8 failure modes', () => {
     }
   });
 
-  it('§8.9 a metadata-only change moves without its blob, in both directions', () => {
+  it('mode 9: a metadata-only change moves without its blob, in both directions', () => {
     // Local → remote: hash = sync_hash = remote hash.
     const local = modifiedMeta({ collections: ['inbox'], metadata: { title: 'On Sync (final)' }, doc_id: 'doc-2024-018' });
     expect(planFile(local, remoteRow())).toMatchObject({ kind: 'push', content: false });

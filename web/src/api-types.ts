@@ -1,5 +1,5 @@
 /**
- * The JSON the page exchanges with docsync (README "HTTP API", src/http/schemas.ts, SPEC §6).
+ * The JSON the page exchanges with docsync (README "HTTP API", src/http/schemas.ts, docs/design.md#events-sse).
  * Written out here so the bundle imports nothing from the server; test/browser/api-types.test.ts
  * checks at compile time that these stay equal to the server's schemas.
  */
@@ -32,7 +32,7 @@ export interface FileList {
   next_cursor: string | null;
 }
 
-/** One version of a file, as `GET /files/:id/history` lists it (SPEC §9). */
+/** One version of a file, as `GET /files/:id/history` lists it (docs/design.md#history-trash-and-garbage-collection). */
 export interface FileVersion {
   version: number;
   committed_at: string;
@@ -155,7 +155,7 @@ export interface SyncProgress {
   bytes: number;
 }
 
-/** SSE event name → its `data` (SPEC §6). */
+/** SSE event name → its `data` (docs/design.md#events-sse). */
 export interface ServerEvents {
   connected: unknown;
   syncProgress: SyncProgress;

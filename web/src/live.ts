@@ -17,7 +17,7 @@ export interface LiveOptions {
 const RETRY_MS = [1000, 3000, 10_000, 30_000];
 
 /**
- * The SSE stream of SPEC §6 (cookie auth, so same origin). The browser reconnects by itself after a
+ * The SSE stream (docs/design.md#events-sse; cookie auth, so same origin). The browser reconnects by itself after a
  * dropped connection, sending Last-Event-ID so the server replays what was missed; when the server
  * refuses a connection the EventSource closes for good, and a new one (without that id) is opened
  * here after a pause, followed by a full refetch.

@@ -141,7 +141,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
           statusCode: 416,
         });
       }
-      // Type and disposition come from the filename, never from the stored `mime_type` (SPEC §10).
+      // Type and disposition come from the filename, never from the stored `mime_type` (README.md#security).
       applyContentPolicy(reply, file.filename);
       if (range) {
         void reply

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Docsync } from '../../docsync.ts';
 import { errorResponses, FileHistoryResponse, FileIdParams, FileSchema, FileVersionParams, TrashQuery, TrashResponse } from '../schemas.ts';
 
-/** File history, trash and restore (SPEC §9). A restore is a local change: the next sync shares it. */
+/** File history, trash and restore (docs/design.md#history-trash-and-garbage-collection). A restore is a local change: the next sync shares it. */
 export const historyRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async (app, { docsync }) => {
   const { history } = docsync;
 
