@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { normalizeTags, type FileRecord } from '../domain/file.ts';
 import { BadRequestError, storageErrorOf } from '../errors.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
@@ -97,9 +98,17 @@ async function importOne(
   report: ImportReport,
   onBytes: (n: number) => void,
 ): Promise<void> {
+  // Counted on the way through: a 'data' listener would start the flow before the stage listens.
   const source = fs.createReadStream(candidate.abs);
-  source.on('data', (chunk) => onBytes(chunk.length));
-  const staged = await deps.files.stage(source);
+  const counted = Readable.from(
+    (async function* () {
+      for await (const chunk of source) {
+        onBytes((chunk as Buffer).length);
+        yield chunk as Buffer;
+      }
+    })(),
+  );
+  const staged = await deps.files.stage(counted);
   // A file of an export is a duplicate only when it is the same file (content, name and metadata):
   // an export may hold two files with equal bytes, and both come back.
   const twin = deps.repository.liveWithHash(staged.hash).find((f) => !fromSidecar || sameFile(f, input));
@@ -171,7 +180,10 @@ async function scan(root: string, exclude: string[], report: ImportReport): Prom
       const abs = path.join(dir, name);
       try {
         const link = await fsp.lstat(abs);
-        const stat = link.isSymbolicLink() ? await fsp.stat(abs) : link;
+        const stat = link.isSymbolicLink() ? await fsp.stat(abs).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT' || error.code === 'ELOOP') throw new Error('a link to something that does not exist');
+          throw error;
+        }) : link;
         if (stat.isDirectory()) {
           if (link.isSymbolicLink()) report.skipped.push({ path: childRel, reason: 'a link to a folder (not followed)' });
           else if (excluded.has(realpathOr(abs))) report.skipped.push({ path: childRel, reason: "docsync's own data (data dir or remote folder)" });
