@@ -43,7 +43,16 @@ export interface BackupReport {
  * database is copied again and the blobs the new copy adds are appended, until a copy's blobs are
  * all in the archive; that copy goes in last. Blobs only older copies named are harmless extras.
  */
-export async function createBackup(deps: { db: Db; dataDir: string; clock: Clock; instanceId: string }, file: string): Promise<BackupReport> {
+export interface BackupDeps {
+  db: Db;
+  dataDir: string;
+  clock: Clock;
+  instanceId: string;
+  /** Test hook: runs after each round's database copy, before its blobs are copied. */
+  afterSnapshot?: (round: number) => Promise<void>;
+}
+
+export async function createBackup(deps: BackupDeps, file: string): Promise<BackupReport> {
   const partial = `${file}.partial`;
   const dbCopy = `${file}.db.partial`;
   await fsp.rm(partial, { force: true });
@@ -58,6 +67,7 @@ export async function createBackup(deps: { db: Db; dataDir: string; clock: Clock
     for (;;) {
       report.rounds++;
       await snapshotDatabase(deps.db, dbCopy);
+      await deps.afterSnapshot?.(report.rounds);
       const named = blobsNamedBy(dbCopy);
       report.files = named.files;
       const missing: string[] = [];

@@ -145,7 +145,9 @@ export async function listTar(file: string): Promise<TarEntry[]> {
       if (at + BLOCK > total) throw new TarFormatError('the archive ends in the middle of an entry (truncated?)');
       await handle.read(block, 0, BLOCK, at);
       if (block.every((b) => b === 0)) return entries;
-      const stored = parseOctal(block, 148, 8);
+      const stored = /^[0-7]{1,7}$/.test(block.subarray(148, 156).toString('ascii').replace(/[\0 ]+$/, '').trim())
+        ? parseOctal(block, 148, 8)
+        : Number.NaN;
       let sum = 0;
       for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
       if (sum !== stored) throw new TarFormatError(`bad header checksum at byte ${at}: not a tar archive, or a damaged one`);
