@@ -118,9 +118,9 @@ describe('docsync backup / restore-backup', () => {
     const server = await startServer(dataDir);
     let writer: Promise<void> | undefined;
     try {
-      // Enough content that copying it takes a while (~40 MB), so writes land during the backup.
+      // Enough content that copying it takes a while (~24 MB), so writes land during the backup.
       const before: FileJson[] = [];
-      for (let i = 0; i < 80; i++) before.push(await server.api.upload(`before-${i}.bin`, randomContent(512 * 1024, i)));
+      for (let i = 0; i < 48; i++) before.push(await server.api.upload(`before-${i}.bin`, randomContent(512 * 1024, i)));
 
       // Keeps writing until told to stop: new files, and new content for old ones (their old blobs go away).
       const writes: number[] = [];

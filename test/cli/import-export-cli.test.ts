@@ -2,11 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { openDocsync, type Docsync } from '../../src/docsync.ts';
 import type { FileRecord } from '../../src/domain/file.ts';
+import type { CliIo } from '../../src/cli/io.ts';
+import { runCli } from '../../src/cli/program.ts';
 import { runCliCaptured } from '../support/cli.ts';
 import { tempDir } from '../support/instance.ts';
 
@@ -115,6 +117,27 @@ describe('docsync import / export', () => {
     const again = await cli('b', ['import', 'out']);
     expect(again.stdout).toMatch(new RegExp(`^imported 0, duplicates ${source.length}, failed 0`));
     expect(await liveFiles('b')).toHaveLength(source.length);
+  });
+
+  it('draws a progress bar of files and bytes on a terminal, ending at every file and byte', async () => {
+    write('tree/one.txt', 'x'.repeat(1000));
+    write('tree/sub/two.txt', 'y'.repeat(3000));
+    write('tree/sub/same.txt', 'y'.repeat(3000));
+    const stderr = Object.assign(new PassThrough(), { isTTY: true, columns: 160 });
+    let drawn = '';
+    stderr.on('data', (c: Buffer) => (drawn += c.toString()));
+    const io: CliIo = { stdout: new PassThrough(), stderr, stdin: Readable.from([]), env: env('a'), cwd: tmp.dir };
+    expect(await runCli(['import', 'tree'], io)).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    const frames = drawn.split(/\r|\x1b\[[0-9;]*[A-Za-z]/).map((f) => f.trim()).filter((f) => f.includes('%'));
+    expect(frames[0]).toMatch(/ 0% \| 0\/3 files \| 0 B of 6\.8 KB \| /);
+    expect(frames[frames.length - 1]).toMatch(/ 100% \| 3\/3 files \| 6\.8 KB of 6\.8 KB \| [\d.]+ (B|KB|MB)\/s \| ETA 0s$/);
+    // Never more files or bytes than there are.
+    for (const frame of frames) {
+      const [, done, total] = /(\d+)\/(\d+) files/.exec(frame)!;
+      expect(Number(done)).toBeLessThanOrEqual(Number(total));
+      expect(Number(/(\d+)%/.exec(frame)![1])).toBeLessThanOrEqual(100);
+    }
   });
 
   it('reports duplicates, skips what is not a regular file, lists failures and exits 1', async () => {
