@@ -1,7 +1,7 @@
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import type { Command } from 'commander';
-import { AppError, BadRequestError } from '../errors.ts';
+import { Option, type Command } from 'commander';
+import { AppError } from '../errors.ts';
 import { exportFolder } from '../services/folder-export.ts';
 import { importFolder, type FoldersAs } from '../services/folder-import.ts';
 import { withDocsync } from './context.ts';
@@ -21,13 +21,10 @@ export function registerImportExport(program: Command, io: CliIo): void {
     )
     .option('--collection <name>', 'add every file to this collection (repeatable)', collect)
     .option('--label <name>', 'give every file this label (repeatable)', collect)
-    .option('--folders-as <what>', "each sub-folder name on a file's path becomes a 'collections' or a 'labels' entry")
+    .addOption(new Option('--folders-as <what>', "each sub-folder name on a file's path becomes one collection, or one label").choices(['collections', 'labels']))
     .option('--json', 'print the report as JSON')
     .action((folder: string, opts: ImportOptions, command: Command) =>
       withDocsync(command, io, async (docsync) => {
-        if (opts.foldersAs !== undefined && opts.foldersAs !== 'collections' && opts.foldersAs !== 'labels') {
-          throw new BadRequestError(`--folders-as must be 'collections' or 'labels', got '${opts.foldersAs}'`);
-        }
         const bar = progressBar(io, 'files');
         const { remote } = docsync.config;
         const report = await importFolder({ files: docsync.files, repository: docsync.fileRepository }, path.resolve(io.cwd, folder), {
