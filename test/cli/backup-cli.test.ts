@@ -257,6 +257,30 @@ describe('docsync backup / restore-backup', () => {
     }
   });
 
+  it('a restored instance that had synced catches up with the remote like one that was offline: no conflict, nothing lost', async () => {
+    // Data dirs side by side share the embedded folder remote `remote/` beside them.
+    const folderCli = (args: string[], dataDir: string) =>
+      runCliCaptured(args, { env: { DOCSYNC_DATA_DIR: path.join(tmp.dir, dataDir) }, cwd: tmp.dir });
+    fs.mkdirSync(path.join(tmp.dir, 'data'));
+    fs.writeFileSync(path.join(tmp.dir, 'a.txt'), 'alpha');
+    fs.writeFileSync(path.join(tmp.dir, 'c.txt'), 'gamma');
+    const id = (await folderCli(['files', 'put', 'a.txt'], 'data')).stdout.split(/\s+/)[0]!;
+    expect((await folderCli(['sync'], 'data')).code).toBe(0);
+    expect((await folderCli(['backup', 'b.tar'], 'data')).code).toBe(0);
+    // After the backup the instance goes on: a new file, a label, both shared.
+    await folderCli(['files', 'put', 'c.txt'], 'data');
+    await folderCli(['files', 'tag', id, '--add-label', 'later'], 'data');
+    expect((await folderCli(['sync'], 'data')).code).toBe(0);
+
+    expect((await folderCli(['restore-backup', 'b.tar'], 'restored')).code).toBe(0);
+    const sync = await folderCli(['sync', '--json'], 'restored');
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(JSON.parse(sync.stdout)).toMatchObject({ conflicts: 0, errors: 0, downloaded: 1 });
+    const listed = (await folderCli(['files', 'ls'], 'restored')).stdout;
+    expect(listed).toMatch(new RegExp(`${id}\\s+synced .*"a\\.txt"\\s+labels=later`));
+    expect(listed).toMatch(/synced .*"c\.txt"/);
+  });
+
   it('a data dir that lost a blob a file names: the backup says so (exit 1), and its restore is refused', async () => {
     await seed({ 'a.txt': 'alpha', 'b.txt': 'beta' });
     const lost = createHash('sha256').update('beta').digest('hex');
