@@ -2,8 +2,10 @@ import { Command, CommanderError } from 'commander';
 import { OPTIONS } from '../config.ts';
 import { AppError, ConfigError, LocalStateError, storageErrorOf } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { registerBackup } from './backup.ts';
 import { registerFiles } from './files.ts';
 import { registerHistory } from './history.ts';
+import { registerImportExport } from './import-export.ts';
 import { registerGc } from './gc.ts';
 import { println, processIo, type CliIo } from './io.ts';
 import { registerRecover } from './recover.ts';
@@ -28,6 +30,8 @@ export function buildProgram(io: CliIo = processIo()): Command {
   registerSync(program, io);
   registerRecover(program, io);
   registerGc(program, io);
+  registerImportExport(program, io);
+  registerBackup(program, io);
   return program;
 }
 

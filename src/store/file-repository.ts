@@ -248,6 +248,23 @@ export class SqliteFileRepository {
     return { files: shown.map(fromRow), nextCursor: more && last ? encodeTrashCursor(last.updated_at, last.stable_id) : null };
   }
 
+  /** Live files with this content (`docsync import` reports them as duplicates); served by `files_hash`. */
+  liveWithHash(hash: string): FileRecord[] {
+    return this.db.prepare<[string], FileRow>(`SELECT ${COLUMNS} FROM files WHERE hash = ? AND deleted = 0`).all(hash).map(fromRow);
+  }
+
+  /** Live files in creation order, a page at a time after `(created_at, stable_id)` (`docsync export`). */
+  livePage(after: { createdAt: string; stableId: string } | undefined, limit: number): FileRecord[] {
+    const rows = after
+      ? this.db
+          .prepare<[string, string, number], FileRow>(
+            `SELECT ${COLUMNS} FROM files WHERE deleted = 0 AND (created_at, stable_id) > (?, ?) ORDER BY created_at, stable_id LIMIT ?`,
+          )
+          .all(after.createdAt, after.stableId, limit)
+      : this.db.prepare<[number], FileRow>(`SELECT ${COLUMNS} FROM files WHERE deleted = 0 ORDER BY created_at, stable_id LIMIT ?`).all(limit);
+    return rows.map(fromRow);
+  }
+
   /** Whether any row still needs the blob `(hash, file_type)`. */
   isBlobReferenced(hash: string, fileType: string): boolean {
     return this.blobRefStmt.get(hash, fileType) !== undefined;
