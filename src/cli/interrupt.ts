@@ -18,15 +18,15 @@ const RELEASE_BUDGET_MS = 10_000;
  * A second Ctrl-C exits at once. The exit code is 130 (SIGINT) or 143 (SIGTERM).
  */
 export async function interruptible<T>(io: CliIo, run: () => Promise<T>, exit: (code: number) => never = process.exit): Promise<T> {
-  const releaseHeldLocks = trackHeldLocks();
+  const locks = trackHeldLocks();
   let interrupted = false;
   const onSignal = (signal: keyof typeof SIGNAL_EXIT_CODES) => {
     const code = SIGNAL_EXIT_CODES[signal];
-    if (interrupted) exit(code);
+    if (interrupted || locks.count() === 0) return exit(code);
     interrupted = true;
     println(io.stderr, `\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: giving the remote lock back (Ctrl-C again to quit at once)`);
-    const budget = new Promise<'late'>((resolve) => setTimeout(resolve, RELEASE_BUDGET_MS, 'late').unref());
-    void Promise.race([releaseHeldLocks(), budget])
+    const budget = new Promise<'late'>((resolve) => setTimeout(resolve, RELEASE_BUDGET_MS, 'late'));
+    void Promise.race([locks.releaseAll(), budget])
       .then((released) => {
         if (released === 'late') println(io.stderr, 'the remote did not answer in time: the lock expires by itself (DOCSYNC_LOCK_TTL)');
         else if (released > 0) println(io.stderr, 'remote lock released');

@@ -220,13 +220,22 @@ export class RemoteLock {
  */
 let heldLocks: Set<LockHandle> | undefined;
 
-/** Starts keeping track of held locks; returns a function that releases those held at that moment. */
-export function trackHeldLocks(): () => Promise<number> {
-  heldLocks ??= new Set();
-  const tracked = heldLocks;
-  return async () => {
-    const results = await Promise.allSettled([...tracked].map((handle) => handle.release()));
-    return results.filter((r) => r.status === 'fulfilled' && r.value).length;
+export interface HeldLocks {
+  /** How many locks this process holds now. */
+  count(): number;
+  /** Releases them; resolves to how many were still ours and are gone now. */
+  releaseAll(): Promise<number>;
+}
+
+/** Starts keeping track of the locks this process holds. */
+export function trackHeldLocks(): HeldLocks {
+  const tracked = (heldLocks ??= new Set());
+  return {
+    count: () => tracked.size,
+    releaseAll: async () => {
+      const results = await Promise.allSettled([...tracked].map((handle) => handle.release()));
+      return results.filter((r) => r.status === 'fulfilled' && r.value).length;
+    },
   };
 }
 
