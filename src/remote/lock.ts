@@ -309,7 +309,6 @@ export class LockHandle {
     this.cancelRenew = undefined;
   }
 
-  /** Deletes the lock if it is still ours; `false` (and nothing deleted) when it is not. */
   /**
    * Deletes the lock if it is still ours; `false` (and nothing deleted) when it is not. Called twice
    * (the sync's end and Ctrl-C at once), both wait for one release: a second DELETE could remove the
