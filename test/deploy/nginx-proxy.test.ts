@@ -120,6 +120,19 @@ describe.skipIf(missing.length > 0)('docsync behind nginx with TLS, under /docsy
     expect(JSON.parse(health.body.toString()).status).toBe('ok');
   });
 
+  it('serves the API documentation at /docsync/docs/, its assets and the OpenAPI document under the prefix', async () => {
+    const docs = await request('/docs/');
+    expect(docs.status).toBe(200);
+    const assets = [...docs.body.toString().matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.length).toBeGreaterThan(3);
+    for (const asset of assets) {
+      const got = await httpsRequest(new URL(asset, `${proxy.origin}/docsync/docs/`).href, { ca: proxy.ca });
+      expect(got.status, asset).toBe(200);
+    }
+    const openapi = await httpsRequest(new URL('json', `${proxy.origin}/docsync/docs/`).href, { ca: proxy.ca });
+    expect(JSON.parse(openapi.body.toString()).paths['/api/v1/files']).toBeDefined();
+  });
+
   it('streams live events through nginx at once (X-Accel-Buffering: no)', async () => {
     const { sessionId } = JSON.parse((await login(TEST_PASSWORD)).body.toString()) as { sessionId: string };
     const events: Array<{ name: string; at: number }> = [];
