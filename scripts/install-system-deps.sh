@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian 12: the real WebDAV servers (Apache httpd + mod_dav_fs,
 # nginx + dav-ext, rclone, lighttpd + mod_webdav, sabre/dav under PHP's built-in server) and
-# Chromium for the browser tests. Idempotent: does nothing when everything is already present.
+# Chromium for the browser tests; openssl (the TLS proxy test's certificate) and systemd-analyze (the
+# unit file check). Idempotent: does nothing when everything is already present.
 # Needs root (or sudo) and no stdin.
 set -euo pipefail
 
@@ -10,7 +11,7 @@ LIGHTTPD_WEBDAV=/usr/lib/lighttpd/mod_webdav.so
 SABRE_AUTOLOAD=/usr/share/php/Sabre/autoload.php
 
 missing=()
-for bin in apache2 htpasswd nginx rclone lighttpd php; do
+for bin in apache2 htpasswd nginx rclone lighttpd php openssl systemd-analyze; do
   # apache2 lives in /usr/sbin, which is not always on a non-root PATH.
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("$bin")
 done
@@ -26,7 +27,7 @@ fi
 [ -x /usr/bin/chromium ] || missing+=("chromium")
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-system-deps: already installed (apache2, htpasswd, nginx + dav-ext, rclone, lighttpd + mod_webdav, php + sabre/dav, chromium)"
+  echo "install-system-deps: already installed (apache2, htpasswd, nginx + dav-ext, rclone, lighttpd + mod_webdav, php + sabre/dav, chromium, openssl, systemd-analyze)"
   exit 0
 fi
 echo "install-system-deps: missing ${missing[*]}; installing with apt-get"
@@ -42,6 +43,6 @@ $SUDO apt-get update </dev/null
 $SUDO apt-get install -y --no-install-recommends \
   apache2 apache2-utils rclone nginx libnginx-mod-http-dav-ext \
   lighttpd lighttpd-mod-webdav php-cli php-sabre-dav php-sqlite3 php-xml php-mbstring \
-  chromium </dev/null
+  chromium openssl systemd </dev/null
 
 echo "install-system-deps: done"

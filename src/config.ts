@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from './errors.ts';
@@ -32,6 +33,8 @@ export interface Config {
   /** Remote GC runs at most once per this many hours, after a commit. */
   gcIntervalHours: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Fastify's `trustProxy`: which reverse proxies may set X-Forwarded-For/-Proto/-Host (false: none). */
+  trustProxy: boolean | string[];
 }
 
 /** Raw values by option name, from CLI flags (which win over the environment). */
@@ -98,6 +101,12 @@ export const OPTIONS = {
     help: 'hours between automatic remote garbage collections; 0 = only by `docsync gc`',
     default: '24',
   },
+  trustProxy: {
+    env: 'DOCSYNC_TRUST_PROXY',
+    flag: 'trust-proxy',
+    help: 'behind a reverse proxy: `true`, or the addresses/CIDR ranges it connects from (e.g. `127.0.0.1`); its X-Forwarded-Proto/-For then count',
+    default: 'false',
+  },
   logLevel: { env: 'DOCSYNC_LOG_LEVEL', flag: 'log-level', help: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -161,6 +170,7 @@ export function loadConfig(
     gcGraceHours: int('gcGraceHours', 1, 365 * 24),
     gcIntervalHours: int('gcIntervalHours', 0, 365 * 24),
     logLevel: logLevel as Config['logLevel'],
+    trustProxy: parseTrustProxy(raw('trustProxy') ?? 'false', where('trustProxy'), problems),
   };
   if (config.adminPassword !== undefined && config.adminPassword.length < 8) {
     problems.push(`${where('adminPassword')} must be at least 8 characters`);
@@ -216,6 +226,32 @@ function parseRemote(
   }
   problems.push(`${where('remote')} must be 'none' or a file:// URL, got '${remote}'`);
   return { kind: 'none' };
+}
+
+/** Names proxy-addr (behind Fastify's `trustProxy`) knows besides addresses and CIDR ranges. */
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * `false`, `true` (every hop: only when nothing but the proxy can reach docsync), or the addresses the
+ * proxy connects from. With a list, a client's own X-Forwarded-For entries are never believed.
+ */
+function parseTrustProxy(value: string, where: string, problems: string[]): boolean | string[] {
+  const text = value.trim().toLowerCase();
+  if (text === 'false') return false;
+  if (text === 'true') return true;
+  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean);
+  const bad = entries.filter((entry) => {
+    if (PROXY_RANGES.includes(entry)) return false;
+    const [address, bits, ...rest] = entry.split('/');
+    const family = isIP(address ?? '');
+    if (family === 0 || rest.length > 0) return true;
+    return bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  });
+  if (entries.length === 0 || bad.length > 0) {
+    problems.push(`${where} must be true, false, or a comma-separated list of addresses or CIDR ranges (or loopback), got '${value}'`);
+    return false;
+  }
+  return entries;
 }
 
 /** A description of the remote that is safe to show: no password, ever. */

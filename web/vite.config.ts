@@ -10,7 +10,8 @@ const root = fileURLToPath(new URL('.', import.meta.url));
  */
 export default defineConfig({
   root,
-  base: '/',
+  // Relative asset URLs: the page also works under a reverse proxy's sub-path (`/docsync/`).
+  base: './',
   build: {
     outDir: 'dist',
     emptyOutDir: true,

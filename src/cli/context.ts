@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { openDocsync, type Docsync } from '../docsync.ts';
 import { configFrom } from './config-options.ts';
+import { interruptible } from './interrupt.ts';
 import type { CliIo } from './io.ts';
 
 /**
@@ -12,7 +13,8 @@ import type { CliIo } from './io.ts';
 export async function withDocsync<T>(command: Command, io: CliIo, run: (docsync: Docsync) => Promise<T>): Promise<T> {
   const docsync = openDocsync(configFrom(command, io), { create: false, verifyDatabase: false });
   try {
-    return await run(docsync);
+    // Ctrl-C gives a held remote lock back before exiting (130).
+    return await interruptible(io, () => run(docsync));
   } finally {
     docsync.close();
   }

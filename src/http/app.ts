@@ -92,6 +92,9 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: 1024 * 1024,
+    // Behind nginx: X-Forwarded-Proto makes the session cookie Secure and the origin check see https;
+    // X-Forwarded-For gives the login throttle the client's address instead of the proxy's.
+    trustProxy: docsync.config.trustProxy,
     schemaErrorFormatter: formatValidationErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -185,10 +188,13 @@ function forwardSyncEvents(docsync: Docsync, sse: SseHub, log: FastifyBaseLogger
 /** The built web page (`npm run build:web`, run by `npm ci`): `web/dist`, two levels above this file. */
 const WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
-/** Serves the page at `/`; without a build, `/` leads to the API documentation instead. */
+/**
+ * Serves the page at `/`; without a build, `/` leads to the API documentation instead (a relative
+ * redirect: under a proxy's sub-path it stays there).
+ */
 async function registerWebPage(app: FastifyInstance): Promise<void> {
   if (!fs.existsSync(`${WEB_ROOT}/index.html`)) {
-    app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
+    app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('docs'));
     return;
   }
   await app.register(fastifyStatic, { root: WEB_ROOT, prefix: '/', index: 'index.html', wildcard: false });

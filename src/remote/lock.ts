@@ -214,11 +214,37 @@ export class RemoteLock {
   }
 }
 
+/**
+ * The locks this process holds, once `trackHeldLocks` was called (the CLI: Ctrl-C gives them back
+ * before the process exits, instead of leaving other instances to wait out their TTL).
+ */
+let heldLocks: Set<LockHandle> | undefined;
+
+export interface HeldLocks {
+  /** How many locks this process holds now. */
+  count(): number;
+  /** Releases them; resolves to how many were still ours and are gone now. */
+  releaseAll(): Promise<number>;
+}
+
+/** Starts keeping track of the locks this process holds. */
+export function trackHeldLocks(): HeldLocks {
+  const tracked = (heldLocks ??= new Set());
+  return {
+    count: () => tracked.size,
+    releaseAll: async () => {
+      const results = await Promise.allSettled([...tracked].map((handle) => handle.release()));
+      return results.filter((r) => r.status === 'fulfilled' && r.value).length;
+    },
+  };
+}
+
 /** A held lock: renew it during long syncs, release it at the end. */
 export class LockHandle {
   /** Cancels the renewal timer; set while auto-renewal runs. */
   private cancelRenew: (() => void) | undefined;
   private renewing = false;
+  private releasing: Promise<boolean> | undefined;
 
   constructor(
     private readonly remote: Remote,
@@ -226,7 +252,9 @@ export class LockHandle {
     private current: LockOwner,
     private readonly sleep: Sleep = realSleep,
     private readonly timers: Timers = systemTimers,
-  ) {}
+  ) {
+    heldLocks?.add(this);
+  }
 
   get owner(): LockOwner {
     return this.current;
@@ -281,11 +309,22 @@ export class LockHandle {
     this.cancelRenew = undefined;
   }
 
-  /** Deletes the lock if it is still ours; `false` (and nothing deleted) when it is not. */
-  async release(): Promise<boolean> {
-    this.stopAutoRenew();
-    if (!(await this.verify())) return false;
-    return this.remote.delete(remotePaths.lockDir);
+  /**
+   * Deletes the lock if it is still ours; `false` (and nothing deleted) when it is not. Called twice
+   * (the sync's end and Ctrl-C at once), both wait for one release: a second DELETE could remove the
+   * next holder's lock.
+   */
+  release(): Promise<boolean> {
+    this.releasing ??= (async () => {
+      this.stopAutoRenew();
+      try {
+        if (!(await this.verify())) return false;
+        return await this.remote.delete(remotePaths.lockDir);
+      } finally {
+        heldLocks?.delete(this);
+      }
+    })();
+    return this.releasing;
   }
 }
 

@@ -122,10 +122,11 @@ describe.skipIf(!ready)('web page in Chromium, two instances through Apache WebD
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/text\/html/);
     const html = await response.text();
-    const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    // Relative (./assets/…), so that the page also works under a reverse proxy's sub-path.
+    const assets = [...html.matchAll(/(?:src|href)="(\.\/assets\/[^"]+)"/g)].map((m) => m[1]!);
     expect(assets.length).toBeGreaterThanOrEqual(2);
     for (const asset of assets) {
-      const response = await fetch(`${one.url}${asset}`);
+      const response = await fetch(new URL(asset, `${one.url}/`));
       expect(response.status).toBe(200);
       expect((await response.arrayBuffer()).byteLength).toBeGreaterThan(0); // read to the end: no half-read connection left open
     }

@@ -20,7 +20,7 @@ describe('front door', () => {
       expect(res.body).toContain('<title>');
     } else {
       expect(res.statusCode).toBe(302);
-      expect(res.headers.location).toBe('/docs');
+      expect(res.headers.location).toBe('docs');
     }
     const docs = await h.app.inject({ method: 'GET', url: '/docs/json' });
     expect(docs.statusCode).toBe(200);

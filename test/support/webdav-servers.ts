@@ -41,7 +41,7 @@ const APACHE_MODULES = ['mpm_event', 'authz_core', 'authn_core', 'authn_file', '
 const isRoot = process.getuid?.() === 0;
 
 /** Absolute path of an executable, also looking in the sbin dirs that a non-root PATH lacks. */
-function findBinary(name: string): string | undefined {
+export function findBinary(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin'];
   for (const dir of dirs.filter(Boolean)) {
     const candidate = path.join(dir, name);
@@ -253,7 +253,7 @@ const LAUNCHERS: Record<WebDavServerKind, (s: Setup) => Launch> = {
 
 // ---- start / stop ----
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer().unref().on('error', reject);
     probe.listen(0, '127.0.0.1', () => {
@@ -329,14 +329,36 @@ async function terminate(entry: Running): Promise<void> {
 
 function launch(kind: WebDavServerKind, setup: Setup): Running {
   const { command, args, env } = LAUNCHERS[kind](setup);
-  const log = fs.openSync(path.join(setup.dir, 'stdio.log'), 'a');
+  return launchInDir(setup.dir, command, args, env);
+}
+
+/** A server process started by `launchTracked`: its PID leads its own process group. */
+export interface TrackedProcess {
+  pid: number;
+  exited: Promise<void>;
+  /** SIGTERM to its PID (SIGKILL to its group if it lingers); the temp dir stays for the caller. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts another server (nginx as a TLS proxy, say) the way the WebDAV servers are started: its own
+ * process group, stdout and stderr in `dir`/stdio.log, killed with the test process if forgotten.
+ */
+export function launchTracked(dir: string, command: string, args: string[]): TrackedProcess {
+  installCleanup();
+  const entry = launchInDir(dir, command, args);
+  return { pid: entry.child.pid!, exited: entry.exited, stop: () => terminate(entry) };
+}
+
+function launchInDir(dir: string, command: string, args: string[], env?: Record<string, string>): Running {
+  const log = fs.openSync(path.join(dir, 'stdio.log'), 'a');
   // detached: own process group, so one kill reaches nginx/Apache workers too; unref'd so a
   // forgotten server does not keep the test process alive (the exit handler kills it).
   const child = spawn(command, args, { detached: true, stdio: ['ignore', log, log], ...(env && { env: { ...process.env, ...env } }) });
   fs.closeSync(log);
   child.unref();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const entry = { child, dir: setup.dir, exited };
+  const entry = { child, dir, exited };
   running.add(entry);
   return entry;
 }

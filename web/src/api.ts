@@ -13,7 +13,11 @@ import type {
   TrashList,
 } from './api-types.ts';
 
-const BASE = '/api/v1';
+/**
+ * Relative to the page, so that the page works wherever a reverse proxy mounts docsync
+ * (`https://host/docsync/` calls `https://host/docsync/api/v1/…`).
+ */
+const BASE = 'api/v1';
 
 /** An answer other than 2xx, with the API's own message (`{error, message}`) when it sent one. */
 export class ApiError extends Error {
