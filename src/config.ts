@@ -197,11 +197,13 @@ export function loadConfig(
   const host = raw('host') ?? '127.0.0.1';
   if (host.trim() === '') problems.push(`${where('host')} must not be empty`);
 
+  // Read even when no WebDAV URL is set, so that a bad secret file is reported at once.
+  const webdavPassword = secret('webdavPassword');
   const config: Config = {
     dataDir,
     port: int('port', 0, 65535),
     host,
-    remote: parseRemote(lookup, where, problems, dataDir, secret),
+    remote: parseRemote(lookup, where, problems, dataDir, webdavPassword),
     adminPassword: secret('adminPassword'),
     syncIntervalSeconds: int('syncInterval', 0, 7 * 24 * 3600),
     transferWorkers: int('transferWorkers', 1, 64),
@@ -302,7 +304,7 @@ function parseRemote(
   where: (name: OptionName) => string,
   problems: string[],
   dataDir: string,
-  secret: (name: OptionName) => string | undefined,
+  password: string | undefined,
 ): RemoteConfig {
   const raw = (name: OptionName): string | undefined => lookup(name)?.value;
   const baseUrl = raw('webdavBaseUrl');
@@ -326,7 +328,7 @@ function parseRemote(
       kind: 'webdav',
       baseUrl: baseUrl.replace(/\/+$/, ''),
       username: raw('webdavUsername'),
-      password: secret('webdavPassword'),
+      password,
       remoteRoot,
     };
   }

@@ -34,12 +34,13 @@ describe('the CLI on a data dir it cannot use as it is', () => {
     return { status: run.status, stderr: run.stderr, elapsedMs: Date.now() - started };
   }
 
-  it('refuses a data dir that does not exist, naming the absolute path and how to create one; serve creates it', async () => {
+  it('refuses a data dir that does not exist, naming the absolute path and how to create one', async () => {
     const run = await cli(['--data-dir', 'mistyped', 'files', 'ls']);
     expect(run.code).toBe(2);
     const absolute = path.join(tmp.dir, 'mistyped');
     expect(run.stderr).toContain(`The data dir ${absolute} does not exist`);
-    expect(run.stderr).toContain(`docsync serve --data-dir ${absolute}`);
+    expect(run.stderr).toContain(`docsync init --data-dir ${absolute}`);
+    expect(run.stderr).toContain(`docsync serve --init --data-dir ${absolute}`);
     expect(fs.existsSync(absolute)).toBe(false);
     for (const args of [['status'], ['sync'], ['user', 'list'], ['recover']]) {
       expect((await cli(['--data-dir', 'mistyped', ...args])).code, args.join(' ')).toBe(2);
@@ -57,7 +58,7 @@ describe('the CLI on a data dir it cannot use as it is', () => {
   });
 
   it('a data dir that cannot be created (/proc/foo) fails at once, no spinning', () => {
-    const serve = cliProcess(['serve', '--data-dir', '/proc/docsync-test/data']);
+    const serve = cliProcess(['serve', '--init', '--data-dir', '/proc/docsync-test/data']);
     expect(serve.elapsedMs).toBeLessThan(5000);
     expect(serve.status).toBe(2);
     expect(serve.stderr).toMatch(/^error: Cannot create the data dir \/proc\/docsync-test\/data: /);
