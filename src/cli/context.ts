@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { openDocsync, type Docsync } from '../docsync.ts';
 import { configFrom } from './config-options.ts';
 import type { CliIo } from './io.ts';
+import { warnIfOtherRemote } from './served-remote.ts';
 
 /**
  * Opens the data dir for one command and closes it afterwards, whatever happens. A data dir that
@@ -12,6 +13,7 @@ import type { CliIo } from './io.ts';
 export async function withDocsync<T>(command: Command, io: CliIo, run: (docsync: Docsync) => Promise<T>): Promise<T> {
   const docsync = openDocsync(configFrom(command, io), { create: false, verifyDatabase: false });
   try {
+    warnIfOtherRemote(docsync, io);
     return await run(docsync);
   } finally {
     docsync.close();

@@ -6,6 +6,7 @@ import { sweepTempFiles } from '../store/temp-sweep.ts';
 import { localSyncLockHeldElsewhere } from '../sync/local-sync-lock.ts';
 import { addConfigOptions, configFrom } from './config-options.ts';
 import { println, type CliIo } from './io.ts';
+import { recordServedRemote } from './served-remote.ts';
 
 export function registerServe(program: Command, io: CliIo): void {
   const names = (Object.keys(OPTIONS) as OptionName[]).filter((n) => n !== 'dataDir');
@@ -19,6 +20,7 @@ export function registerServe(program: Command, io: CliIo): void {
     // a mistyped path or an unmounted disk must not become a new empty store. Lost or unreadable
     // local state is refused (`docsync recover`).
     const docsync = openDocsync(config, { create: config.dataDirIsDefault || opts.init === true });
+    recordServedRemote(docsync);
     const swept = await sweepTempFiles(dataPaths(config.dataDir).tmp, docsync.clock.now(), {
       syncRunningElsewhere: localSyncLockHeldElsewhere(config.dataDir),
     });

@@ -141,6 +141,23 @@ describe('docsync init and the data dir that serve makes', () => {
     expect(fs.existsSync(path.join(tmp.dir, 'fresh', 'docsync.db'))).toBe(true);
   });
 
+  it('a command run without the settings of the server (started from the environment) warns that the server uses another remote', async () => {
+    const shared = path.join(tmp.dir, 'nas');
+    fs.mkdirSync(shared);
+    const serverEnv = { DOCSYNC_REMOTE: `file://${shared}`, DOCSYNC_ADMIN_PASSWORD: ADMIN_PASSWORD };
+    const server = await serve(['--init', '--data-dir', 'data2'], { cwd: tmp.dir, env: serverEnv });
+    await server.stop();
+    const without = await docsync(['--data-dir', 'data2', 'status', '--json'], { cwd: tmp.dir });
+    expect(without.code, without.stderr).toBe(0);
+    expect(JSON.parse(without.stdout).remote).toBe(`file://${path.join(tmp.dir, 'remote')}`);
+    expect(without.stderr).toBe(
+      `warning: the server of this data dir uses the remote file://${shared}, but this command uses file://${path.join(tmp.dir, 'remote')}: ` +
+        "give it the server's settings (the same --config or environment; 'docsync init' writes them to a config file both read)\n",
+    );
+    const withEnv = await docsync(['--data-dir', 'data2', 'status', '--json'], { cwd: tmp.dir, env: { DOCSYNC_REMOTE: `file://${shared}` } });
+    expect(withEnv.stderr).toBe('');
+  });
+
   it('serve on the embedded defaults makes ./data on a fresh machine (`npm start`)', async () => {
     const server = await serve([], { cwd: tmp.dir, env: { DOCSYNC_ADMIN_PASSWORD: ADMIN_PASSWORD } });
     try {
@@ -223,6 +240,7 @@ describe.each(remotes)('the server and the CLI see the same remote: $name', ({ i
         const status = await docsync([...how, 'status', '--json'], { cwd: tmp.dir });
         expect(status.code, status.stderr).toBe(0);
         expect(JSON.parse(status.stdout), how.join(' ')).toMatchObject({ remote: served.remote, remote_version: 1, remote_error: null, unsynced_count: 0 });
+        expect(status.stderr).not.toContain('warning');
       }
       const byEnv = await docsync(['status', '--json'], { cwd: '/', env: { DOCSYNC_DATA_DIR: dataDir } });
       expect(JSON.parse(byEnv.stdout)).toMatchObject({ remote: served.remote, remote_version: 1 });
