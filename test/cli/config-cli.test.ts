@@ -12,6 +12,8 @@ const MAIN = path.join(ROOT, 'src/cli/main.ts');
 const TSX = path.join(ROOT, 'node_modules/tsx/dist/esm/index.mjs');
 const ADMIN_PASSWORD = 'a long enough password';
 const SECRET = 'webdav-secret-never-shown';
+/** Each test spawns the real CLI a few times: several seconds each on a loaded 2-core machine. */
+const SPAWN_TIMEOUT = 120_000;
 
 /** An environment without the test runner's DOCSYNC_* and WEBDAV_* variables: only what a test gives. */
 function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
@@ -56,7 +58,7 @@ function serve(args: string[], { cwd, env = {} }: { cwd: string; env?: Record<st
     const timer = setTimeout(() => {
       void stop();
       reject(new Error(`serve did not start: ${stderr}`));
-    }, 30_000);
+    }, 60_000);
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
       const listening = /docsync listening on (http:\/\/\S+)/.exec(stderr);
@@ -107,7 +109,7 @@ describe('docsync init and the data dir that serve makes', () => {
     const again = await docsync(['init', '--data-dir', 'store'], { cwd: tmp.dir });
     expect(again.code).toBe(2);
     expect(again.stderr).toContain(`${file} exists already: edit it, or remove it to write a new one`);
-  });
+  }, SPAWN_TIMEOUT);
 
   it('init with --config writes that file, naming the data dir by its absolute path; a secret file is named, not copied', async () => {
     const secretFile = path.join(tmp.dir, 'pw');
@@ -123,7 +125,7 @@ describe('docsync init and the data dir that serve makes', () => {
     expect(text).toContain(`\nwebdav_password_file = "${secretFile}"\n`);
     expect(text).not.toContain(SECRET);
     expect(fs.statSync(path.join(tmp.dir, 'var', 'docsync')).isDirectory()).toBe(true);
-  });
+  }, SPAWN_TIMEOUT);
 
   it('serve refuses a named data dir that does not exist (exit 2, nothing made); --init makes it', async () => {
     const refused = await docsync(['serve', '--data-dir', 'mistyped'], { cwd: tmp.dir, env: { DOCSYNC_REMOTE: 'none', PORT: '0' } });
@@ -139,7 +141,7 @@ describe('docsync init and the data dir that serve makes', () => {
     const server = await serve(['--init', '--data-dir', 'fresh'], { cwd: tmp.dir, env: { DOCSYNC_REMOTE: 'none', DOCSYNC_ADMIN_PASSWORD: ADMIN_PASSWORD } });
     await server.stop();
     expect(fs.existsSync(path.join(tmp.dir, 'fresh', 'docsync.db'))).toBe(true);
-  });
+  }, SPAWN_TIMEOUT);
 
   it('a command run without the settings of the server (started from the environment) warns that the server uses another remote', async () => {
     const shared = path.join(tmp.dir, 'nas');
@@ -156,7 +158,7 @@ describe('docsync init and the data dir that serve makes', () => {
     );
     const withEnv = await docsync(['--data-dir', 'data2', 'status', '--json'], { cwd: tmp.dir, env: { DOCSYNC_REMOTE: `file://${shared}` } });
     expect(withEnv.stderr).toBe('');
-  });
+  }, SPAWN_TIMEOUT);
 
   it('serve on the embedded defaults makes ./data on a fresh machine (`npm start`)', async () => {
     const server = await serve([], { cwd: tmp.dir, env: { DOCSYNC_ADMIN_PASSWORD: ADMIN_PASSWORD } });
@@ -166,7 +168,7 @@ describe('docsync init and the data dir that serve makes', () => {
       await server.stop();
     }
     expect(fs.existsSync(path.join(tmp.dir, 'data', 'docsync.db'))).toBe(true);
-  });
+  }, SPAWN_TIMEOUT);
 });
 
 type RemoteSetup = { name: string; initFlags: (tmp: string) => string[] };
@@ -247,5 +249,5 @@ describe.each(remotes)('the server and the CLI see the same remote: $name', ({ i
     } finally {
       await server.stop();
     }
-  }, 60_000);
+  }, SPAWN_TIMEOUT);
 });
