@@ -38,7 +38,7 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** The config file read, if any (shown at start, so an operator sees which one counted). */
   configFile: string | undefined;
-  /** No flag, variable or file named the data dir: `serve` may make the default one on a fresh machine. */
+  /** No flag, variable or config file is in play for the data dir: `serve` may make the default one on a fresh machine. */
   dataDirIsDefault: boolean;
 }
 
@@ -219,7 +219,8 @@ export function loadConfig(
     gcIntervalHours: int('gcIntervalHours', 0, 365 * 24),
     logLevel: logLevel as Config['logLevel'],
     configFile: file?.path,
-    dataDirIsDefault: dataDirValue.source === 'default',
+    // With a config file in use, even the default data dir is not made silently: the file names it or --init does.
+    dataDirIsDefault: dataDirValue.source === 'default' && !file,
   };
   if (config.adminPassword !== undefined && config.adminPassword.length < 8) {
     problems.push(`${where('adminPassword')} must be at least 8 characters`);

@@ -110,6 +110,8 @@ describe('loadConfig with a config file', () => {
     // --config wins over DOCSYNC_CONFIG.
     const other = write(path.join(tmp.dir, 'other.toml'), ['port = 9100']);
     expect(loadConfig({ DOCSYNC_CONFIG: file }, { config: other }, tmp.dir).port).toBe(9100);
+    // A config file without data_dir: the default data dir, but serve will not make it unasked.
+    expect(loadConfig({}, { config: other }, tmp.dir)).toMatchObject({ dataDir: path.join(tmp.dir, 'data'), dataDirIsDefault: false });
   });
 
   it('finds docsync.toml in the data dir named by the flag, the environment or the default', () => {
