@@ -32,6 +32,8 @@ export async function freePort(): Promise<number> {
 /** `docsync serve` as a child process, as `npm start` runs it (compiled, `npm run build`), on `env` plus a free port. */
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
+  // `serve` makes only the default data dir; a named one must exist.
+  if (env.DOCSYNC_DATA_DIR) fs.mkdirSync(env.DOCSYNC_DATA_DIR, { recursive: true });
   const child = spawn(process.execPath, [...nodeFlags(), 'dist/cli/main.js', 'serve'], {
     cwd: REPO_ROOT,
     env: { ...inheritedEnv(), ...env, PORT: String(port), HOST: '127.0.0.1' },

@@ -1,7 +1,11 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CONFIG_FILE_NAME, othersMay, readConfigFile, readSecretFile, type ConfigFile } from './config-file.ts';
 import { ConfigError } from './errors.ts';
+
+/** Names the config file, like `--config`. */
+export const CONFIG_ENV = 'DOCSYNC_CONFIG';
 
 /** Where instances meet (docs/design.md#remote-layout-format-2). The sync engine that uses it arrives with the remote tier. */
 export type RemoteConfig =
@@ -35,17 +39,32 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Fastify's `trustProxy`: which reverse proxies may set X-Forwarded-For/-Proto/-Host (false: none). */
   trustProxy: boolean | string[];
+  /** The config file read, if any (shown at start, so an operator sees which one counted). */
+  configFile: string | undefined;
+  /** No flag, variable or config file is in play for the data dir: `serve` may make the default one on a fresh machine. */
+  dataDirIsDefault: boolean;
 }
 
-/** Raw values by option name, from CLI flags (which win over the environment). */
-export type ConfigFlags = Partial<Record<OptionName, string | undefined>>;
+/**
+ * Raw values by option name, from CLI flags (which win over the environment and the config file).
+ * For a secret option the flag names the file holding it (`--webdav-password-file`): a secret on
+ * the command line would show in `ps`. `config` is the config file (`--config`).
+ */
+export type ConfigFlags = Partial<Record<OptionName | 'config', string | undefined>>;
 
 interface OptionSpec {
   env: string;
-  /** Long CLI flag of `docsync serve` (and the global flags of other commands). */
+  /**
+   * Long CLI flag of `docsync serve` (and the global flags of other commands); its snake_case form
+   * is the key in the config file (`webdav-url` → `webdav_url`).
+   */
   flag: string;
   help: string;
   default?: string;
+  /**
+   * Read only from the environment, from a file readable by its owner alone (`<env>_FILE`,
+   * `<key>_file`, `--<flag>-file`), or from a config file readable by its owner alone.
+   */
   secret?: boolean;
 }
 
@@ -114,25 +133,55 @@ export type OptionName = keyof typeof OPTIONS;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The key of an option in the config file. */
+export function fileKey(name: OptionName): string {
+  return OPTIONS[name].flag.replace(/-/g, '_');
+}
+
+/** The CLI flag of an option; a secret's flag names the file holding it. */
+export function cliFlag(name: OptionName): string {
+  const spec: OptionSpec = OPTIONS[name];
+  return spec.secret ? `${spec.flag}-file` : spec.flag;
+}
+
+/** A raw value and where it came from: relative paths resolve against `base`, messages name `where`. */
+interface RawValue {
+  value: string;
+  source: 'flag' | 'env' | 'file' | 'default';
+  base: string;
+  where: string;
+}
+
 /**
- * Parses and validates the configuration once. Every problem is collected, so a person fixing their
- * environment sees all of them at once. Relative paths resolve against `cwd`.
+ * Parses and validates the configuration once: flags win over the environment, the environment
+ * over the config file, the file over the defaults. Every problem is collected, so a person fixing
+ * their setup sees all of them at once. Relative paths resolve against `cwd`, or in the config file
+ * against the file's folder. `readConfigFile: false` (`docsync init`) ignores any config file.
  */
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   flags: ConfigFlags = {},
   cwd: string = process.cwd(),
+  options: { readConfigFile?: boolean } = {},
 ): Config {
   const problems: string[] = [];
-  const raw = (name: OptionName): string | undefined => {
+  const found = options.readConfigFile === false ? {} : findConfigFile(env, flags, cwd, problems);
+  const file = found.file;
+  if (file) checkFileKeys(file, problems);
+  const whereEnv = (name: OptionName): string => `${OPTIONS[name].env} (--${cliFlag(name)})`;
+  const lookup = (name: OptionName): RawValue | undefined => {
     const spec: OptionSpec = OPTIONS[name];
     const fromFlag = flags[name];
-    if (fromFlag !== undefined) return fromFlag;
+    if (fromFlag !== undefined) return { value: fromFlag, source: 'flag', base: cwd, where: whereEnv(name) };
     const fromEnv = env[spec.env];
-    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-    return spec.default;
+    if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: 'env', base: cwd, where: whereEnv(name) };
+    const inFile = file?.values.get(fileKey(name));
+    if (file && inFile) return { value: inFile.value, source: 'file', base: file.dir, where: `${fileKey(name)} (${file.path}:${inFile.line})` };
+    return spec.default === undefined ? undefined : { value: spec.default, source: 'default', base: cwd, where: whereEnv(name) };
   };
-  const where = (name: OptionName): string => `${OPTIONS[name].env} (--${OPTIONS[name].flag})`;
+  const raw = (name: OptionName): string | undefined => lookup(name)?.value;
+  const where = (name: OptionName): string => lookup(name)?.where ?? whereEnv(name);
+  const secret = (name: OptionName): string | undefined => readSecret(name, { env, flags, cwd, file, problems });
   const int = (name: OptionName, min: number, max: number): number => {
     const value = raw(name) ?? '';
     const n = /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
@@ -143,7 +192,13 @@ export function loadConfig(
     return n;
   };
 
-  const dataDir = path.resolve(cwd, raw('dataDir') ?? './data');
+  const dataDirValue = lookup('dataDir')!;
+  const dataDir = path.resolve(dataDirValue.base, dataDirValue.value);
+  const dataDirInFile = file?.values.get(fileKey('dataDir'));
+  if (file && dataDirInFile && found.foundIn !== undefined && path.resolve(file.dir, dataDirInFile.value) !== found.foundIn) {
+    // Found in one data dir, naming another: which one is meant cannot be guessed.
+    problems.push(`${file.path}:${dataDirInFile.line}: data_dir names another folder than the data dir the file is in: remove data_dir, or name the file with --config`);
+  }
   const logLevel = raw('logLevel') ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(`${where('logLevel')} must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
@@ -151,12 +206,14 @@ export function loadConfig(
   const host = raw('host') ?? '127.0.0.1';
   if (host.trim() === '') problems.push(`${where('host')} must not be empty`);
 
+  // Read even when no WebDAV URL is set, so that a bad secret file is reported at once.
+  const webdavPassword = secret('webdavPassword');
   const config: Config = {
     dataDir,
     port: int('port', 0, 65535),
     host,
-    remote: parseRemote(raw, where, problems, cwd, dataDir),
-    adminPassword: raw('adminPassword'),
+    remote: parseRemote(lookup, where, problems, dataDir, webdavPassword),
+    adminPassword: secret('adminPassword'),
     syncIntervalSeconds: int('syncInterval', 0, 7 * 24 * 3600),
     transferWorkers: int('transferWorkers', 1, 64),
     lockTtlSeconds: int('lockTtl', 5, 24 * 3600),
@@ -171,6 +228,9 @@ export function loadConfig(
     gcIntervalHours: int('gcIntervalHours', 0, 365 * 24),
     logLevel: logLevel as Config['logLevel'],
     trustProxy: parseTrustProxy(raw('trustProxy') ?? 'false', where('trustProxy'), problems),
+    configFile: file?.path,
+    // With a config file in use, even the default data dir is not made silently: the file names it or --init does.
+    dataDirIsDefault: dataDirValue.source === 'default' && !file,
   };
   if (config.adminPassword !== undefined && config.adminPassword.length < 8) {
     problems.push(`${where('adminPassword')} must be at least 8 characters`);
@@ -179,13 +239,85 @@ export function loadConfig(
   return config;
 }
 
+/**
+ * The config file: the one named by `--config` / `DOCSYNC_CONFIG` (which must exist), else
+ * `docsync.toml` in the data dir named by the flag, the environment or the default, if there is one.
+ */
+function findConfigFile(env: NodeJS.ProcessEnv, flags: ConfigFlags, cwd: string, problems: string[]): { file?: ConfigFile; foundIn?: string } {
+  const named = flags.config ?? (env[CONFIG_ENV] || undefined);
+  if (named !== undefined) {
+    const file = path.resolve(cwd, named);
+    const before = problems.length;
+    const read = readConfigFile(file, problems);
+    if (!read && problems.length === before) problems.push(`The config file ${file} (--config or ${CONFIG_ENV}) does not exist`);
+    return { file: read };
+  }
+  const dataDir = path.resolve(cwd, flags.dataDir ?? (env[OPTIONS.dataDir.env] || OPTIONS.dataDir.default));
+  const read = readConfigFile(path.join(dataDir, CONFIG_FILE_NAME), problems);
+  return read ? { file: read, foundIn: dataDir } : {};
+}
+
+/** Unknown keys are refused (a typo must not be silently ignored), and so is a secret others may read. */
+function checkFileKeys(file: ConfigFile, problems: string[]): void {
+  const known = new Map<string, OptionName>();
+  for (const name of Object.keys(OPTIONS) as OptionName[]) {
+    known.set(fileKey(name), name);
+    if ((OPTIONS[name] as OptionSpec).secret) known.set(`${fileKey(name)}_file`, name);
+  }
+  for (const [key, { line }] of file.values) {
+    const name = known.get(key);
+    if (name === undefined) {
+      problems.push(`${file.path}:${line}: unknown setting '${key}'`);
+    } else if ((OPTIONS[name] as OptionSpec).secret && key === fileKey(name) && !file.ownerOnly) {
+      problems.push(
+        `${file.path} holds the secret ${key} but ${othersMay(file.mode)}: run 'chmod 600 ${file.path}', ` +
+          `or move the secret to ${OPTIONS[name].env} or to a file of its own named by ${key}_file`,
+      );
+    }
+  }
+}
+
+/**
+ * A secret, from (first found) `--<flag>-file`, the environment (`WEBDAV_PASSWORD`, or
+ * `WEBDAV_PASSWORD_FILE`), the config file (`webdav_password_file`, or `webdav_password` in a file
+ * only its owner can read). Never from a flag's value: that would show in `ps`.
+ */
+function readSecret(
+  name: OptionName,
+  { env, flags, cwd, file, problems }: { env: NodeJS.ProcessEnv; flags: ConfigFlags; cwd: string; file: ConfigFile | undefined; problems: string[] },
+): string | undefined {
+  const spec: OptionSpec = OPTIONS[name];
+  const fromFlag = flags[name];
+  if (fromFlag !== undefined) return readSecretFile(path.resolve(cwd, fromFlag), `--${cliFlag(name)}`, problems);
+  const inEnv = env[spec.env] || undefined;
+  const envFile = env[`${spec.env}_FILE`] || undefined;
+  if (inEnv !== undefined && envFile !== undefined) {
+    problems.push(`Set ${spec.env} or ${spec.env}_FILE, not both`);
+    return undefined;
+  }
+  if (inEnv !== undefined) return inEnv;
+  if (envFile !== undefined) return readSecretFile(path.resolve(cwd, envFile), `${spec.env}_FILE`, problems);
+  const key = fileKey(name);
+  const inline = file?.values.get(key);
+  const indirect = file?.values.get(`${key}_file`);
+  if (!file || (inline === undefined && indirect === undefined)) return undefined;
+  if (inline && indirect) {
+    problems.push(`${file.path}: set ${key} or ${key}_file, not both`);
+    return undefined;
+  }
+  if (indirect) return readSecretFile(path.resolve(file.dir, indirect.value), `${key}_file (${file.path}:${indirect.line})`, problems);
+  // checkFileKeys has refused it already when others may read the file.
+  return file.ownerOnly ? inline!.value : undefined;
+}
+
 function parseRemote(
-  raw: (name: OptionName) => string | undefined,
+  lookup: (name: OptionName) => RawValue | undefined,
   where: (name: OptionName) => string,
   problems: string[],
-  cwd: string,
   dataDir: string,
+  password: string | undefined,
 ): RemoteConfig {
+  const raw = (name: OptionName): string | undefined => lookup(name)?.value;
   const baseUrl = raw('webdavBaseUrl');
   if (baseUrl !== undefined) {
     let url: URL | undefined;
@@ -207,11 +339,12 @@ function parseRemote(
       kind: 'webdav',
       baseUrl: baseUrl.replace(/\/+$/, ''),
       username: raw('webdavUsername'),
-      password: raw('webdavPassword'),
+      password,
       remoteRoot,
     };
   }
-  const remote = raw('remote');
+  const remoteValue = lookup('remote');
+  const remote = remoteValue?.value;
   // The embedded default: a shared folder beside the data dir, so that a second instance started
   // with another data dir in the same parent folder syncs with the first at once.
   if (remote === undefined) return { kind: 'folder', path: path.join(path.dirname(dataDir), 'remote') };
@@ -221,7 +354,8 @@ function parseRemote(
       return { kind: 'folder', path: fileURLToPath(remote) };
     } catch {
       // `file://./remote` is not a valid file URL, but people write it: resolve it relative to cwd.
-      return { kind: 'folder', path: path.resolve(cwd, remote.slice('file://'.length)) };
+      // In the config file, relative to the file's folder.
+      return { kind: 'folder', path: path.resolve(remoteValue!.base, remote.slice('file://'.length)) };
     }
   }
   problems.push(`${where('remote')} must be 'none' or a file:// URL, got '${remote}'`);

@@ -3,6 +3,7 @@ import { openDocsync, type Docsync } from '../docsync.ts';
 import { configFrom } from './config-options.ts';
 import { interruptible } from './interrupt.ts';
 import type { CliIo } from './io.ts';
+import { warnIfOtherRemote } from './served-remote.ts';
 
 /**
  * Opens the data dir for one command and closes it afterwards, whatever happens. A data dir that
@@ -13,6 +14,7 @@ import type { CliIo } from './io.ts';
 export async function withDocsync<T>(command: Command, io: CliIo, run: (docsync: Docsync) => Promise<T>): Promise<T> {
   const docsync = openDocsync(configFrom(command, io), { create: false, verifyDatabase: false });
   try {
+    warnIfOtherRemote(docsync, io);
     // Ctrl-C gives a held remote lock back before exiting (130).
     return await interruptible(io, () => run(docsync));
   } finally {

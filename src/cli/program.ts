@@ -1,11 +1,13 @@
 import { Command, CommanderError } from 'commander';
-import { OPTIONS } from '../config.ts';
+import { CONFIG_FILE_NAME } from '../config-file.ts';
+import { CONFIG_ENV, OPTIONS } from '../config.ts';
 import { AppError, ConfigError, LocalStateError, storageErrorOf } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { registerBackup } from './backup.ts';
 import { registerFiles } from './files.ts';
 import { registerHistory } from './history.ts';
 import { registerImportExport } from './import-export.ts';
+import { registerInit } from './init.ts';
 import { registerGc } from './gc.ts';
 import { println, processIo, type CliIo } from './io.ts';
 import { registerRecover } from './recover.ts';
@@ -20,8 +22,10 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .description('docsync: a document store whose instances sync through WebDAV or a shared folder')
     .version(VERSION)
     .option(`--${OPTIONS.dataDir.flag} <path>`, `${OPTIONS.dataDir.help} (env ${OPTIONS.dataDir.env}; default ./data)`)
+    .option('--config <file>', `config file (env ${CONFIG_ENV}; default ${CONFIG_FILE_NAME} in the data dir, if there is one)`)
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  registerInit(program, io);
   registerServe(program, io);
   registerUser(program, io);
   registerFiles(program, io);

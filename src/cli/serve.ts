@@ -6,13 +6,21 @@ import { sweepTempFiles } from '../store/temp-sweep.ts';
 import { localSyncLockHeldElsewhere } from '../sync/local-sync-lock.ts';
 import { addConfigOptions, configFrom } from './config-options.ts';
 import { println, type CliIo } from './io.ts';
+import { recordServedRemote } from './served-remote.ts';
 
 export function registerServe(program: Command, io: CliIo): void {
   const names = (Object.keys(OPTIONS) as OptionName[]).filter((n) => n !== 'dataDir');
-  addConfigOptions(program.command('serve').description('start the HTTP server'), names).action(async (_opts, command: Command) => {
+  const serve = program
+    .command('serve')
+    .description('start the HTTP server')
+    .option('--init', 'make the data dir if it does not exist (without this, only the default ./data is made)');
+  addConfigOptions(serve, names).action(async (opts: { init?: boolean }, command: Command) => {
     const config = configFrom(command, io);
-    // Makes a new data dir if there is none; refuses lost or unreadable local state (`docsync recover`).
-    const docsync = openDocsync(config);
+    // A fresh machine's `npm start` makes the default data dir; a named one must exist (or --init):
+    // a mistyped path or an unmounted disk must not become a new empty store. Lost or unreadable
+    // local state is refused (`docsync recover`).
+    const docsync = openDocsync(config, { create: config.dataDirIsDefault || opts.init === true });
+    recordServedRemote(docsync);
     const swept = await sweepTempFiles(dataPaths(config.dataDir).tmp, docsync.clock.now(), {
       syncRunningElsewhere: localSyncLockHeldElsewhere(config.dataDir),
     });
@@ -22,11 +30,12 @@ export function registerServe(program: Command, io: CliIo): void {
       println(io.stderr, `Created user 'admin' with password: ${admin.generatedPassword}`);
       println(io.stderr, "Change it with 'docsync user passwd admin'. It will not be shown again.");
     } else if (admin.created) {
-      println(io.stderr, "Created user 'admin' with the password from DOCSYNC_ADMIN_PASSWORD.");
+      println(io.stderr, "Created user 'admin' with the configured password (DOCSYNC_ADMIN_PASSWORD).");
     }
     const server = await startServer(docsync, { handleSignals: true });
     if (swept.removed > 0) server.app.log.info(swept, 'swept temp files left by killed transfers');
-    println(io.stderr, `docsync listening on ${server.url} (data in ${config.dataDir}, remote ${describeRemote(config.remote)})`);
+    const from = config.configFile ? `, config ${config.configFile}` : '';
+    println(io.stderr, `docsync listening on ${server.url} (data in ${config.dataDir}, remote ${describeRemote(config.remote)}${from})`);
     docsync.sync.startPeriodic(config.syncIntervalSeconds, (error) => {
       server.app.log.warn({ err: error }, 'background sync failed');
     });

@@ -21,7 +21,7 @@ export const RECOVER_HINT =
   "Run 'docsync recover --data-dir <dir>' (with the same remote settings as serve) to rebuild the index from the remote and the local blobs";
 
 /**
- * Makes sure `dataDir` is a usable folder. `create: false` (every CLI command but `serve`) refuses
+ * Makes sure `dataDir` is a usable folder. `create: false` (every CLI command, and `serve` on a data dir that is not the default) refuses
  * a data dir that does not exist rather than making an empty store at a mistyped path.
  */
 export function prepareDataDir(dataDir: string, { create }: { create: boolean }): void {
@@ -38,8 +38,8 @@ export function prepareDataDir(dataDir: string, { create }: { create: boolean })
   if (!create) {
     throw new LocalStateError(
       'data_dir_missing',
-      `The data dir ${dataDir} does not exist. Fix the path (--data-dir or DOCSYNC_DATA_DIR), ` +
-        `or create a new store there with 'docsync serve --data-dir ${dataDir}'`,
+      `The data dir ${dataDir} does not exist. Fix the path (--data-dir, DOCSYNC_DATA_DIR or data_dir in the config file), ` +
+        `or make a new store there with 'docsync init --data-dir ${dataDir}' (or 'docsync serve --init --data-dir ${dataDir}')`,
     );
   }
   makeDirs(dataDir);
