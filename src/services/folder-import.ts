@@ -47,7 +47,7 @@ interface Candidate {
 }
 
 /**
- * `docsync import`: every regular file under a folder becomes a file of the store (SPEC §1: a new
+ * `docsync import`: every regular file under a folder becomes a file of the store (docs/design.md#local-data-model: a new
  * local file, `modified`, shared by the next sync). Content already in the store is a duplicate and
  * is skipped; a file that cannot be read or stored is listed and the rest goes on. When the folder
  * holds a `docsync export` sidecar, its names and metadata are taken back as they were exported.

@@ -36,7 +36,7 @@ async function finished(child: ChildProcess): Promise<{ code: number | null; std
 
 /** Starts `serve` on a free port; resolves once it listens, with a logged-in client. */
 async function startServer(dataDir: string): Promise<{ child: ChildProcess; api: Api; stop: () => Promise<void> }> {
-  const child = docsyncProcess(['serve', '--data-dir', dataDir, '--sync-interval', '0']);
+  const child = docsyncProcess(['serve', '--init', '--data-dir', dataDir, '--sync-interval', '0']);
   const url = await new Promise<string>((resolve, reject) => {
     let stderr = '';
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 30_000);

@@ -77,6 +77,8 @@ describe.skipIf(!analyze)('deploy/docsync.service', () => {
     expect(Object.keys(env)).toEqual(expect.arrayContaining(['DOCSYNC_DATA_DIR', 'HOST', 'PORT', 'DOCSYNC_TRUST_PROXY', 'NODE_OPTIONS']));
     // Only the places change: a temp data dir for /var/lib/docsync, a free port.
     const overrides = { DOCSYNC_DATA_DIR: path.join(tmp.dir, 'data'), PORT: '0', DOCSYNC_ADMIN_PASSWORD: 'a long enough password' };
+    // systemd makes the data dir (StateDirectory=); serve refuses a named one that is missing.
+    fs.mkdirSync(overrides.DOCSYNC_DATA_DIR, { mode: 0o700 });
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
       cwd: ROOT,
       env: { ...process.env, ...env, ...overrides },

@@ -45,7 +45,7 @@ describe('the npm package', () => {
     });
     expect(`${installed.stdout}${installed.stderr}`).not.toMatch(/EBADENGINE/);
 
-    const child = spawn(path.join(prefix, 'bin/docsync'), ['serve'], {
+    const child = spawn(path.join(prefix, 'bin/docsync'), ['serve', '--init'], {
       cwd: scratch.dir,
       env: {
         ...process.env,

@@ -115,8 +115,8 @@ describe('loadConfig with a config file', () => {
   });
 
   it('finds docsync.toml in the data dir named by the flag, the environment or the default', () => {
-    write(path.join(dataDir, 'docsync.toml'), ['data_dir = "."', 'remote = "file://../shared"', 'port = 9200']);
-    const expected = { port: 9200, dataDir, remote: { kind: 'folder', path: path.join(tmp.dir, 'shared') } };
+    write(path.join(dataDir, 'docsync.toml'), ['data_dir = "."', 'remote = "file://../common"', 'port = 9200']);
+    const expected = { port: 9200, dataDir, remote: { kind: 'folder', path: path.join(tmp.dir, 'common') } };
     expect(loadConfig({ DOCSYNC_DATA_DIR: dataDir }, {}, '/elsewhere')).toMatchObject(expected);
     expect(loadConfig({}, { dataDir: 'data' }, tmp.dir)).toMatchObject(expected);
     expect(loadConfig({}, {}, tmp.dir)).toMatchObject(expected);
