@@ -202,7 +202,7 @@ export class SyncEngine {
           newHead,
           snapshot,
           lockGone.signal,
-          () => handle.verify(),
+          () => this.gcMayGoOn(handle, newHead),
         );
         if (gc) this.summary.gc = gc;
       }
@@ -518,6 +518,16 @@ export class SyncEngine {
     if (!this.deps.state.lastCommit()?.checkBlobs) return;
     if (!(await handle.verify())) await this.restoreBlobs(rows.filter((row) => !row.deleted));
     this.deps.state.markCommitBlobsChecked();
+  }
+
+  /**
+   * Asked by the GC before each batch of deletions: the lock is still ours, and where a switch can
+   * land late, version.txt still names the head the GC judges blobs by — a late switch landing
+   * mid-GC names blobs this GC would take, and its author may have looked for them already.
+   */
+  private async gcMayGoOn(handle: LockHandle, head: VersionHead): Promise<boolean> {
+    if (!(await handle.verify())) return false;
+    return !this.mayLandLate || (await this.deps.metadata.readHead())?.commit === head.commit;
   }
 
   /** A sync killed between a switch that may have landed late and its look at the blobs: look now. */

@@ -455,4 +455,28 @@ describe('bugs found on format 2 with compaction, GC and restores, fixed (regres
     expect(result.stats.gc.blobs).toBeGreaterThan(0);
     expect(result.violations).toEqual([]);
   });
+
+  // Bug 16b, the same race the other way round: the late switch lands while a's GC runs (a parked,
+  // live, at its first shard listing). b looks right after its switch and finds its blob still there;
+  // a's GC then reached b's shard and deleted the blob by the head it had judged from. Fixed: before
+  // each batch of deletions the GC also checks that version.txt still names its head (where a switch
+  // can land late), and stops. (A DELETE already on its way while the switch and the look happen
+  // remains possible.)
+  it('bug 16b: a late switch landing while a GC runs stops that GC before it takes the blob', async () => {
+    const steps = [
+      create(A, 3),
+      sync(A),
+      sync(B),
+      { dt: 0, kind: 'clock', ms: 1_300_000, pastTtl: false },
+      create(B),
+      park(B, 'put version.txt', true),
+      pastLockTtl,
+      create(A, 2),
+      park(A, 'list blob', false),
+      sync(B),
+    ] as Step[];
+    const result = await run(steps, { server: 'unconditional', faults: [] });
+    expect(result.stats.tolerated['4']).toBeGreaterThan(0);
+    expect(result.violations).toEqual([]);
+  });
 });
