@@ -665,6 +665,7 @@ export class World {
     if (waiting.size === 0) return;
     for (const blob of waiting) this.blobsAwaitingRepair.delete(blob);
     const { missing } = loadRemote(this);
+    this.stats.lateSwitchBlobs.putBack += [...waiting].filter((blob) => peek(this.memory, blob)).length;
     this.addViolations(
       missing
         .filter((blob) => waiting.has(blob.path))
@@ -804,7 +805,11 @@ export class World {
       // A switch made without the lock may come late, after another holder's GC deleted blobs its
       // rows name (bug 16): its author looks once the switch is done and puts them back before its
       // sync ends (src/sync/late-switch.ts). Those blobs are judged then (`settleLateBlobs`).
-      for (const blob of missing) if (lockless && !this.blobsAwaitingRepair.has(blob.path)) this.blobsAwaitingRepair.set(blob.path, instance);
+      for (const blob of missing) {
+        if (!lockless || this.blobsAwaitingRepair.has(blob.path)) continue;
+        this.blobsAwaitingRepair.set(blob.path, instance);
+        this.stats.lateSwitchBlobs.missing++;
+      }
       const deferred = new Set(missing.filter((blob) => this.blobsAwaitingRepair.has(blob.path)).map((blob) => blob.message));
       this.addViolations(
         problems.filter((message) => !deferred.has(message)).map((message) => ({ invariant: '5', step: this.step, message: `after ${instance.name}'s switch: ${message}` })),
