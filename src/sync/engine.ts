@@ -159,7 +159,7 @@ export class SyncEngine {
       snapshot = opened.snapshot;
       this.snapshot = snapshot;
       this.recovery.settleLastCommit(snapshot);
-      await this.checkLastCommitBlobs(snapshot);
+      if (!options.dryRun) await this.checkLastCommitBlobs(snapshot);
       const lost = this.recovery.requeueLostCommit(snapshot);
       const rewritten = opened.fresh ? undefined : this.recovery.repairRewrittenHistory(snapshot);
       const requeued = (lost?.requeued ?? 0) + (rewritten?.requeued ?? 0);
