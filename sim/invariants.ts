@@ -55,18 +55,34 @@ export function readHead(bytes: Buffer | undefined): VersionHead | undefined {
   }
 }
 
-/** The rows of the snapshot `version.txt` names, with the problems found on the way (invariant 5). */
-export function loadRemote(world: World): { head: VersionHead | undefined; rows: RemoteFileRow[]; problems: string[]; recentCommits: string[] } {
+/** A live row's blob that is not on the remote: its path, and its message among `problems`. */
+export interface MissingBlob {
+  path: string;
+  message: string;
+}
+
+/**
+ * The rows of the snapshot `version.txt` names, with the problems found on the way (invariant 5);
+ * the missing blobs among them are also listed apart (`World.observe` defers those of a late switch).
+ */
+export function loadRemote(world: World): {
+  head: VersionHead | undefined;
+  rows: RemoteFileRow[];
+  problems: string[];
+  recentCommits: string[];
+  missing: MissingBlob[];
+} {
   const problems: string[] = [];
+  const missing: MissingBlob[] = [];
   const bytes = peek(world.memory, remotePaths.versionFile);
-  if (!bytes) return { head: undefined, rows: [], problems, recentCommits: [] };
+  if (!bytes) return { head: undefined, rows: [], problems, recentCommits: [], missing };
   const head = readHead(bytes);
-  if (!head) return { head, rows: [], problems: [`version.txt is not readable: ${JSON.stringify(bytes.toString('utf8').slice(0, 200))}`], recentCommits: [] };
+  if (!head) return { head, rows: [], problems: [`version.txt is not readable: ${JSON.stringify(bytes.toString('utf8').slice(0, 200))}`], recentCommits: [], missing };
   // The state version.txt describes: its snapshot, then the deltas after it, each verified.
   const snapshotAt = snapshotPath(head);
   const data = peek(world.memory, snapshotAt);
-  if (!data) return { head, rows: [], problems: [`version.txt names ${snapshotAt}, which does not exist`], recentCommits: [] };
-  if (sha256(data) !== head.snapshot.sha256) return { head, rows: [], problems: [`${snapshotAt} does not match the sha256 in version.txt`], recentCommits: [] };
+  if (!data) return { head, rows: [], problems: [`version.txt names ${snapshotAt}, which does not exist`], recentCommits: [], missing };
+  if (sha256(data) !== head.snapshot.sha256) return { head, rows: [], problems: [`${snapshotAt} does not match the sha256 in version.txt`], recentCommits: [], missing };
   const file = path.join(world.root, 'check', `${head.commit}.db`);
   fs.writeFileSync(file, data);
   const byId = new Map<string, RemoteFileRow>();
@@ -107,11 +123,15 @@ export function loadRemote(world: World): { head: VersionHead | undefined; rows:
   const rows = [...byId.values()];
   for (const row of rows) {
     if (row.deleted) continue;
-    const blob = peek(world.memory, remotePaths.blob(row.hash, row.file_type));
-    if (!blob) problems.push(`row ${row.stable_id} (${row.filename}, v${row.version}) names blob ${row.hash.slice(0, 12)}….${row.file_type}, which does not exist`);
-    else if (sha256(blob) !== row.hash) problems.push(`row ${row.stable_id} names blob ${row.hash.slice(0, 12)}…, whose content does not match`);
+    const blobPath = remotePaths.blob(row.hash, row.file_type);
+    const blob = peek(world.memory, blobPath);
+    if (!blob) {
+      const message = `row ${row.stable_id} (${row.filename}, v${row.version}) names blob ${row.hash.slice(0, 12)}….${row.file_type}, which does not exist`;
+      problems.push(message);
+      missing.push({ path: blobPath, message });
+    } else if (sha256(blob) !== row.hash) problems.push(`row ${row.stable_id} names blob ${row.hash.slice(0, 12)}…, whose content does not match`);
   }
-  return { head, rows, problems, recentCommits };
+  return { head, rows, problems, recentCommits, missing };
 }
 
 /** Local row and remote row agree on everything shareable. */

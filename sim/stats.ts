@@ -27,6 +27,8 @@ export class Stats {
   switchesUnderExpiredLock = 0;
   /** Switches by a sync that had lost its lock, made on the very head they were built on (a valid compare-and-swap). */
   lateSwitchesOnUnchangedHead = 0;
+  /** Blobs a late switch named while another holder's GC had deleted them, and that its author put back (bug 16). */
+  lateSwitchBlobs = { missing: 0, putBack: 0 };
   /** Lock renewals (the engine's timer, on the world's `ManualClock`: fired by moving the clock). */
   renewals = 0;
   /** Commits that published a new snapshot (format 2: after `maxDeltas` deltas). */
@@ -91,6 +93,7 @@ export class Stats {
       `version.txt switches: ${this.versionSwitches} (under an expired lock of the switcher: ${this.switchesUnderExpiredLock}; after the lock was lost, on the unchanged head: ${this.lateSwitchesOnUnchangedHead}); lock takeovers: ${this.lockTakeovers}, own stale locks reclaimed: ${this.ownLockReclaims}; lock renewals: ${this.renewals}`,
       `format 2: compactions ${this.compactions}; catch-ups via deltas ${this.catchUps.deltas}, via a snapshot ${this.catchUps.snapshot}; runs from a format-1 remote: ${this.format1Starts}`,
       `remote GC: ${this.gc.runs} runs, deleted ${this.gc.blobs} blobs, ${this.gc.journals} journals, ${this.gc.snapshots} snapshots; errors ${this.gc.errors}`,
+      `blobs a late switch named while missing: ${this.lateSwitchBlobs.missing}, put back by their author: ${this.lateSwitchBlobs.putBack}`,
       `history restores: ${kv(this.restores)}; failed cleanly: ${kv(this.restoreFailures)}`,
       `end phase sync rounds: ${this.quiesceRounds}; workarounds applied: ${this.workaroundsApplied}`,
     ];

@@ -55,6 +55,12 @@ export interface CommitRecord {
    * sync killed in between leaves it unsettled: the next sync settles the rows if the commit landed.
    */
   settled?: boolean;
+  /**
+   * Set when the switch may land late (not conditional: a server that ignores If-Match, or a lock
+   * that is not atomic): the blobs the commit names are looked at once it landed, and put back if
+   * another holder's GC took them meanwhile (`restoreCommitBlobs`); cleared once that is done.
+   */
+  checkBlobs?: boolean;
 }
 
 /** Per-instance sync state: instance id, remote repository id, last seen version, last commit, … */
@@ -169,6 +175,12 @@ export class SyncStateStore {
   markCommitSettled(): void {
     const last = this.lastCommit();
     if (last) this.set(SYNC_STATE_KEYS.lastCommit, JSON.stringify({ ...last, settled: true }));
+  }
+
+  /** The last commit's blobs were looked at after its switch (see `CommitRecord.checkBlobs`). */
+  markCommitBlobsChecked(): void {
+    const last = this.lastCommit();
+    if (last?.checkBlobs) this.set(SYNC_STATE_KEYS.lastCommit, JSON.stringify({ ...last, checkBlobs: false }));
   }
 
   /** Blobs uploaded (and confirmed) to the remote `where` that no commit names yet. */

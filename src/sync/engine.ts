@@ -1,6 +1,6 @@
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { FileRecord } from '../domain/file.ts';
-import { describeRejected } from '../domain/shared-row.ts';
+import { describeRejected, type RemoteFileRow } from '../domain/shared-row.ts';
 import type { IdSource } from '../domain/ids.ts';
 import { withinBudget } from '../remote/bounded-read.ts';
 import { RemoteTimeoutError } from '../remote/errors.ts';
@@ -23,6 +23,7 @@ import { adoptWhole, canAdoptWhole } from './adopt.ts';
 import { CommitRecovery } from './commit-recovery.ts';
 import { collectAfterCommit, type GcPolicy } from './garbage-collection.ts';
 import { recordJournal, recordReplaced, type HistoryRecorder } from './history-log.ts';
+import { restoreCommitBlobs } from './late-switch.ts';
 import { fingerprint, fromRemote, toRemote, unchangedSince } from './rows.ts';
 
 /**
@@ -130,7 +131,7 @@ export class SyncEngine {
     this.progress('checking', 0, 1);
     const lastSeen = state.lastSeenVersion();
     // With local changes the sync runs anyway: the quick check would only cost a request.
-    if (!options.force && !options.reinitialize && !options.dryRun && files.pendingCount() === 0) {
+    if (!options.force && !options.reinitialize && !options.dryRun && files.pendingCount() === 0 && !state.lastCommit()?.checkBlobs) {
       const head = await metadata.readHead();
       const knownRepo = state.get(SYNC_STATE_KEYS.repoId);
       const unchanged = head
@@ -158,6 +159,7 @@ export class SyncEngine {
       snapshot = opened.snapshot;
       this.snapshot = snapshot;
       this.recovery.settleLastCommit(snapshot);
+      if (!options.dryRun) await this.checkLastCommitBlobs(snapshot);
       const lost = this.recovery.requeueLostCommit(snapshot);
       const rewritten = opened.fresh ? undefined : this.recovery.repairRewrittenHistory(snapshot);
       const requeued = (lost?.requeued ?? 0) + (rewritten?.requeued ?? 0);
@@ -200,7 +202,7 @@ export class SyncEngine {
           newHead,
           snapshot,
           lockGone.signal,
-          () => handle.verify(),
+          () => this.gcMayGoOn(handle, newHead),
         );
         if (gc) this.summary.gc = gc;
       }
@@ -460,7 +462,7 @@ export class SyncEngine {
         // commit on the remote and settles its rows (`settleLastCommit`).
         if (recorded) return;
         state.recordCommit(
-          { id: head.commit, version: head.version, base: base?.version ?? 0, settled: false },
+          { id: head.commit, version: head.version, base: base?.version ?? 0, settled: false, ...(this.mayLandLate && { checkBlobs: true }) },
           committed.map((p) => ({ stable_id: p.local.stable_id, fingerprint: fingerprint(p.local) })),
         );
         recorded = true;
@@ -469,6 +471,7 @@ export class SyncEngine {
     recordReplaced(this.deps.history, replaced, newHead);
     recordJournal(this.deps.history, journal);
     await this.deps.checkpoint?.('after_commit');
+    await this.confirmLateCommit(handle, rows);
     // The commit names every blob uploaded for it: nothing is left to skip next time.
     state.clearUploadedBlobs();
     const released: FileRecord[] = [];
@@ -500,6 +503,52 @@ export class SyncEngine {
     if (fresh) state.set(SYNC_STATE_KEYS.repoId, snapshotRepoId);
     state.markCommitSettled();
     return newHead;
+  }
+
+  /** Whether this sync's version switch can land after its lock was lost (see late-switch.ts). */
+  private get mayLandLate(): boolean {
+    return !(this.deps.conditionalSwitch?.ifMatch && this.deps.lock.atomic);
+  }
+
+  /**
+   * Right after a switch that may have landed late: a lock no longer ours means another holder may
+   * have committed and collected garbage in between, deleting blobs this commit names.
+   */
+  private async confirmLateCommit(handle: LockHandle, rows: readonly RemoteFileRow[]): Promise<void> {
+    if (!this.deps.state.lastCommit()?.checkBlobs) return;
+    if (!(await handle.verify())) await this.restoreBlobs(rows.filter((row) => !row.deleted));
+    this.deps.state.markCommitBlobsChecked();
+  }
+
+  /**
+   * Asked by the GC before each batch of deletions: the lock is still ours, and where a switch can
+   * land late, version.txt still names the head the GC judges blobs by — a late switch landing
+   * mid-GC names blobs this GC would take, and its author may have looked for them already.
+   */
+  private async gcMayGoOn(handle: LockHandle, head: VersionHead): Promise<boolean> {
+    if (!(await handle.verify())) return false;
+    return !this.mayLandLate || (await this.deps.metadata.readHead())?.commit === head.commit;
+  }
+
+  /** A sync killed between a switch that may have landed late and its look at the blobs: look now. */
+  private async checkLastCommitBlobs(snapshot: RemoteSnapshot): Promise<void> {
+    const { state } = this.deps;
+    const last = state.lastCommit();
+    if (!last?.checkBlobs) return;
+    // A commit the remote no longer holds is re-queued whole (`requeueLostCommit`), content included.
+    if (snapshot.recentCommits.includes(last.id)) {
+      const named = state.lastCommitRows().flatMap((id) => {
+        const row = snapshot.get(id);
+        return row && !row.deleted && row.version === last.version ? [row] : [];
+      });
+      await this.restoreBlobs(named);
+    }
+    state.markCommitBlobsChecked();
+  }
+
+  private restoreBlobs(rows: readonly RemoteFileRow[]): Promise<unknown> {
+    const { remote, blobs, transferWorkers, listener } = this.deps;
+    return restoreCommitBlobs({ remote, blobs, transferWorkers, message: (text) => listener?.message?.(text) }, rows);
   }
 
   /**

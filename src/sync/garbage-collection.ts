@@ -140,6 +140,9 @@ async function collectOnRemote(docsync: Docsync, options: GarbageCollectionOptio
         graceMs: config.gcGraceHours * HOUR_MS,
         dryRun: options.dryRun,
         signal: lost.signal,
+        // Before each batch of deletions: still our lock, and no switch landed since (a late one,
+        // where the server ignores If-Match, names blobs judged here by the head before it).
+        stillHolding: async () => (await handle.verify()) && (await readCurrentHead(docsync, remote))?.commit === head.commit,
         concurrency: config.transferWorkers,
       },
       options.log,

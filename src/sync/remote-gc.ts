@@ -47,7 +47,8 @@ export interface GcInput {
    * Reads the lock's owner file: whether this GC's lock is still held. Asked before each batch of
    * deletions (the old metadata files, each shard's blobs): a process frozen mid-GC whose lock expired
    * meanwhile hears of it from no renewal, and another holder may since have committed rows naming
-   * blobs this GC judged unreferenced.
+   * blobs this GC judged unreferenced. Where a switch can land late, it also checks that version.txt
+   * still names the head the GC judged by.
    */
   stillHolding?: () => Promise<boolean>;
   /** Shard folders worked on at once (default 4, like `DOCSYNC_TRANSFER_WORKERS`). */
