@@ -16,7 +16,7 @@ import type { SqliteFileRepository } from '../store/file-repository.ts';
 import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
 import { InsufficientStorageError, storageErrorOf } from '../errors.ts';
 import { MassDeleteError, RemoteReplacedError } from './errors.ts';
-import { emptySummary, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
+import { emptySummary, type PlannedChange, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
 import { planSync, type PlanAction } from './planner.ts';
 import { forEachLimited } from './transfers.ts';
 import { adoptWhole, canAdoptWhole } from './adopt.ts';
@@ -325,7 +325,9 @@ export class SyncEngine {
     const failed = new Set<string>();
     let diskFull: unknown;
     let done = 0;
-    this.progress('downloading', 0, needed.length);
+    let moved = 0;
+    const bytesTotal = needed.reduce((sum, row) => sum + row.size, 0);
+    this.progress('downloading', 0, needed.length, 0, bytesTotal);
     await forEachLimited(needed, this.deps.transferWorkers, async (row) => {
       // After a stall or a full disk, every further transfer would meet the same: skip them.
       if (this.stalled || diskFull) return;
@@ -333,6 +335,7 @@ export class SyncEngine {
         // Exactly the size its row states, verified against its hash before it is kept.
         await this.remoteBlobs.download(row, blobs);
         this.bytes += row.size;
+        moved += row.size;
         this.summary.bytes_downloaded += row.size;
       } catch (error) {
         this.noteStall(error);
@@ -342,7 +345,7 @@ export class SyncEngine {
         if (reason instanceof InsufficientStorageError) diskFull ??= error;
         this.deps.listener?.message?.(`Download of ${row.filename} failed: ${reason.message}`);
       }
-      this.progress('downloading', ++done, needed.length);
+      this.progress('downloading', ++done, needed.length, moved, bytesTotal);
     });
     // Every further write would fail too: stop here, before applying anything; the next sync
     // (once space is freed) downloads what is still missing.
@@ -525,7 +528,9 @@ export class SyncEngine {
       this.deps.listener?.message?.(message);
     };
     let done = 0;
-    this.progress('uploading', 0, candidates.length);
+    let moved = 0;
+    const bytesTotal = candidates.reduce((sum, file) => sum + file.size, 0);
+    this.progress('uploading', 0, candidates.length, 0, bytesTotal);
     try {
       await this.remoteBlobs.prepareUploads(candidates.length);
     } catch (error) {
@@ -540,11 +545,12 @@ export class SyncEngine {
         if (upload.confirmed) state.recordUploadedBlob(blobKey(file), where);
         uploaded.push(upload);
         this.bytes += file.size;
+        moved += file.size;
         this.summary.bytes_uploaded += file.size;
       } catch (error) {
         fail(blobKey(file), `Upload of ${file.filename} failed: ${(error as Error).message}`, error);
       }
-      this.progress('uploading', ++done, candidates.length);
+      this.progress('uploading', ++done, candidates.length, moved, bytesTotal);
     });
     if (this.stalled) throw this.stalled;
     const unconfirmed = await this.remoteBlobs.confirm(uploaded, this.deps.transferWorkers);
@@ -594,7 +600,7 @@ export class SyncEngine {
     this.reportRejected(snapshot);
     const count = (kind: PlanAction['kind'], content?: boolean) =>
       actions.filter((a) => a.kind === kind && (content === undefined || ('content' in a && a.content === content))).length;
-    return {
+    const summary: SyncSummary = {
       ...this.summary,
       uploaded: count('push', true),
       downloaded: count('pull', true),
@@ -603,8 +609,24 @@ export class SyncEngine {
       metadata_synced: count('push', false) + count('pull', false),
       conflicts: count('conflict'),
       new_version: head?.version ?? null,
-      message: `Dry run: nothing was changed${this.summary.skipped_rows ? `; ${this.skippedPart()}` : ''}`,
+      plan: actions.map(plannedChange),
+      message: '',
     };
+    // Never "nothing was changed" alone: that reads as "nothing to do" when a real sync would act.
+    const would = [
+      summary.uploaded && `upload ${summary.uploaded}`,
+      summary.downloaded && `download ${summary.downloaded}`,
+      summary.metadata_synced && `update the metadata of ${summary.metadata_synced}`,
+      summary.deleted_local && `delete ${summary.deleted_local} here`,
+      summary.deleted_remote && `delete ${summary.deleted_remote} on the remote`,
+      summary.conflicts && `meet ${summary.conflicts} conflict(s)`,
+    ].filter(Boolean);
+    const marks = count('mark_synced');
+    if (marks > 0) would.push(`mark ${marks} as synced`);
+    summary.message =
+      (would.length > 0 ? `Dry run: a sync would ${would.join(', ')}` : 'Dry run: nothing to do, already in sync') +
+      (this.summary.skipped_rows ? `; ${this.skippedPart()}` : '');
+    return summary;
   }
 
   private describe(requeued: number): string {
@@ -633,7 +655,7 @@ export class SyncEngine {
   }
 
   /** Reports progress; `percent` spans the phases in their order and never goes back. */
-  private progress(phase: SyncPhase, done: number, total: number): void {
+  private progress(phase: SyncPhase, done: number, total: number, phaseBytes = 0, phaseBytesTotal = 0): void {
     const span: Record<SyncPhase, [number, number]> = {
       checking: [0, 2],
       locking: [2, 5],
@@ -655,12 +677,32 @@ export class SyncEngine {
     if (!milestone && now - this.lastProgressAt < PROGRESS_INTERVAL_MS) return;
     this.lastPhase = phase;
     this.lastProgressAt = now;
-    this.deps.listener?.progress?.({ phase, percent, done, total, bytes: this.bytes });
+    this.deps.listener?.progress?.({ phase, percent, done, total, bytes: this.bytes, phase_bytes: phaseBytes, phase_bytes_total: phaseBytesTotal });
   }
 
   private percent = 0;
   private lastPhase: SyncPhase | undefined;
   private lastProgressAt = Number.NEGATIVE_INFINITY;
+}
+
+/** A plan action as a dry run lists it. */
+function plannedChange(action: PlanAction): PlannedChange {
+  const file = action.kind === 'pull' ? action.remote : action.local;
+  const entry = (name: PlannedChange['action'], bytes = 0): PlannedChange => ({ action: name, stable_id: file.stable_id, filename: file.filename, bytes });
+  switch (action.kind) {
+    case 'push':
+      return action.content ? entry('upload', action.local.size) : entry('update remote');
+    case 'pull':
+      return action.content ? entry('download', action.remote.size) : entry('update local');
+    case 'push_delete':
+      return entry('delete remote');
+    case 'delete_local':
+      return entry('delete local');
+    case 'mark_synced':
+      return entry('mark synced');
+    case 'conflict':
+      return { ...entry('conflict'), conflict_type: action.type };
+  }
 }
 
 function uniqueBlobs<T extends { hash: string; file_type: string }>(rows: T[]): T[] {
