@@ -25,16 +25,18 @@ const LABELS: Record<SyncPhase, string> = {
   metadata: 'reading the remote state',
   planning: 'planning',
   downloading: 'downloading',
-  applying: 'applying',
+  applying: 'applying remote changes',
   uploading: 'uploading',
   committing: 'committing',
   done: 'done',
 };
 
-/** Phases whose counts mean something to a person, and the word for their end. */
+/**
+ * Phases whose counts mean something to a person, and the word for their end. (`applying` counts
+ * every planned action, pushes included: `applied 30/30` after an upload-only sync would mislead.)
+ */
 const COUNTED: Partial<Record<SyncPhase, { finished: string; unit: string }>> = {
   downloading: { finished: 'downloaded', unit: 'files' },
-  applying: { finished: 'applied', unit: 'changes' },
   uploading: { finished: 'uploaded', unit: 'files' },
 };
 

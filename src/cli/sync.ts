@@ -82,5 +82,5 @@ export function registerSync(program: Command, io: CliIo): void {
 function planLine(change: PlannedChange): string {
   const action = change.action === 'conflict' ? `conflict (${change.conflict_type})` : change.action;
   const size = change.bytes > 0 ? ` (${formatSize(change.bytes)})` : '';
-  return `${action.padEnd(24)}${JSON.stringify(change.filename)}${size}  ${change.stable_id}`;
+  return `${action.padEnd(24)}  ${JSON.stringify(change.filename)}${size}  ${change.stable_id}`;
 }
