@@ -4,7 +4,8 @@ import { RESOLUTIONS } from '../sync/sync-service.ts';
 import { withDocsync } from './context.ts';
 import { CommandExit, EXIT } from './exit-codes.ts';
 import { println, type CliIo } from './io.ts';
-import { formatSize, SyncProgressView, type ProgressStream } from './progress.ts';
+import { formatSize } from '../domain/units.ts';
+import { SyncProgressView, type ProgressStream } from './progress.ts';
 
 export function registerSync(program: Command, io: CliIo): void {
   program

@@ -16,6 +16,7 @@ import { TooManyRequestsError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { authenticate } from './auth.ts';
 import { checkOrigin } from './origin-check.ts';
+import { logRequestsAtDebug, logSyncs } from './logging.ts';
 import { installErrorHandler } from './errors.ts';
 import { installSecurityHeaders, swaggerUiCsp } from './security-headers.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -41,25 +42,7 @@ export interface RouteEntry {
   public: boolean;
 }
 
-/** Log options that keep credentials out of the log whatever a serializer later decides to print. */
-export function loggerOptions(level: string): FastifyServerOptions['logger'] {
-  return {
-    level,
-    redact: {
-      // `*.headers` too: plugins log request headers under their own keys (multipart's busboyOptions at trace).
-      paths: [
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'req.headers["x-session-id"]',
-        '*.headers.authorization',
-        '*.headers.cookie',
-        '*.headers["x-session-id"]',
-        '*.headers["set-cookie"]',
-      ],
-      censor: '[redacted]',
-    },
-  };
-}
+export { loggerOptions } from './logging.ts';
 
 /**
  * Bodies are validated strictly (no type coercion: `"5"` is not a number); query strings and params
@@ -91,6 +74,7 @@ export type DocsyncApp = FastifyInstance & { routeTable: RouteEntry[]; sse: SseH
 export async function buildApp(docsync: Docsync, options: AppOptions = {}): Promise<DocsyncApp> {
   const app = Fastify({
     logger: options.logger ?? false,
+    disableRequestLogging: true,
     bodyLimit: 1024 * 1024,
     schemaErrorFormatter: formatValidationErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -103,6 +87,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
     }
   });
 
+  logRequestsAtDebug(app);
   app.setValidatorCompiler(validatorCompiler());
   installErrorHandler(app, (error) => docsync.health.note(error));
   await installSecurityHeaders(app);
@@ -143,9 +128,11 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
   });
   sse.start();
   const unsubscribe = forwardSyncEvents(docsync, sse, app.log);
+  const stopSyncLog = logSyncs(docsync, app.log);
   // Streams never end by themselves: end them before the server waits for open connections.
   app.addHook('preClose', async () => {
     unsubscribe();
+    stopSyncLog();
     sse.closeAll();
   });
 
