@@ -25,6 +25,7 @@ import { healthRoutes } from './routes/health.ts';
 import { historyRoutes } from './routes/history.ts';
 import { sseRoutes, sessionKeyOf } from './routes/sse.ts';
 import { syncRoutes } from './routes/sync.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { SseHub } from '../sse/sse-hub.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -149,6 +150,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
     },
     { prefix: API_PREFIX },
   );
+  await app.register(metricsRoutes, { docsync, sse });
   await app.ready();
   return Object.assign(app, { routeTable, sse });
 }

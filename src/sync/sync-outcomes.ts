@@ -24,6 +24,8 @@ export function syncOutcomes(clock: Clock, report: (outcome: SyncOutcome) => voi
   let lockingSince: number | undefined;
   let lockWaitMs = 0;
   const end = (outcome: Omit<SyncOutcome, 'durationMs' | 'lockWaitMs'>, durationMs?: number) => {
+    // A sync that failed while waiting (the lock stayed held): the whole wait counts.
+    if (lockingSince !== undefined) lockWaitMs += clock.now() - lockingSince;
     report({ ...outcome, durationMs: durationMs ?? (startedAt === undefined ? 0 : clock.now() - startedAt), lockWaitMs });
     startedAt = undefined;
     lockingSince = undefined;
