@@ -20,17 +20,27 @@ const REDACT = [
 /**
  * Log options: the level, redaction, and the format. `pretty` (pino-pretty, in this thread: no
  * worker to lose lines at exit) is for a person at a terminal; `json`, one object per line, for
- * journald and collectors. `auto` picks pretty when stdout is a terminal.
+ * journald and collectors. `auto` picks pretty when stdout is a terminal. `output`: where lines go
+ * instead of stdout (tests).
  */
-export function loggerOptions(level: string, format: Config['logFormat'] = 'json', isTTY = process.stdout.isTTY === true): FastifyServerOptions['logger'] {
+export function loggerOptions(
+  level: string,
+  format: Config['logFormat'] = 'json',
+  output: { isTTY?: boolean; destination?: NodeJS.WritableStream } = {},
+): FastifyServerOptions['logger'] {
+  const isTTY = output.isTTY ?? process.stdout.isTTY === true;
   const pretty = format === 'pretty' || (format === 'auto' && isTTY);
-  return {
-    level,
-    redact: { paths: REDACT, censor: '[redacted]' },
-    ...(pretty && {
-      stream: pinoPretty({ colorize: isTTY, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true, sync: true }),
-    }),
-  };
+  const stream = pretty
+    ? pinoPretty({
+        colorize: isTTY,
+        translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+        ignore: 'pid,hostname',
+        singleLine: true,
+        sync: true,
+        ...(output.destination && { destination: output.destination }),
+      })
+    : output.destination;
+  return { level, redact: { paths: REDACT, censor: '[redacted]' }, ...(stream && { stream }) };
 }
 
 /**
