@@ -106,7 +106,8 @@ export class SyncProgressView {
   }
 
   private draw(text: string): void {
-    const width = Math.max(20, (this.out.columns ?? 80) - 1);
+    // A pty without a size (`script`, some CI runners) says 0 columns.
+    const width = Math.max(20, (this.out.columns || 80) - 1);
     this.out.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
     this.drawn = true;
   }

@@ -37,7 +37,9 @@ export function registerSync(program: Command, io: CliIo): void {
         }
         if (opts.json) println(io.stdout, JSON.stringify(summary, null, 2));
         else {
-          for (const change of summary.plan ?? []) println(io.stdout, planLine(change));
+          // Grouped by action, then by name: easier to read than the planner's order (by id).
+          const plan = [...(summary.plan ?? [])].sort((x, y) => x.action.localeCompare(y.action) || x.filename.localeCompare(y.filename));
+          for (const change of plan) println(io.stdout, planLine(change));
           println(io.stdout, `${summary.message} (version ${summary.new_version ?? '-'}, ${summary.duration_ms} ms)`);
           if (summary.conflicts > 0) println(io.stdout, "Resolve conflicts with 'docsync conflicts' and 'docsync resolve <id> <strategy>'.");
         }
