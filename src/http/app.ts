@@ -16,7 +16,7 @@ import { TooManyRequestsError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { authenticate } from './auth.ts';
 import { checkOrigin } from './origin-check.ts';
-import { logRequestsAtDebug, logSyncs } from './logging.ts';
+import { DebugRequestLog, logSyncs } from './logging.ts';
 import { installErrorHandler } from './errors.ts';
 import { installSecurityHeaders, swaggerUiCsp } from './security-headers.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -75,7 +75,7 @@ export type DocsyncApp = FastifyInstance & { routeTable: RouteEntry[]; sse: SseH
 export async function buildApp(docsync: Docsync, options: AppOptions = {}): Promise<DocsyncApp> {
   const app = Fastify({
     logger: options.logger ?? false,
-    disableRequestLogging: true,
+    logController: new DebugRequestLog(),
     bodyLimit: 1024 * 1024,
     schemaErrorFormatter: formatValidationErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -88,7 +88,6 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
     }
   });
 
-  logRequestsAtDebug(app);
   app.setValidatorCompiler(validatorCompiler());
   installErrorHandler(app, (error) => docsync.health.note(error));
   await installSecurityHeaders(app);

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import pinoPretty from 'pino-pretty';
 import type { Config } from '../config.ts';
 import type { Docsync } from '../docsync.ts';
@@ -44,16 +44,19 @@ export function loggerOptions(
 }
 
 /**
- * Request lines at `debug` (Fastify's own are at `info`, two per request: far too loud for a
- * server a page polls). Failures keep their `error` line from the error handler.
+ * Request lines at `debug`, one per request (Fastify's own are two per request at `info`: far too
+ * loud for a server a page polls). A request that errored keeps its `error` line.
  */
-export function logRequestsAtDebug(app: FastifyInstance): void {
-  app.addHook('onResponse', async (request, reply) => {
+export class DebugRequestLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) return super.requestCompleted(error, request, reply);
     request.log.debug(
       { req: { method: request.method, url: request.url }, res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime) },
       'request completed',
     );
-  });
+  }
 }
 
 /** One line per sync at `info` (a skipped quick check at `debug`): what moved, how long, and how it ended. */

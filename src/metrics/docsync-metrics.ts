@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ParentMissingError, PreconditionFailedError, RemoteAuthError, RemoteCorruptError, RemoteTimeoutError, RemoteUnavailableError } from '../remote/errors.ts';
+import { RemoteAuthError, RemoteCorruptError, RemoteTimeoutError, RemoteUnavailableError } from '../remote/errors.ts';
 import type { SyncOutcome } from '../sync/sync-outcomes.ts';
 
 /** What a scrape reads at that moment (counters kept elsewhere: the database, the SSE hub). */
@@ -9,7 +9,7 @@ export interface MetricSources {
 }
 
 /** The kind label of `docsync_remote_errors_total`. */
-export type RemoteErrorKind = 'timeout' | 'unavailable' | 'auth' | 'corrupt' | 'precondition' | 'other';
+export type RemoteErrorKind = 'timeout' | 'unavailable' | 'auth' | 'corrupt';
 
 /**
  * The Prometheus metrics of one instance (README "Metrics"). A registry of its own, not prom-client's
@@ -57,7 +57,7 @@ export class DocsyncMetrics {
   });
   private readonly remoteErrors = new Counter({
     name: 'docsync_remote_errors_total',
-    help: 'Failed remote requests (each attempt, retries included), by kind: timeout, unavailable (5xx, 423, 429, network), auth, corrupt, precondition, other',
+    help: 'Failed remote requests (each attempt, retries included), by kind: timeout, unavailable (network, 5xx, 423, 429), auth (401), corrupt (a reply over its size cap)',
     labelNames: ['kind'],
     registers: [this.registry],
   });
@@ -128,10 +128,15 @@ export class DocsyncMetrics {
     if (outcome.result !== 'partial') this.lastSuccess.set(this.now() / 1000);
   }
 
-  /** A remote request failed. A missing parent folder is part of a normal upload: not counted. */
+  /**
+   * A remote request failed. Only trouble is counted: answers the sync expects and handles are not —
+   * 412 (a conditional write refused: the lock, the capability probe), a missing parent folder
+   * (before its MKCOL), 403 and other refusals (Apache's answer to the loser of two MKCOLs, and to
+   * the probe's deliberately impossible folder name).
+   */
   remoteError(error: unknown): void {
-    if (error instanceof ParentMissingError) return;
-    this.remoteErrors.inc({ kind: remoteErrorKind(error) });
+    const kind = remoteErrorKind(error);
+    if (kind) this.remoteErrors.inc({ kind });
   }
 
   text(): Promise<string> {
@@ -143,11 +148,10 @@ export class DocsyncMetrics {
   }
 }
 
-function remoteErrorKind(error: unknown): RemoteErrorKind {
+function remoteErrorKind(error: unknown): RemoteErrorKind | undefined {
   if (error instanceof RemoteTimeoutError) return 'timeout';
   if (error instanceof RemoteUnavailableError) return 'unavailable';
-  if (error instanceof RemoteAuthError) return 'auth';
+  if (error instanceof RemoteAuthError && error.remoteStatus === 401) return 'auth';
   if (error instanceof RemoteCorruptError) return 'corrupt';
-  if (error instanceof PreconditionFailedError) return 'precondition';
-  return 'other';
+  return undefined;
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_PREFIX, buildApp } from '../../src/http/app.ts';
+import { startWebDavServer, webDavKindsForTests } from '../support/webdav-servers.ts';
 import { createInstance, TEST_PASSWORD, tempDir, uploadBody, type TestApp, type TestInstance } from '../support/instance.ts';
 
 const METRICS_TOKEN = 'scrape-only-0123456789';
@@ -91,6 +92,8 @@ describe('GET /metrics after real syncs of two instances on a folder remote', ()
     // Node's process metrics come along.
     expect(pushed.get('process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(pushed.has('nodejs_eventloop_lag_seconds')).toBe(true);
+    // A healthy first sync (its capability probe refuses writes on purpose) counts no remote error.
+    expect([...pushed.keys()].filter((key) => key.startsWith('docsync_remote_errors_total'))).toEqual([]);
 
     const pulled = await scrape(b);
     expect(pulled.get('docsync_sync_bytes_total{direction="down"}')).toBe(13);
@@ -143,6 +146,8 @@ describe('GET /metrics after real syncs of two instances on a folder remote', ()
   });
 });
 
+const kinds = webDavKindsForTests();
+
 describe('GET /metrics: remote errors', () => {
   it('counts each failed request by kind, retries included, and the failed sync', async () => {
     const server = net.createServer();
@@ -162,6 +167,21 @@ describe('GET /metrics: remote errors', () => {
     } finally {
       await node.app.close();
       node.instance.cleanup();
+    }
+  });
+
+  it.runIf(kinds.length > 0)(`counts a refused login to a real WebDAV server (${kinds[0]}) as auth`, async () => {
+    const server = await startWebDavServer(kinds[0]!);
+    const node = await startNode({ WEBDAV_BASE_URL: server.baseUrl, WEBDAV_USERNAME: server.username, WEBDAV_PASSWORD: 'not-the-password' }, 4);
+    try {
+      expect((await sync(node)).statusCode).toBe(502);
+      const samples = await scrape(node);
+      expect(samples.get('docsync_remote_errors_total{kind="auth"}')).toBe(1);
+      expect(samples.get('docsync_syncs_total{result="error"}')).toBe(1);
+    } finally {
+      await node.app.close();
+      node.instance.cleanup();
+      await server.stop();
     }
   });
 });
