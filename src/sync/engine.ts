@@ -16,7 +16,8 @@ import type { SqliteFileRepository } from '../store/file-repository.ts';
 import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
 import { InsufficientStorageError, storageErrorOf } from '../errors.ts';
 import { MassDeleteError, RemoteReplacedError } from './errors.ts';
-import { emptySummary, type PlannedChange, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
+import { emptySummary, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
+import { dryRunSummary } from './dry-run.ts';
 import { planSync, type PlanAction } from './planner.ts';
 import { forEachLimited } from './transfers.ts';
 import { adoptWhole, canAdoptWhole } from './adopt.ts';
@@ -598,34 +599,8 @@ export class SyncEngine {
 
   private dryRunSummary(actions: PlanAction[], head: VersionHead | undefined, snapshot: RemoteSnapshot): SyncSummary {
     this.reportRejected(snapshot);
-    const count = (kind: PlanAction['kind'], content?: boolean) =>
-      actions.filter((a) => a.kind === kind && (content === undefined || ('content' in a && a.content === content))).length;
-    const summary: SyncSummary = {
-      ...this.summary,
-      uploaded: count('push', true),
-      downloaded: count('pull', true),
-      deleted_local: count('delete_local'),
-      deleted_remote: count('push_delete'),
-      metadata_synced: count('push', false) + count('pull', false),
-      conflicts: count('conflict'),
-      new_version: head?.version ?? null,
-      plan: actions.map(plannedChange),
-      message: '',
-    };
-    // Never "nothing was changed" alone: that reads as "nothing to do" when a real sync would act.
-    const would = [
-      summary.uploaded && `upload ${summary.uploaded}`,
-      summary.downloaded && `download ${summary.downloaded}`,
-      summary.metadata_synced && `update the metadata of ${summary.metadata_synced}`,
-      summary.deleted_local && `delete ${summary.deleted_local} here`,
-      summary.deleted_remote && `delete ${summary.deleted_remote} on the remote`,
-      summary.conflicts && `meet ${summary.conflicts} conflict(s)`,
-    ].filter(Boolean);
-    const marks = count('mark_synced');
-    if (marks > 0) would.push(`mark ${marks} as synced`);
-    summary.message =
-      (would.length > 0 ? `Dry run: a sync would ${would.join(', ')}` : 'Dry run: nothing to do, already in sync') +
-      (this.summary.skipped_rows ? `; ${this.skippedPart()}` : '');
+    const summary = dryRunSummary(actions, { ...this.summary, new_version: head?.version ?? null });
+    if (this.summary.skipped_rows) summary.message += `; ${this.skippedPart()}`;
     return summary;
   }
 
@@ -683,26 +658,6 @@ export class SyncEngine {
   private percent = 0;
   private lastPhase: SyncPhase | undefined;
   private lastProgressAt = Number.NEGATIVE_INFINITY;
-}
-
-/** A plan action as a dry run lists it. */
-function plannedChange(action: PlanAction): PlannedChange {
-  const file = action.kind === 'pull' ? action.remote : action.local;
-  const entry = (name: PlannedChange['action'], bytes = 0): PlannedChange => ({ action: name, stable_id: file.stable_id, filename: file.filename, bytes });
-  switch (action.kind) {
-    case 'push':
-      return action.content ? entry('upload', action.local.size) : entry('update remote');
-    case 'pull':
-      return action.content ? entry('download', action.remote.size) : entry('update local');
-    case 'push_delete':
-      return entry('delete remote');
-    case 'delete_local':
-      return entry('delete local');
-    case 'mark_synced':
-      return entry('mark synced');
-    case 'conflict':
-      return { ...entry('conflict'), conflict_type: action.type };
-  }
 }
 
 function uniqueBlobs<T extends { hash: string; file_type: string }>(rows: T[]): T[] {
