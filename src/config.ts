@@ -43,6 +43,10 @@ export interface Config {
   configFile: string | undefined;
   /** No flag, variable or config file is in play for the data dir: `serve` may make the default one on a fresh machine. */
   dataDirIsDefault: boolean;
+  /** `pretty` for people, `json` for collectors; `auto`: pretty when stdout is a terminal. */
+  logFormat: 'auto' | 'pretty' | 'json';
+  /** A bearer token that may read `/metrics` and nothing else; unset: a session or API token is needed. */
+  metricsToken: string | undefined;
 }
 
 /**
@@ -127,11 +131,14 @@ export const OPTIONS = {
     default: 'false',
   },
   logLevel: { env: 'DOCSYNC_LOG_LEVEL', flag: 'log-level', help: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
+  logFormat: { env: 'DOCSYNC_LOG_FORMAT', flag: 'log-format', help: 'auto|pretty|json: auto is pretty on a terminal, JSON otherwise', default: 'auto' },
+  metricsToken: { env: 'DOCSYNC_METRICS_TOKEN', flag: 'metrics-token', help: 'bearer token that may read /metrics (and nothing else)', secret: true },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_FORMATS: readonly Config['logFormat'][] = ['auto', 'pretty', 'json'];
 
 /** The key of an option in the config file. */
 export function fileKey(name: OptionName): string {
@@ -203,6 +210,12 @@ export function loadConfig(
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(`${where('logLevel')} must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
   }
+  const logFormat = raw('logFormat') ?? 'auto';
+  if (!LOG_FORMATS.includes(logFormat as Config['logFormat'])) {
+    problems.push(`${where('logFormat')} must be one of ${LOG_FORMATS.join(', ')}, got '${logFormat}'`);
+  }
+  const metricsToken = raw('metricsToken');
+  if (metricsToken !== undefined && metricsToken.length < 16) problems.push(`${where('metricsToken')} must be at least 16 characters`);
   const host = raw('host') ?? '127.0.0.1';
   if (host.trim() === '') problems.push(`${where('host')} must not be empty`);
 
@@ -231,6 +244,8 @@ export function loadConfig(
     configFile: file?.path,
     // With a config file in use, even the default data dir is not made silently: the file names it or --init does.
     dataDirIsDefault: dataDirValue.source === 'default' && !file,
+    logFormat: logFormat as Config['logFormat'],
+    metricsToken,
   };
   if (config.adminPassword !== undefined && config.adminPassword.length < 8) {
     problems.push(`${where('adminPassword')} must be at least 8 characters`);

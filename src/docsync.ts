@@ -18,6 +18,8 @@ import { SyncStateStore } from './store/sync-state.ts';
 import { ConflictRepository } from './store/conflict-repository.ts';
 import { HistoryRepository } from './store/history-repository.ts';
 import { SYNC_STATE_KEYS, SyncService, type SyncServiceDeps } from './sync/sync-service.ts';
+import { syncOutcomes } from './sync/sync-outcomes.ts';
+import { DocsyncMetrics } from './metrics/docsync-metrics.ts';
 
 /** Everything one instance is made of, wired once and shared by the HTTP server and the CLI. */
 const HOUR_MS = 3600 * 1000;
@@ -41,6 +43,8 @@ export interface Docsync {
   syncState: SyncStateStore;
   /** Whether the local database still works (`GET /health`); notes storage errors seen at runtime. */
   health: StorageHealth;
+  /** Prometheus metrics (`GET /metrics`): syncs, bytes, conflicts, lock waits, remote errors. */
+  metrics: DocsyncMetrics;
   close(): void;
 }
 
@@ -80,7 +84,8 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
   const fileRepository = new SqliteFileRepository(db);
   const syncState = new SyncStateStore(db);
   const blobs = new BlobStore(paths.blobs, paths.tmp, ids);
-  const remote = options.remote ?? openRemote(config.remote, ids);
+  const metrics = new DocsyncMetrics(() => clock.now());
+  const remote = options.remote ?? openRemote(config.remote, ids, (error) => metrics.remoteError(error));
   const historyRepository = new HistoryRepository(db);
   const instanceId = syncState.getOrCreate(SYNC_STATE_KEYS.instanceId, () => ids.uuid());
   const sync = new SyncService({
@@ -107,6 +112,7 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
     instanceId,
     ...options.sync,
   });
+  sync.subscribe(syncOutcomes(clock, (outcome) => metrics.syncEnded(outcome)));
   return {
     config,
     clock,
@@ -129,6 +135,7 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
     sync,
     syncState,
     health: new StorageHealth(db, () => clock.now()),
+    metrics,
     close: () => {
       sync.stopPeriodic();
       db.close();

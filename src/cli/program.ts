@@ -1,7 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { CONFIG_FILE_NAME } from '../config-file.ts';
 import { CONFIG_ENV, OPTIONS } from '../config.ts';
-import { AppError, ConfigError, LocalStateError, storageErrorOf } from '../errors.ts';
+import { AppError, ConfigError, storageErrorOf } from '../errors.ts';
+import { CommandExit, EXIT, exitCodeOf } from './exit-codes.ts';
 import { VERSION } from '../version.ts';
 import { registerBackup } from './backup.ts';
 import { registerFiles } from './files.ts';
@@ -39,29 +40,27 @@ export function buildProgram(io: CliIo = processIo()): Command {
   return program;
 }
 
-/** Runs the CLI and returns the exit code: 0 ok, 1 failed, 2 bad usage or configuration. */
+/** Runs the CLI and returns the exit code (see `EXIT`: 0 ok, 1 failed, 2 usage, 3 conflicts, 4 remote unreachable). */
 export async function runCli(argv: string[], io: CliIo = processIo()): Promise<number> {
   const program = buildProgram(io);
   program.exitOverride();
   for (const command of program.commands) exitOverrideAll(command);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return EXIT.ok;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    // The command has already said what happened.
+    if (error instanceof CommandExit) return error.code;
     if (error instanceof ConfigError) {
       println(io.stderr, error.message);
-      return 2;
+      return EXIT.usage;
     }
-    // A data dir that cannot be used as it is: the person has to act (fix the path, recover).
-    if (error instanceof LocalStateError) {
-      println(io.stderr, `error: ${error.message}`);
-      return 2;
-    }
+    // A data dir that cannot be used as it is (LocalStateError, usage): the person has to act.
     const mapped = error instanceof AppError ? error : (storageErrorOf(error) ?? error);
     const message = mapped instanceof Error ? mapped.message : String(mapped);
     println(io.stderr, `error: ${message}`);
-    return 1;
+    return exitCodeOf(mapped);
   }
 }
 

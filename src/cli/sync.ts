@@ -1,50 +1,51 @@
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import type { PlannedChange, SyncSummary } from '../sync/events.ts';
 import { RESOLUTIONS } from '../sync/sync-service.ts';
 import { withDocsync } from './context.ts';
+import { CommandExit, EXIT } from './exit-codes.ts';
 import { println, type CliIo } from './io.ts';
+import { formatSize } from '../domain/units.ts';
+import { SyncProgressView, type ProgressStream } from './progress.ts';
 
 export function registerSync(program: Command, io: CliIo): void {
   program
     .command('sync')
-    .description('sync with the remote now, with a progress bar')
+    .description('sync with the remote now, with a progress bar (plain lines when stderr is not a terminal)')
     .option('--force', 'skip the quick check, and apply deletions beyond the mass-delete guard')
-    .option('--dry-run', 'show what would happen; change nothing')
+    .option('--dry-run', 'list what a sync would do, file by file; change nothing')
     .option('--reinitialize', "publish this instance's files as a new remote repository (after the remote was reset)")
-    .option('--json', 'print the summary as JSON')
+    .option('--json', 'print the summary (and a dry run\'s plan) as JSON, without progress')
     .action((opts: { force?: boolean; dryRun?: boolean; reinitialize?: boolean; json?: boolean }, command: Command) =>
       withDocsync(command, io, async (docsync) => {
-        const bar = new cliProgress.SingleBar(
-          { format: ' {bar} {percentage}% | {phase} {done}/{total} | {mb} MB', stream: io.stderr as NodeJS.WriteStream, hideCursor: true },
-          cliProgress.Presets.shades_classic,
-        );
-        let started = false;
+        const stderr = io.stderr as unknown as ProgressStream;
+        const view = new SyncProgressView(stderr, { mode: stderr.isTTY ? 'bar' : 'lines', now: () => docsync.clock.now() });
         const unsubscribe = docsync.sync.subscribe((event) => {
-          if (event.type === 'syncProgress' && !opts.json) {
-            const { percent, phase, done, total, bytes } = event.data;
-            const payload = { phase, done, total, mb: (bytes / 1e6).toFixed(1) };
-            if (!started) bar.start(100, percent, payload);
-            else bar.update(percent, payload);
-            started = true;
-          } else if (event.type === 'syncMessage' || event.type === 'conflict') {
-            const text = event.type === 'conflict' ? `conflict (${event.data.conflict_type}): ${event.data.filename}` : event.data.message;
-            println(io.stderr, `\n${text}`);
-          }
+          if (event.type === 'syncProgress' && !opts.json) view.update(event.data);
+          else if (event.type === 'syncMessage') view.note(event.data.message);
+          else if (event.type === 'conflict') view.note(`conflict (${event.data.conflict_type}): ${event.data.filename}`);
         });
+        let summary: SyncSummary;
         try {
-          const summary = await docsync.sync.sync({
+          summary = await docsync.sync.sync({
             force: opts.force ?? false,
             dryRun: opts.dryRun ?? false,
             reinitialize: opts.reinitialize ?? false,
           });
-          if (started) bar.stop();
-          if (opts.json) return println(io.stdout, JSON.stringify(summary, null, 2));
-          println(io.stdout, `${summary.message} (version ${summary.new_version ?? '-'}, ${summary.duration_ms} ms)`);
-          if (summary.conflicts > 0) println(io.stdout, "Resolve conflicts with 'docsync conflicts' and 'docsync resolve <id> <strategy>'.");
         } finally {
-          if (started) bar.stop();
+          view.finish();
           unsubscribe();
         }
+        if (opts.json) println(io.stdout, JSON.stringify(summary, null, 2));
+        else {
+          // Grouped by action, then by name: easier to read than the planner's order (by id).
+          const plan = [...(summary.plan ?? [])].sort((x, y) => x.action.localeCompare(y.action) || x.filename.localeCompare(y.filename));
+          for (const change of plan) println(io.stdout, planLine(change));
+          println(io.stdout, `${summary.message} (version ${summary.new_version ?? '-'}, ${summary.duration_ms} ms)`);
+          if (summary.conflicts > 0) println(io.stdout, "Resolve conflicts with 'docsync conflicts' and 'docsync resolve <id> <strategy>'.");
+        }
+        // Failed transfers first: they are what the next sync must finish; then conflicts to resolve.
+        if (summary.errors > 0) throw new CommandExit(EXIT.error);
+        if (summary.conflicts > 0) throw new CommandExit(EXIT.conflicts);
       }),
     );
 
@@ -78,4 +79,11 @@ export function registerSync(program: Command, io: CliIo): void {
         println(io.stdout, result.message);
       }),
     );
+}
+
+/** `upload          paper.pdf (1.2 MB)`, as rclone's dry run lists it: the action, then the name. */
+function planLine(change: PlannedChange): string {
+  const action = change.action === 'conflict' ? `conflict (${change.conflict_type})` : change.action;
+  const size = change.bytes > 0 ? ` (${formatSize(change.bytes)})` : '';
+  return `${action.padEnd(24)}  ${JSON.stringify(change.filename)}${size}  ${change.stable_id}`;
 }

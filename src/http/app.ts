@@ -16,6 +16,7 @@ import { TooManyRequestsError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { authenticate } from './auth.ts';
 import { checkOrigin } from './origin-check.ts';
+import { DebugRequestLog, logSyncs } from './logging.ts';
 import { installErrorHandler } from './errors.ts';
 import { installSecurityHeaders, swaggerUiCsp } from './security-headers.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -24,6 +25,7 @@ import { healthRoutes } from './routes/health.ts';
 import { historyRoutes } from './routes/history.ts';
 import { sseRoutes, sessionKeyOf } from './routes/sse.ts';
 import { syncRoutes } from './routes/sync.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { SseHub } from '../sse/sse-hub.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -41,25 +43,7 @@ export interface RouteEntry {
   public: boolean;
 }
 
-/** Log options that keep credentials out of the log whatever a serializer later decides to print. */
-export function loggerOptions(level: string): FastifyServerOptions['logger'] {
-  return {
-    level,
-    redact: {
-      // `*.headers` too: plugins log request headers under their own keys (multipart's busboyOptions at trace).
-      paths: [
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'req.headers["x-session-id"]',
-        '*.headers.authorization',
-        '*.headers.cookie',
-        '*.headers["x-session-id"]',
-        '*.headers["set-cookie"]',
-      ],
-      censor: '[redacted]',
-    },
-  };
-}
+export { loggerOptions } from './logging.ts';
 
 /**
  * Bodies are validated strictly (no type coercion: `"5"` is not a number); query strings and params
@@ -91,6 +75,7 @@ export type DocsyncApp = FastifyInstance & { routeTable: RouteEntry[]; sse: SseH
 export async function buildApp(docsync: Docsync, options: AppOptions = {}): Promise<DocsyncApp> {
   const app = Fastify({
     logger: options.logger ?? false,
+    logController: new DebugRequestLog(),
     bodyLimit: 1024 * 1024,
     // Behind nginx: X-Forwarded-Proto makes the session cookie Secure and the origin check see https;
     // X-Forwarded-For gives the login throttle the client's address instead of the proxy's.
@@ -146,9 +131,11 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
   });
   sse.start();
   const unsubscribe = forwardSyncEvents(docsync, sse, app.log);
+  const stopSyncLog = logSyncs(docsync, app.log);
   // Streams never end by themselves: end them before the server waits for open connections.
   app.addHook('preClose', async () => {
     unsubscribe();
+    stopSyncLog();
     sse.closeAll();
   });
 
@@ -165,6 +152,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
     },
     { prefix: API_PREFIX },
   );
+  await app.register(metricsRoutes, { docsync, sse });
   await app.ready();
   return Object.assign(app, { routeTable, sse });
 }

@@ -11,7 +11,7 @@ export interface RunningServer {
 
 /** Listens, and shuts down cleanly on SIGINT/SIGTERM: in-flight requests finish, then the database closes. */
 export async function startServer(docsync: Docsync, options: { handleSignals?: boolean } = {}): Promise<RunningServer> {
-  const app = await buildApp(docsync, { logger: loggerOptions(docsync.config.logLevel) });
+  const app = await buildApp(docsync, { logger: loggerOptions(docsync.config.logLevel, docsync.config.logFormat) });
   const address = await app.listen({ port: docsync.config.port, host: docsync.config.host });
   app.log.info(
     { dataDir: docsync.config.dataDir, remote: describeRemote(docsync.config.remote), instanceId: docsync.instanceId },

@@ -17,6 +17,7 @@ import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
 import { InsufficientStorageError, storageErrorOf } from '../errors.ts';
 import { MassDeleteError, RemoteReplacedError } from './errors.ts';
 import { emptySummary, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
+import { dryRunSummary } from './dry-run.ts';
 import { planSync, type PlanAction } from './planner.ts';
 import { forEachLimited } from './transfers.ts';
 import { adoptWhole, canAdoptWhole } from './adopt.ts';
@@ -327,7 +328,9 @@ export class SyncEngine {
     const failed = new Set<string>();
     let diskFull: unknown;
     let done = 0;
-    this.progress('downloading', 0, needed.length);
+    let moved = 0;
+    const bytesTotal = needed.reduce((sum, row) => sum + row.size, 0);
+    this.progress('downloading', 0, needed.length, 0, bytesTotal);
     await forEachLimited(needed, this.deps.transferWorkers, async (row) => {
       // After a stall or a full disk, every further transfer would meet the same: skip them.
       if (this.stalled || diskFull) return;
@@ -335,6 +338,7 @@ export class SyncEngine {
         // Exactly the size its row states, verified against its hash before it is kept.
         await this.remoteBlobs.download(row, blobs);
         this.bytes += row.size;
+        moved += row.size;
         this.summary.bytes_downloaded += row.size;
       } catch (error) {
         this.noteStall(error);
@@ -344,7 +348,7 @@ export class SyncEngine {
         if (reason instanceof InsufficientStorageError) diskFull ??= error;
         this.deps.listener?.message?.(`Download of ${row.filename} failed: ${reason.message}`);
       }
-      this.progress('downloading', ++done, needed.length);
+      this.progress('downloading', ++done, needed.length, moved, bytesTotal);
     });
     // Every further write would fail too: stop here, before applying anything; the next sync
     // (once space is freed) downloads what is still missing.
@@ -574,7 +578,9 @@ export class SyncEngine {
       this.deps.listener?.message?.(message);
     };
     let done = 0;
-    this.progress('uploading', 0, candidates.length);
+    let moved = 0;
+    const bytesTotal = candidates.reduce((sum, file) => sum + file.size, 0);
+    this.progress('uploading', 0, candidates.length, 0, bytesTotal);
     try {
       await this.remoteBlobs.prepareUploads(candidates.length);
     } catch (error) {
@@ -589,11 +595,12 @@ export class SyncEngine {
         if (upload.confirmed) state.recordUploadedBlob(blobKey(file), where);
         uploaded.push(upload);
         this.bytes += file.size;
+        moved += file.size;
         this.summary.bytes_uploaded += file.size;
       } catch (error) {
         fail(blobKey(file), `Upload of ${file.filename} failed: ${(error as Error).message}`, error);
       }
-      this.progress('uploading', ++done, candidates.length);
+      this.progress('uploading', ++done, candidates.length, moved, bytesTotal);
     });
     if (this.stalled) throw this.stalled;
     const unconfirmed = await this.remoteBlobs.confirm(uploaded, this.deps.transferWorkers);
@@ -641,19 +648,9 @@ export class SyncEngine {
 
   private dryRunSummary(actions: PlanAction[], head: VersionHead | undefined, snapshot: RemoteSnapshot): SyncSummary {
     this.reportRejected(snapshot);
-    const count = (kind: PlanAction['kind'], content?: boolean) =>
-      actions.filter((a) => a.kind === kind && (content === undefined || ('content' in a && a.content === content))).length;
-    return {
-      ...this.summary,
-      uploaded: count('push', true),
-      downloaded: count('pull', true),
-      deleted_local: count('delete_local'),
-      deleted_remote: count('push_delete'),
-      metadata_synced: count('push', false) + count('pull', false),
-      conflicts: count('conflict'),
-      new_version: head?.version ?? null,
-      message: `Dry run: nothing was changed${this.summary.skipped_rows ? `; ${this.skippedPart()}` : ''}`,
-    };
+    const summary = dryRunSummary(actions, { ...this.summary, new_version: head?.version ?? null });
+    if (this.summary.skipped_rows) summary.message += `; ${this.skippedPart()}`;
+    return summary;
   }
 
   private describe(requeued: number): string {
@@ -682,7 +679,7 @@ export class SyncEngine {
   }
 
   /** Reports progress; `percent` spans the phases in their order and never goes back. */
-  private progress(phase: SyncPhase, done: number, total: number): void {
+  private progress(phase: SyncPhase, done: number, total: number, phaseBytes = 0, phaseBytesTotal = 0): void {
     const span: Record<SyncPhase, [number, number]> = {
       checking: [0, 2],
       locking: [2, 5],
@@ -704,7 +701,7 @@ export class SyncEngine {
     if (!milestone && now - this.lastProgressAt < PROGRESS_INTERVAL_MS) return;
     this.lastPhase = phase;
     this.lastProgressAt = now;
-    this.deps.listener?.progress?.({ phase, percent, done, total, bytes: this.bytes });
+    this.deps.listener?.progress?.({ phase, percent, done, total, bytes: this.bytes, phase_bytes: phaseBytes, phase_bytes_total: phaseBytesTotal });
   }
 
   private percent = 0;

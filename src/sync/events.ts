@@ -15,6 +15,20 @@ export interface SyncProgress {
   total: number;
   /** Content bytes moved so far (both directions). */
   bytes: number;
+  /** Content bytes of the current phase: moved so far, and in all (0 in phases that move none). */
+  phase_bytes: number;
+  phase_bytes_total: number;
+}
+
+/** One line of a dry run's plan (`docsync sync --dry-run`), in the words rclone would use. */
+export interface PlannedChange {
+  action: 'upload' | 'download' | 'update remote' | 'update local' | 'delete remote' | 'delete local' | 'conflict' | 'mark synced';
+  stable_id: string;
+  filename: string;
+  /** Content bytes the action moves (upload, download); 0 otherwise. */
+  bytes: number;
+  /** For `conflict`: its kind. */
+  conflict_type?: ConflictType;
 }
 
 /** The answer of `POST /sync` (README.md#http-api), plus the bytes that moved. */
@@ -38,6 +52,8 @@ export interface SyncSummary {
   local_changed: boolean;
   /** The remote garbage collection this sync ran after its commit, if one was due (docs/design.md#history-trash-and-garbage-collection). */
   gc?: GcReport;
+  /** A dry run: what a sync would do, file by file. */
+  plan?: PlannedChange[];
 }
 
 /** What the engine tells the world while it runs. */

@@ -38,6 +38,8 @@ export interface SyncStatusReport {
   remote: string;
   /** Why the remote could not be read, when it could not (unreachable, refused, corrupt). */
   remote_error: string | null;
+  /** Its `AppError` code: `remote_unavailable` (unreachable, timed out, 5xx), `remote_auth`, `remote_replaced`, … */
+  remote_error_code: string | null;
   /** What the server honours, probed on first contact; null until then. */
   remote_capabilities: RemoteCapabilities | null;
   /** Whether the sync lock gives mutual exclusion on this server (MKCOL with one winner). */
@@ -135,6 +137,7 @@ export class SyncService {
       remote_configured: this.remoteConfigured,
       remote: describeRemote(config.remote),
       remote_error: null,
+      remote_error_code: null,
       remote_capabilities: null,
       lock_atomic: null,
     };
@@ -153,6 +156,7 @@ export class SyncService {
       report.remote_version = head?.version ?? 0;
       const knownRepo = state.get(SYNC_STATE_KEYS.repoId);
       if (knownRepo && head?.repo !== knownRepo) {
+        report.remote_error_code = 'remote_replaced';
         report.remote_error = head
           ? `The remote holds repository ${head.repo}, not ${knownRepo} that this instance synced with`
           : `The remote has no version.txt, but this instance synced with repository ${knownRepo} there`;
@@ -161,6 +165,7 @@ export class SyncService {
       report.lock_atomic = report.remote_capabilities.exclusiveMkcol;
     } catch (error) {
       report.remote_error = error instanceof Error ? error.message : String(error);
+      report.remote_error_code = error instanceof AppError ? error.code : 'internal';
     }
     const remoteMoved =
       report.remote_version !== null &&

@@ -33,7 +33,7 @@ describe('docsync CLI', () => {
   it('adds users with a password from stdin, lists them, and they can log in', async () => {
     expect(await cli(['user', 'add', 'ada'], 'analytical engine\n')).toMatchObject({ code: 0, stdout: "Created user 'ada'\n" });
     expect((await cli(['user', 'add', 'ada'], 'analytical engine\n')).stderr).toMatch(/already exists/);
-    expect((await cli(['user', 'add', 'bob'], 'short\n')).code).toBe(1);
+    expect((await cli(['user', 'add', 'bob'], 'short\n')).code).toBe(2);
     expect((await cli(['user', 'list'])).stdout).toMatch(/^ada\t2\d{3}-/);
     expect((await cli(['user', 'passwd', 'ada'], 'difference engine\n')).code).toBe(0);
     const docsync = openDocsync(loadConfig({ DOCSYNC_DATA_DIR: path.join(tmp.dir, 'data') }));

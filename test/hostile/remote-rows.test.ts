@@ -162,7 +162,7 @@ describe.each(remoteTargetNames())('invalid remote rows on %s', (name) => {
     await b.put('mine.txt', 'mine');
     const dry = await b.sync({ dryRun: true });
     expect(dry).toMatchObject({ skipped_rows: 1, uploaded: 1, downloaded: 0 });
-    expect(dry.message).toMatch(/^Dry run: nothing was changed; 1 invalid remote row\(s\) skipped \(".*": file_type must be/);
+    expect(dry.message).toMatch(/^Dry run: a sync would upload 1; 1 invalid remote row\(s\) skipped \(".*": file_type must be/);
     expect(await b.sync()).toMatchObject({ skipped_rows: 1, uploaded: 1, downloaded: 0, errors: 0 });
     expect(await b.contents()).toEqual({ 'mine.txt': 'mine' });
     // a still has x, untouched, and receives b's file.

@@ -43,7 +43,12 @@ describe('the npm package', () => {
       env,
       maxBuffer: 64 << 20,
     });
-    expect(`${installed.stdout}${installed.stderr}`).not.toMatch(/EBADENGINE/);
+    // On Node 22 and later: no engine warning at all. On Node 20, npm re-resolves two packages the
+    // shrinkwrap pins (a dependency's `overrides` do not count), and their newest lines declare
+    // Node 22 while they run on 20: exactly those two may warn, nothing else (`npm ci` is clean).
+    const warned = [...`${installed.stdout}${installed.stderr}`.matchAll(/EBADENGINE\s+package: '([^']+)@/g)].map((m) => m[1]);
+    const allowed = Number(process.versions.node.split('.')[0]) < 22 ? ['content-disposition', 'cookie'] : [];
+    expect(warned.filter((name) => !allowed.includes(name!))).toEqual([]);
 
     const child = spawn(path.join(prefix, 'bin/docsync'), ['serve', '--init'], {
       cwd: scratch.dir,

@@ -9,9 +9,13 @@ export interface CliRun {
 }
 
 /** Runs the CLI in-process with the given environment and piped `stdin`; returns the exit code and both outputs. */
-export async function runCliCaptured(args: string[], io: { env: Record<string, string>; cwd: string; stdin?: string }): Promise<CliRun> {
+export async function runCliCaptured(
+  args: string[],
+  io: { env: Record<string, string>; cwd: string; stdin?: string; stderrTerminal?: { columns: number } },
+): Promise<CliRun> {
   const out = new PassThrough();
-  const err = new PassThrough();
+  // `stderrTerminal`: stderr says it is a terminal, as a person's would (the progress bar draws in place).
+  const err = Object.assign(new PassThrough(), io.stderrTerminal ? { isTTY: true, columns: io.stderrTerminal.columns } : {});
   const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
   out.on('data', (c: Buffer) => chunks.out.push(c));
   err.on('data', (c: Buffer) => chunks.err.push(c));
