@@ -130,8 +130,10 @@ export class FolderRemote implements Remote {
         throw new RemoteError(`Cannot create ${what}: its parent folder does not exist`, { status: 409, cause: error });
       }
       if (code !== 'EEXIST') throw translateFsError(error, 'create folder', relPath);
-      const stats = await fsCall('create folder', relPath, () => fsp.stat(target));
-      if (!stats.isDirectory()) throw new RemoteError(`Cannot create folder ${relPath}: a file is in the way`, { status: 405 });
+      // Removed between our mkdir and this look (a lock released at that moment): it existed when
+      // we asked, which is the answer, as a WebDAV server's 405 would have been.
+      const stats = await fsCall('create folder', relPath, () => fsp.stat(target).catch(ignoreMissing));
+      if (stats && !stats.isDirectory()) throw new RemoteError(`Cannot create folder ${relPath}: a file is in the way`, { status: 405 });
       return 'exists';
     }
   }
@@ -287,4 +289,9 @@ async function fsCall<T>(action: string, relPath: string, call: () => Promise<T>
 
 function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function ignoreMissing(error: unknown): undefined {
+  if (errorCode(error) === 'ENOENT') return undefined;
+  throw error;
 }
