@@ -26,7 +26,8 @@ export interface AdoptDeps {
   transferWorkers: number;
   summary: SyncSummary;
   message?: (text: string) => void;
-  progress?: (done: number, total: number) => void;
+  /** Rows checked (their blobs fetched), then rows copied in: two phases, each counted in rows. */
+  progress?: (phase: 'downloading' | 'applying', done: number, total: number) => void;
 }
 
 /** Whether the first sync can take the page-by-page path: no local row of any kind yet. */
@@ -53,13 +54,14 @@ export async function adoptWhole(state: RemoteSnapshot, deps: AdoptDeps): Promis
     const failed = await downloadMissing(rows, deps);
     for (const row of rows) if (failed.has(blobKey(row))) missing.push(row);
     checked += ADOPT_PAGE;
-    deps.progress?.(Math.min(checked, total), total * 2);
+    deps.progress?.('downloading', Math.min(checked, total), total);
   }
+  deps.progress?.('downloading', total, total);
   const adopted = files.adoptFrom(state.path, {
     skipIds: [...state.rejected.keys()].filter((id): id is string => typeof id === 'string'),
     missingBlobs: missing,
     now: isoUtc(deps.clock.now()),
-    progress: (done) => deps.progress?.(total + Math.min(done, total), total * 2),
+    progress: (done) => deps.progress?.('applying', Math.min(done, total), total),
   });
   summary.downloaded += adopted;
   summary.local_changed ||= adopted > 0;

@@ -182,7 +182,7 @@ export class SyncEngine {
           transferWorkers: this.deps.transferWorkers,
           summary: this.summary,
           message: (text) => this.deps.listener?.message?.(text),
-          progress: (done, total) => this.progress('downloading', done, total),
+          progress: (phase, done, total) => this.progress(phase, done, total),
         });
       } else {
         actions = this.plan(snapshot, since);
