@@ -77,7 +77,7 @@ describe('the npm package', () => {
         child.stderr.on('data', hear);
         child.on('exit', (code) => reject(new Error(`docsync serve exited with ${code}: ${output}`)));
       });
-      const health = await fetch(new URL('/health', url));
+      const health = await fetch(new URL('/api/v1/health', url));
       expect(health.status).toBe(200);
       const page = await fetch(new URL('/', url));
       expect(page.status).toBe(200);
