@@ -132,8 +132,8 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
       const file = files.get(request.params.id);
       const etag = `"${file.hash}"`;
       void reply.header('ETag', etag).header('Accept-Ranges', 'bytes').header('Cache-Control', 'private, no-cache');
-      if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send(null as never);
-      const range = requestedRange(request, file.size, etag);
+      const notModified = etagMatches(request.headers['if-none-match'], etag);
+      const range = notModified ? undefined : requestedRange(request, file.size, etag);
       if (range === 'unsatisfiable') {
         return reply.code(416).header('Content-Range', `bytes */${file.size}`).send({
           error: 'range_not_satisfiable',
@@ -142,7 +142,9 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
         });
       }
       // Type and disposition come from the filename, never from the stored `mime_type` (README.md#security).
+      // Set on a 304 too: a browser merges its headers into the cached answer (a framed preview stays framable).
       applyContentPolicy(reply, file.filename);
+      if (notModified) return reply.code(304).send(null as never);
       if (range) {
         void reply
           .code(206)
