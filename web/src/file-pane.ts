@@ -131,8 +131,10 @@ export class FilePane {
     const url = `${api.contentUrl(file.stable_id)}?v=${file.hash.slice(0, 12)}`;
     const kind = previewKind(file.mime_type);
     if (kind === 'pdf') {
-      // `sandbox` on the frame and on the answer (its CSP): the viewer runs, nothing in the file does.
-      fill(this.preview, h('iframe', { class: 'pane-frame', src: url, sandbox: true, title: `Preview of ${file.filename}` }));
+      // The browser's viewer. No `sandbox` attribute: Chromium then refuses to show a PDF at all. The
+      // answer carries the content CSP (`sandbox`, `frame-ancestors 'self'`) and a PDF document runs
+      // no script of the file on this origin (its JavaScript, if any, stays inside the viewer).
+      fill(this.preview, h('iframe', { class: 'pane-frame', src: url, title: `Preview of ${file.filename}` }));
     } else if (kind === 'image') {
       fill(this.preview, h('img', { class: 'pane-image', src: url, alt: `Preview of ${file.filename}` }));
     } else if (kind === 'none') {
