@@ -101,6 +101,7 @@ export const api = {
     request<FileList>('GET', `/files${query({ collection: filters.collection, label: filters.label, q: filters.q, ...page })}`),
   updateFile: (id: string, patch: { collections?: string[]; labels?: string[]; filename?: string; doc_id?: string | null; metadata?: Record<string, unknown> }) =>
     request<DocFile>('PATCH', `/files/${encodeURIComponent(id)}`, patch),
+  getFile: (id: string) => request<DocFile>('GET', `/files/${encodeURIComponent(id)}`),
   deleteFile: (id: string) => request<void>('DELETE', `/files/${encodeURIComponent(id)}`),
   contentUrl: (id: string) => `${BASE}/files/${encodeURIComponent(id)}/content`,
   /** The first `maxBytes` of a file as text (one ranged request; an empty file answers 416). */

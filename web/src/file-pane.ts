@@ -37,8 +37,8 @@ export class FilePane {
   private readonly uploadButton = h('button', { type: 'button' }, 'Upload new version…');
   private readonly nameInput = h('input', { id: 'pane-filename', required: true, autocomplete: 'off' });
   private readonly docIdInput = h('input', { id: 'pane-doc-id', autocomplete: 'off', placeholder: 'none' });
-  private readonly metadataInput = h('textarea', { id: 'pane-metadata', rows: 6, spellcheck: 'false', 'aria-describedby': 'pane-metadata-hint' });
-  private readonly error = h('p', { class: 'error', role: 'alert', hidden: true });
+  private readonly metadataInput = h('textarea', { id: 'pane-metadata', rows: 6, spellcheck: 'false', 'aria-describedby': 'pane-metadata-hint pane-error' });
+  private readonly error = h('p', { id: 'pane-error', class: 'error', role: 'alert', hidden: true });
   private readonly save = h('button', { type: 'submit', class: 'primary' }, 'Save changes');
   private readonly dialog: HTMLDialogElement;
 
@@ -97,6 +97,20 @@ export class FilePane {
     this.title.focus();
   }
 
+  /** Shows the file's current state again (after a restore from its history, or a sync changed it). */
+  async refresh(): Promise<void> {
+    const file = this.file;
+    if (!file) return;
+    try {
+      const current = await api.getFile(file.stable_id);
+      if (this.file === file && current.updated_at !== file.updated_at) this.show(current);
+    } catch (error) {
+      if (this.file !== file || (error as { status?: number }).status !== 404) return;
+      notify(`${file.filename} was deleted`);
+      this.close();
+    }
+  }
+
   close(): void {
     this.seq++;
     this.file = undefined;
@@ -134,7 +148,8 @@ export class FilePane {
       // The browser's viewer. No `sandbox` attribute: Chromium then refuses to show a PDF at all. The
       // answer carries the content CSP (`sandbox`, `frame-ancestors 'self'`) and a PDF document runs
       // no script of the file on this origin (its JavaScript, if any, stays inside the viewer).
-      fill(this.preview, h('iframe', { class: 'pane-frame', src: url, title: `Preview of ${file.filename}` }));
+      // `navpanes=0`: no thumbnail column in a pane this narrow.
+      fill(this.preview, h('iframe', { class: 'pane-frame', src: `${url}#navpanes=0`, title: `Preview of ${file.filename}` }));
     } else if (kind === 'image') {
       fill(this.preview, h('img', { class: 'pane-image', src: url, alt: `Preview of ${file.filename}` }));
     } else if (kind === 'none') {

@@ -65,6 +65,7 @@ pane.onChanged = () => {
 history.onRestored = () => {
   refreshFiles();
   refreshStatus();
+  void pane.refresh();
 };
 trash.onRestored = history.onRestored;
 files.onFiltersChange = () => uploader.showTarget();
@@ -91,6 +92,7 @@ const live = new LiveEvents({
     conflict: refreshConflicts,
     fileDataChanged: () => {
       refreshFiles();
+      void pane.refresh();
       refreshStatus();
       refreshTrash();
     },
