@@ -82,6 +82,20 @@ describe('file pane routes', () => {
     expect(h.docsync.files.get(file.stable_id)).toMatchObject({ hash: file.hash, metadata: { keep: true } });
   });
 
+  it('answers 413 to a multipart new version over the limit instead of storing the first 1 MiB of it', async () => {
+    const file = await create('cut.txt', 'whole');
+    const body = uploadBody('cut.txt', Buffer.alloc(1024 * 1024 + 10, 'x'));
+    const res = await h.app.inject({ method: 'PUT', url: `/api/v1/files/${file.stable_id}/content`, payload: body.payload, headers: { ...h.auth, ...body.headers } });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ error: 'payload_too_large', message: expect.stringMatching(/limit/) });
+    expect(h.docsync.files.get(file.stable_id)).toMatchObject({ hash: file.hash, size: 5 });
+    // Exactly at the limit is still fine.
+    const full = uploadBody('cut.txt', Buffer.alloc(1024 * 1024, 'y'));
+    const ok = await h.app.inject({ method: 'PUT', url: `/api/v1/files/${file.stable_id}/content`, payload: full.payload, headers: { ...h.auth, ...full.headers } });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json().size).toBe(1024 * 1024);
+  });
+
   it('answers 404 for an unknown or deleted id, 400 for a malformed one', async () => {
     expect((await patch('zzzzzzzzzzzz', { filename: 'x.txt' })).statusCode).toBe(404);
     expect((await put('zzzzzzzzzzzz', 'x')).statusCode).toBe(404);

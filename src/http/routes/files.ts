@@ -172,7 +172,13 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
     },
     async (request) => {
       files.get(request.params.id);
-      const staged = await stageLimited(await contentStream(request));
+      const body = await contentStream(request);
+      const staged = await stageLimited(body.stream);
+      // A multipart file part over the limit is cut off at it, not failed: never store the cut-off bytes.
+      if (body.truncated()) {
+        await files.discard(staged);
+        throw new PayloadTooLargeError(maxBytes);
+      }
       return files.replaceContentFromStaged(request.params.id, staged);
     },
   );
@@ -208,18 +214,21 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
   );
 };
 
-/** The body of a content replacement: raw bytes, or the `file` part of a multipart body. */
-async function contentStream(request: FastifyRequest): Promise<Readable> {
+/**
+ * The body of a content replacement: raw bytes, or the `file` part of a multipart body, and whether
+ * that part was cut off at the upload limit (multipart's `fileSize` ends the stream there quietly).
+ */
+async function contentStream(request: FastifyRequest): Promise<{ stream: Readable; truncated: () => boolean }> {
   if (request.isMultipart()) {
     const part: MultipartFile | undefined = await request.file();
     if (!part || part.fieldname !== 'file') throw new BadRequestError("multipart field 'file' is required");
-    return part.file;
+    return { stream: part.file, truncated: () => part.file.truncated };
   }
   const body = request.body as Readable | undefined;
   if (!body || typeof (body as Readable).pipe !== 'function') {
     throw new BadRequestError('expected the new content as application/octet-stream or multipart/form-data');
   }
-  return body;
+  return { stream: body, truncated: () => false };
 }
 
 function fieldText(part: MultipartValue): string {
