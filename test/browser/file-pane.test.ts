@@ -119,7 +119,7 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     for (const name of fs.readdirSync(ARTIFACTS)) if (name.startsWith('pane-')) fs.rmSync(path.join(ARTIFACTS, name));
     webdav = await startWebDavServer('apache');
-    one = await startInstance(PASSWORD, webDavEnv(webdav, '/pane'));
+    one = await startInstance(PASSWORD, { ...webDavEnv(webdav, '/pane'), DOCSYNC_MAX_UPLOAD_MB: '1' });
     two = await startInstance(PASSWORD, webDavEnv(webdav, '/pane'));
     browser = await launchChromium();
   }, 120_000);
@@ -209,6 +209,9 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
     const colours = await code.evaluate((el) => new Set([...el.querySelectorAll('span')].map((span) => getComputedStyle(span).color)).size);
     expect(colours).toBeGreaterThanOrEqual(4);
     await screenshot(page, 'pane-3-xml');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await screenshot(page, 'pane-3-xml-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
     await closePane(page, 'paper.tei.xml');
 
     // ---- a file holding <script>: shown as text, nothing runs, no element made from it ----
@@ -246,7 +249,7 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
     await metadata.fill('{"year": 2024, "authors": ["Ada", "Grace"]}');
     await metadata.press('Tab');
     await page.keyboard.press('Enter'); // on Save changes
-    await page.locator('.toast', { hasText: 'Saved renamed.tei.xml' }).waitFor();
+    await pane(page).getByRole('status').filter({ hasText: 'Saved renamed.tei.xml' }).waitFor();
     await pane(page).locator('#pane-title', { hasText: 'renamed.tei.xml' }).waitFor();
     expect(await error.isHidden()).toBe(true);
     await screenshot(page, 'pane-6-saved');
@@ -272,8 +275,14 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
     await openPane(page, 'notes.txt');
     await pane(page).locator('pre.pane-text code', { hasText: 'first version' }).waitFor();
     await pane(page).locator('input[type="file"]').setInputFiles({ name: 'notes-v2.txt', mimeType: 'text/plain', buffer: Buffer.from('second version, longer\n') });
-    await page.locator('.toast', { hasText: 'Uploaded a new version of notes.txt' }).waitFor();
+    await pane(page).getByRole('status').filter({ hasText: 'Uploaded a new version of notes.txt' }).waitFor();
     await pane(page).locator('pre.pane-text code', { hasText: 'second version, longer' }).waitFor();
+    // Too large: the server's refusal is shown in the pane, and nothing changed.
+    await pane(page).locator('input[type="file"]').setInputFiles({ name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.alloc(1024 * 1024 + 10, 'x') });
+    const status = pane(page).getByRole('status');
+    await status.filter({ hasText: 'Could not upload a new version of notes.txt' }).waitFor();
+    expect(await status.textContent()).toMatch(/1 MB|limit|large/i);
+    await screenshot(page, 'pane-7b-upload-too-large');
     const replaced = docsync.files.get(notes.stable_id);
     expect(replaced).toMatchObject({ stable_id: notes.stable_id, filename: 'notes.txt', labels: ['draft'], sync_status: 'modified', size: 23 });
     expect(replaced.hash).not.toBe(notes.hash);

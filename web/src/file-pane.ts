@@ -38,6 +38,8 @@ export class FilePane {
   private readonly nameInput = h('input', { id: 'pane-filename', required: true, autocomplete: 'off' });
   private readonly docIdInput = h('input', { id: 'pane-doc-id', autocomplete: 'off', placeholder: 'none' });
   private readonly metadataInput = h('textarea', { id: 'pane-metadata', rows: 6, spellcheck: 'false', 'aria-describedby': 'pane-metadata-hint pane-error' });
+  /** The results of actions here: the page's toasts sit under the modal pane, out of sight. */
+  private readonly status = h('p', { class: 'pane-status small', role: 'status' });
   private readonly error = h('p', { id: 'pane-error', class: 'error', role: 'alert', hidden: true });
   private readonly save = h('button', { type: 'submit', class: 'primary' }, 'Save changes');
   private readonly dialog: HTMLDialogElement;
@@ -78,6 +80,7 @@ export class FilePane {
       h('div', { class: 'pane-head' }, this.title, close),
       this.meta,
       h('div', { class: 'pane-actions' }, this.download, this.uploadButton, this.picker, history, trash),
+      this.status,
       this.preview,
       form,
     );
@@ -124,6 +127,7 @@ export class FilePane {
 
   private show(file: DocFile): void {
     const changedContent = this.file?.stable_id !== file.stable_id || this.file.hash !== file.hash;
+    if (this.file?.stable_id !== file.stable_id) this.say('');
     this.file = file;
     this.title.textContent = file.filename;
     this.meta.textContent = [file.file_type.toUpperCase(), formatBytes(file.size), `modified ${formatDate(file.updated_at)}`, `id ${file.stable_id}`].join(' · ');
@@ -194,16 +198,21 @@ export class FilePane {
       ...(docId !== file.doc_id && { doc_id: docId }),
       ...(JSON.stringify(metadata) !== JSON.stringify(file.metadata) && { metadata: metadata as Record<string, unknown> }),
     };
-    if (Object.keys(patch).length === 0) return notify('Nothing to save');
+    if (Object.keys(patch).length === 0) return this.say('Nothing to save: no changes.');
     try {
       const updated = await busy(this.save, () => api.updateFile(file.stable_id, patch));
       if (this.file?.stable_id !== file.stable_id) return;
-      notify(`Saved ${updated.filename}; the next sync shares it`);
+      this.say(`Saved ${updated.filename}; the next sync shares it.`);
       this.show(updated);
       this.onChanged();
     } catch (error) {
       this.fail(`Could not save: ${errorMessage(error)}`, this.save);
     }
+  }
+
+  private say(message: string, error = false): void {
+    this.status.textContent = message;
+    this.status.classList.toggle('error', error);
   }
 
   private invalid(message: string): void {
@@ -224,12 +233,12 @@ export class FilePane {
     try {
       const updated = await busy(this.uploadButton, () => api.replaceContent(file.stable_id, chosen));
       if (this.file?.stable_id !== file.stable_id) return;
-      notify(updated.hash === file.hash ? `${file.filename} already has this content` : `Uploaded a new version of ${updated.filename}; the next sync shares it`);
+      this.say(updated.hash === file.hash ? `${file.filename} already has this content.` : `Uploaded a new version of ${updated.filename}; the next sync shares it.`);
       this.show(updated);
       this.onChanged();
       this.uploadButton.focus();
     } catch (error) {
-      notify(`Could not upload a new version of ${file.filename}: ${errorMessage(error)}`, 'error');
+      this.say(`Could not upload a new version of ${file.filename}: ${errorMessage(error)}`, true);
     }
   }
 }
