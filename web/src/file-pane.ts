@@ -22,7 +22,7 @@ export function previewKind(mimeType: string): PreviewKind {
  * "Work on one": a side pane (a modal <dialog>: focus stays inside, Escape closes it and focus goes
  * back to the row) with a preview of the file, its name, doc id and metadata to edit, a new version
  * to upload, and the way to its history and to the trash. File content is only ever shown by the
- * browser's own viewers (PDF in a sandboxed frame, images) or as text nodes, never as markup.
+ * browser's own viewers (PDF in a frame under the content CSP, images) or as text nodes, never as markup.
  */
 export class FilePane {
   private file: DocFile | undefined;
@@ -88,6 +88,13 @@ export class FilePane {
       event.preventDefault();
       this.close();
     });
+    // However it closes (here, or every dialog at logout), it forgets the file and stops its preview.
+    this.dialog.addEventListener('close', () => {
+      if (this.dialog.open) return; // (the event comes a task later: already reopened for another file)
+      this.seq++;
+      this.file = undefined;
+      fill(this.preview);
+    });
     byId('app-view').appendChild(this.dialog);
   }
 
@@ -115,10 +122,7 @@ export class FilePane {
   }
 
   close(): void {
-    this.seq++;
-    this.file = undefined;
     if (this.dialog.open) this.dialog.close();
-    fill(this.preview);
     // The list may have been redrawn meanwhile: find the row's link again by its key.
     const key = this.opener?.dataset.focusKey;
     const target = this.opener?.isConnected || !key ? this.opener : document.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(key)}"]`);
