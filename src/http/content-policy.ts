@@ -27,7 +27,14 @@ const PASSIVE_INLINE_TYPES = new Set([
  * image and text viewers. Chromium's PDF viewer still shows a PDF under it (checked in
  * test/browser/hostile.test.ts).
  */
-export const CONTENT_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'";
+const SANDBOX_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'";
+/** An attachment is never framed, by anyone. */
+export const CONTENT_CSP = `${SANDBOX_CSP}; frame-ancestors 'none'`;
+/**
+ * Passive inline content may be framed by docsync's own page (the file pane previews a PDF in a
+ * frame with the browser's viewer) and by no one else; the sandbox still applies inside the frame.
+ */
+export const INLINE_CONTENT_CSP = `${SANDBOX_CSP}; frame-ancestors 'self'`;
 
 export interface ContentPresentation {
   contentType: string;
@@ -49,5 +56,7 @@ export function applyContentPolicy(reply: FastifyReply, filename: string): void 
     .header('Content-Type', contentType)
     .header('Content-Disposition', contentDisposition(filename, { type: disposition }))
     .header('X-Content-Type-Options', 'nosniff')
-    .header('Content-Security-Policy', CONTENT_CSP);
+    .header('Content-Security-Policy', disposition === 'inline' ? INLINE_CONTENT_CSP : CONTENT_CSP)
+    // Helmet's `DENY` for every answer, relaxed to match the CSP (for browsers that only read this one).
+    .header('X-Frame-Options', disposition === 'inline' ? 'SAMEORIGIN' : 'DENY');
 }

@@ -116,9 +116,17 @@ describe.skipIf(!ready)('a hostile world, in Chromium', () => {
     const idOf = (name: string) => instance.docsync.files.list({ includeDeleted: false, limit: 100 }).files.find((f) => f.filename === name)!.stable_id;
     const contentUrl = (name: string) => `${instance.url}/api/v1/files/${idOf(name)}/content`;
 
-    // As a user would: click the file's name in the list (it opens in a new tab).
-    for (const name of ['evil.html', 'evil.svg']) {
+    // As a user would: click the file's name in the list. It opens the file pane, which shows the
+    // markup as text; Ctrl+click opens the link in a new tab (a download).
+    for (const [name, source] of [['evil.html', EVIL_HTML], ['evil.svg', EVIL_SVG]] as const) {
       const link = page.locator('#file-list tbody tr').filter({ hasText: name }).locator('a.filename');
+      await link.click();
+      const code = page.locator('#file-pane[open] pre.pane-text code');
+      await code.waitFor();
+      expect(await code.textContent()).toBe(source);
+      await shot(page, `${name.replace('.', '-')}-in-pane`);
+      await page.keyboard.press('Escape');
+      await page.locator('#file-pane').waitFor({ state: 'hidden' });
       const downloadOrTab = Promise.race([
         page.waitForEvent('download', { timeout: 5_000 }).then(() => 'download'),
         context.waitForEvent('page', { timeout: 5_000 }).then(async (tab) => {
@@ -127,7 +135,7 @@ describe.skipIf(!ready)('a hostile world, in Chromium', () => {
           return 'tab';
         }),
       ]).catch(() => 'nothing');
-      await link.click();
+      await link.click({ modifiers: ['Control'] });
       await downloadOrTab;
     }
     // And by typing the content URL.

@@ -44,6 +44,30 @@ describe('serving content and security headers', () => {
     expect(res.headers['content-security-policy']).toMatch(/^sandbox; default-src 'none'/);
   });
 
+  it.each([
+    ['paper.pdf', '%PDF-1.4\n', "frame-ancestors 'self'", 'SAMEORIGIN'],
+    ['photo.png', Buffer.from('89504e470d0a1a0a', 'hex'), "frame-ancestors 'self'", 'SAMEORIGIN'],
+    ['notes.txt', 'plain', "frame-ancestors 'self'", 'SAMEORIGIN'],
+    ['evil.html', '<script>alert(1)</script>', "frame-ancestors 'none'", 'DENY'],
+    ['evil.svg', '<svg xmlns="http://www.w3.org/2000/svg"/>', "frame-ancestors 'none'", 'DENY'],
+    ['data.xml', '<a/>', "frame-ancestors 'none'", 'DENY'],
+  ])('%s may be framed only as its disposition allows: %s, X-Frame-Options %s (also on a 304)', async (filename, body, ancestors, xfo) => {
+    const file = await upload(filename, body);
+    const res = await content(file.stable_id);
+    const csp = String(res.headers['content-security-policy']);
+    expect(csp).toMatch(/^sandbox; /);
+    expect(csp.endsWith(ancestors)).toBe(true);
+    expect(res.headers['x-frame-options']).toBe(xfo);
+    const cached = await h.app.inject({
+      method: 'GET',
+      url: `${API_PREFIX}/files/${file.stable_id}/content`,
+      headers: { ...h.auth, 'if-none-match': `"${file.hash}"` },
+    });
+    expect(cached.statusCode).toBe(304);
+    expect(String(cached.headers['content-security-policy']).endsWith(ancestors)).toBe(true);
+    expect(cached.headers['x-frame-options']).toBe(xfo);
+  });
+
   it('ignores the stored mime_type: a .txt row claiming text/html is still plain text', async () => {
     const file = await upload('innocent.txt', '<script>alert(1)</script>');
     h.docsync.db.prepare('UPDATE files SET mime_type = ? WHERE stable_id = ?').run('text/html', file.stable_id);

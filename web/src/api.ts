@@ -69,6 +69,19 @@ async function request<T>(method: string, path: string, body?: unknown, options:
   return JSON.parse(text) as T;
 }
 
+/** A request whose answer is not JSON to parse here (content, multipart bodies); errors as in `request`. */
+async function send(url: string, init: RequestInit): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url, { credentials: 'same-origin', ...init });
+  } catch {
+    throw errorFrom(0, '');
+  }
+  if (response.ok || response.status === 416) return response;
+  if (response.status === 401) onUnauthorized();
+  throw errorFrom(response.status, await response.text());
+}
+
 function query(params: Record<string, string | number | undefined>): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
@@ -86,10 +99,22 @@ export const api = {
 
   listFiles: (filters: FileFilters, page: { cursor?: string; limit: number }) =>
     request<FileList>('GET', `/files${query({ collection: filters.collection, label: filters.label, q: filters.q, ...page })}`),
-  updateFile: (id: string, patch: { collections?: string[]; labels?: string[]; filename?: string }) =>
+  updateFile: (id: string, patch: { collections?: string[]; labels?: string[]; filename?: string; doc_id?: string | null; metadata?: Record<string, unknown> }) =>
     request<DocFile>('PATCH', `/files/${encodeURIComponent(id)}`, patch),
+  getFile: (id: string) => request<DocFile>('GET', `/files/${encodeURIComponent(id)}`),
   deleteFile: (id: string) => request<void>('DELETE', `/files/${encodeURIComponent(id)}`),
   contentUrl: (id: string) => `${BASE}/files/${encodeURIComponent(id)}/content`,
+  /** The first `maxBytes` of a file as text (one ranged request; an empty file answers 416). */
+  contentText: async (id: string, maxBytes: number) => {
+    const response = await send(api.contentUrl(id), { headers: { range: `bytes=0-${maxBytes - 1}` } });
+    return response.status === 416 ? '' : new TextDecoder().decode(await response.arrayBuffer());
+  },
+  /** `PUT /files/:id/content`: a new version of the content, same stable_id. */
+  replaceContent: async (id: string, file: File) => {
+    const body = new FormData();
+    body.append('file', file, file.name);
+    return (await (await send(`${BASE}/files/${encodeURIComponent(id)}/content`, { method: 'PUT', body })).json()) as DocFile;
+  },
 
   fileHistory: (id: string) => request<FileHistory>('GET', `/files/${encodeURIComponent(id)}/history`),
   restoreVersion: (id: string, version: number) =>

@@ -41,6 +41,8 @@ export class FilesView {
   onFiltersChange: () => void = () => undefined;
   /** History was asked for one file. */
   onHistory: (file: DocFile) => void = () => undefined;
+  /** A file's name was clicked: open its pane (a modified click still opens the content in a tab). */
+  onOpen: (file: DocFile) => void = () => undefined;
 
   constructor() {
     const form = byId<HTMLFormElement>('filters');
@@ -183,7 +185,7 @@ export class FilesView {
       h(
         'td',
         { class: 'name-cell' },
-        h('a', { class: 'filename', href: api.contentUrl(id), target: '_blank', rel: 'noopener', 'data-focus-key': `open:${id}` }, name),
+        h('a', { class: 'filename', href: api.contentUrl(id), target: '_blank', rel: 'noopener', 'data-focus-key': `open:${id}`, onclick: (event: Event) => openPane(event, () => this.onOpen(file)) }, name),
         h('div', { class: 'file-meta' }, h('span', { class: 'type' }, file.file_type), docId, status),
       ),
       h('td', { class: 'tags-cell' }, this.chips(file.collections, 'collection')),
@@ -270,4 +272,12 @@ export class FilesView {
     fill(byId('known-collections'), ...options(this.knownCollections));
     fill(byId('known-labels'), ...options(this.knownLabels));
   }
+}
+
+/** A plain click (or Enter) on a file's name opens its pane; Ctrl/Cmd/Shift/middle click keep the link's new tab. */
+function openPane(event: Event, open: () => void): void {
+  const click = event as MouseEvent;
+  if (click.button !== 0 || click.ctrlKey || click.metaKey || click.shiftKey || click.altKey) return;
+  event.preventDefault();
+  open();
 }

@@ -2,6 +2,7 @@ import { api, setUnauthorizedHandler } from './api.ts';
 import { ConflictsView } from './conflicts-view.ts';
 import { setUpConfirmDialog, setUpEditDialog } from './dialogs.ts';
 import { busy, byId } from './dom.ts';
+import { FilePane } from './file-pane.ts';
 import { FilesView } from './files-view.ts';
 import { HistoryDialog, TrashView } from './history-view.ts';
 import { LiveEvents, type LiveState } from './live.ts';
@@ -17,6 +18,7 @@ const sync = new SyncView();
 const conflicts = new ConflictsView();
 const history = new HistoryDialog();
 const trash = new TrashView();
+const pane = new FilePane();
 let statusTimer: ReturnType<typeof setInterval> | undefined;
 let signedIn = false;
 
@@ -52,10 +54,18 @@ files.onLocalChange = () => {
   refreshTrash();
 };
 files.onHistory = (file) => void history.show(file);
+files.onOpen = (file) => pane.open(file);
+pane.onHistory = (file) => void history.show(file);
+pane.onTrash = () => void trash.open();
+pane.onChanged = () => {
+  refreshFiles();
+  refreshStatus();
+};
 // A restore is a local change like an edit: the list and the badge follow.
 history.onRestored = () => {
   refreshFiles();
   refreshStatus();
+  void pane.refresh();
 };
 trash.onRestored = history.onRestored;
 files.onFiltersChange = () => uploader.showTarget();
@@ -82,6 +92,7 @@ const live = new LiveEvents({
     conflict: refreshConflicts,
     fileDataChanged: () => {
       refreshFiles();
+      void pane.refresh();
       refreshStatus();
       refreshTrash();
     },

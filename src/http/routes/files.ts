@@ -132,8 +132,8 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
       const file = files.get(request.params.id);
       const etag = `"${file.hash}"`;
       void reply.header('ETag', etag).header('Accept-Ranges', 'bytes').header('Cache-Control', 'private, no-cache');
-      if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send(null as never);
-      const range = requestedRange(request, file.size, etag);
+      const notModified = etagMatches(request.headers['if-none-match'], etag);
+      const range = notModified ? undefined : requestedRange(request, file.size, etag);
       if (range === 'unsatisfiable') {
         return reply.code(416).header('Content-Range', `bytes */${file.size}`).send({
           error: 'range_not_satisfiable',
@@ -142,7 +142,9 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
         });
       }
       // Type and disposition come from the filename, never from the stored `mime_type` (README.md#security).
+      // Set on a 304 too: a browser merges its headers into the cached answer (a framed preview stays framable).
       applyContentPolicy(reply, file.filename);
+      if (notModified) return reply.code(304).send(null as never);
       if (range) {
         void reply
           .code(206)
@@ -170,7 +172,13 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
     },
     async (request) => {
       files.get(request.params.id);
-      const staged = await stageLimited(await contentStream(request));
+      const body = await contentStream(request);
+      const staged = await stageLimited(body.stream);
+      // A multipart file part over the limit is cut off at it, not failed: never store the cut-off bytes.
+      if (body.truncated()) {
+        await files.discard(staged);
+        throw new PayloadTooLargeError(maxBytes);
+      }
       return files.replaceContentFromStaged(request.params.id, staged);
     },
   );
@@ -206,18 +214,21 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
   );
 };
 
-/** The body of a content replacement: raw bytes, or the `file` part of a multipart body. */
-async function contentStream(request: FastifyRequest): Promise<Readable> {
+/**
+ * The body of a content replacement: raw bytes, or the `file` part of a multipart body, and whether
+ * that part was cut off at the upload limit (multipart's `fileSize` ends the stream there quietly).
+ */
+async function contentStream(request: FastifyRequest): Promise<{ stream: Readable; truncated: () => boolean }> {
   if (request.isMultipart()) {
     const part: MultipartFile | undefined = await request.file();
     if (!part || part.fieldname !== 'file') throw new BadRequestError("multipart field 'file' is required");
-    return part.file;
+    return { stream: part.file, truncated: () => part.file.truncated };
   }
   const body = request.body as Readable | undefined;
   if (!body || typeof (body as Readable).pipe !== 'function') {
     throw new BadRequestError('expected the new content as application/octet-stream or multipart/form-data');
   }
-  return body;
+  return { stream: body, truncated: () => false };
 }
 
 function fieldText(part: MultipartValue): string {
