@@ -96,6 +96,7 @@ export async function benchPushRequests(log: Log): Promise<Table> {
     const requests = proxy.take();
     const bytes = meter.take();
     log(`push: ${label}: ${requests.total} requests`);
+    for (const line of requestList(requests.log)) log(`push:   ${line}`);
     return { label, files, requests: requests.total, byMethod: describeCalls(requests.byKey), blobBytes: bytes.up.blob, ...(target && { target }) };
   };
   try {
@@ -122,6 +123,27 @@ export async function benchPushRequests(log: Log): Promise<Table> {
     await server.stop();
     tmp.remove();
   }
+}
+
+/**
+ * The requests of one push in order, for the log: all of them, except that blob PUTs and shard
+ * MKCOLs (one line each per file) are folded into a count where they are many.
+ */
+function requestList(lines: string[]): string[] {
+  if (lines.length <= 40) return lines;
+  const blobLine = /^(PUT|MKCOL|PROPFIND) \/[0-9a-f]{2}(\/[0-9a-f]{64}\.[a-z0-9.]+)? /;
+  const folded = new Map<string, number>();
+  const kept: string[] = [];
+  for (const line of lines) {
+    const match = blobLine.exec(line);
+    if (!match) {
+      kept.push(line);
+      continue;
+    }
+    const key = `${match[1]} ${match[2] ? 'blob' : 'shard'} → ${line.split('→ ')[1]}`;
+    folded.set(key, (folded.get(key) ?? 0) + 1);
+  }
+  return [...kept, ...[...folded].map(([key, n]) => `${key} ×${n}`)];
 }
 
 function pushTable(results: Measured[]): Table {
