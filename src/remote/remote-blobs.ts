@@ -5,7 +5,10 @@
  * blob by hash and type; folders, shards and how an upload is confirmed are this module's business,
  * so a remote without folders (an object store listed by prefix) needs a new store, not a new engine.
  *
- * Requests, the scarce thing on hosted servers: a shard folder is created only when a PUT says it is
+ * Requests, the scarce thing on hosted servers: all 256 shard folders are made once, when a
+ * repository is created or migrated (`createShards`, as restic makes its `data/` folders), so a push
+ * into a remote made by this build never pays for a folder. Elsewhere (a remote made before, or whose
+ * folders were removed) a shard folder is created only when a PUT says it is
  * missing (measured: 409 from Apache, lighttpd, the folder and memory remotes; 404 from rclone and
  * sabre/dav; nginx creates it by itself), or up front when one listing of the root (for a larger batch)
  * shows it absent. A refused PUT is cheap only while its body is small: the client sends the whole
@@ -61,6 +64,9 @@ export const ROOT_LISTING_MIN_UPLOADS = 4;
 /** From this size on, an upload into a shard not known to exist creates the shard first (see above). */
 export const SHARD_FIRST_MIN_BYTES = 1024 * 1024;
 
+/** Every shard folder name: `00` … `ff`. */
+export const ALL_SHARDS: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function blobKey(blob: { hash: string; file_type: string }): string {
   return `${blob.hash}.${blob.file_type}`;
 }
@@ -103,6 +109,22 @@ export class RemoteBlobStore {
       this.listed = true;
     });
     await this.rootListing;
+  }
+
+  /**
+   * Creates every shard folder the root lacks: one listing, then a MKCOL per missing folder,
+   * `workers` at a time. Called when a repository is created or migrated, under the lock; returns
+   * how many it made.
+   */
+  async createShards(workers = 4): Promise<number> {
+    await this.prepareUploads(ROOT_LISTING_MIN_UPLOADS);
+    const missing = ALL_SHARDS.filter((shard) => !this.shards.has(shard));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < missing.length) await this.ensureShard(missing[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(workers, missing.length) }, worker));
+    return missing.length;
   }
 
   /**
