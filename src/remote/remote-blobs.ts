@@ -22,6 +22,12 @@ import { ParentMissingError, RemoteCorruptError } from './errors.ts';
 import { remotePaths } from './paths.ts';
 import type { Remote } from './remote.ts';
 
+/**
+ * The remote has no such blob (a 404): collected by the remote GC, or never uploaded. Still a corrupt
+ * remote to a sync (a row names it); a restore tells the user that the content is gone.
+ */
+export class RemoteBlobMissingError extends RemoteCorruptError {}
+
 /** A blob as the store needs it: its address (hash, type) and its exact size. */
 export interface BlobRef {
   hash: string;
@@ -201,7 +207,7 @@ export class RemoteBlobStore {
    */
   async download<Staged>(blob: BlobRef & { filename?: string }, into: BlobSink<Staged>): Promise<void> {
     const stream = await this.remote.get(remotePaths.blob(blob.hash, blob.file_type), { maxBytes: blob.size });
-    if (!stream) throw new RemoteCorruptError(`The remote has no content for ${blob.filename ?? blob.hash} (${blob.hash})`);
+    if (!stream) throw new RemoteBlobMissingError(`The remote has no content for ${blob.filename ?? blob.hash} (${blob.hash})`);
     await into.commit(await into.stageVerified(stream, blob.hash, blob.size), blob.file_type);
   }
 
