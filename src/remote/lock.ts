@@ -94,7 +94,10 @@ export class RemoteLock {
     for (;;) {
       const attempt = await this.tryAcquire();
       if (attempt.acquired) {
-        const proof = { clock: this.clock, exclusive: this.options.exclusiveMkcol, askedAt: attempt.askedAt };
+        // Only where a PUT's answer proves it stored: a lost write of the owner file (or of a renewal)
+        // would leave takers judging an older expiry than the one the holder believes in.
+        const exclusive = this.options.exclusiveMkcol && this.remote.putAnswerConfirms === true;
+        const proof = { clock: this.clock, exclusive, askedAt: attempt.askedAt };
         return new LockHandle(this.remote, this.options.ttlMs, attempt.owner, this.sleep, this.options.timers, proof);
       }
       // Right after removing a stale lock, try at once (but never loop on takeovers).
@@ -219,13 +222,15 @@ export class RemoteLock {
 }
 
 /**
- * What lets a release skip reading the owner file: where MKCOL is exclusive, only a taker can end
- * the lock before its holder does, and a taker needs the server's clock past `expires_at` + grace.
+ * What lets a release skip reading the owner file: where MKCOL is exclusive (and a PUT's answer
+ * proves the owner file stored), only a taker can end the lock before its holder does, and a taker
+ * needs the server's clock past `expires_at` + grace.
  * `expires_at` is the server time asked for at local time `askedAt`, plus the TTL; clocks run at one
  * rate (skew is an offset), so until local `askedAt + TTL` no taker can have judged it stale.
  */
 export interface OwnershipProof {
   clock: Clock;
+  /** MKCOL is exclusive and the owner file's writes are stored when acknowledged. */
   exclusive: boolean;
   /** Local time right before the server time behind the current `expires_at` was asked for. */
   askedAt: number;

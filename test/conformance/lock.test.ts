@@ -127,8 +127,11 @@ describe.each(remoteTargetNames())('remote lock on %s', (name) => {
     await expect(lockFor(fresh.connect(), 'b', TTL / 2 - 1000).lock.acquire()).rejects.toBeInstanceOf(LockHeldError);
     expect(await held.release()).toBe(true);
     expect(await fresh.connect().stat(remotePaths.lockDir)).toBeUndefined();
-    // Where MKCOL is exclusive only a taker ends a lock, and it cannot have: deleted unread.
-    expect(counted.reads() - readsAfterAcquire).toBe(exclusiveMkcol ? 0 : 1);
+    // Where MKCOL is exclusive only a taker ends a lock, and it cannot have: deleted unread — where
+    // an acknowledged owner file is a stored one (the WebDAV servers; not the memory remote, which
+    // models lost writes, nor a folder, where the read costs no request).
+    const unread = exclusiveMkcol && fresh.connect().putAnswerConfirms === true;
+    expect(counted.reads() - readsAfterAcquire).toBe(unread ? 0 : 1);
 
     // Half the TTL after the expiry was set: no longer certain, so the release reads first.
     const again = lockFor(counted.remote, 'a');
