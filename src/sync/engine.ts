@@ -442,7 +442,6 @@ export class SyncEngine {
     // remote, to be converted).
     if (pushes.length === 0 && !fresh && !migrate) return undefined;
     const snapshotRepoId = snapshot.repoId;
-    if (fresh || migrate) await this.createShards();
     const uploaded = await this.uploadBlobs(pushes);
     await this.deps.checkpoint?.('after_blob_upload');
     const version = (base?.version ?? 0) + 1;
@@ -557,19 +556,6 @@ export class SyncEngine {
     }
     if (this.stalled) throw this.stalled;
     return { failed };
-  }
-
-  /**
-   * A new or migrated repository gets all its shard folders now, once, so no push into it pays for
-   * one. Only an optimisation: if it fails, uploads find their missing folders as before.
-   */
-  private async createShards(): Promise<void> {
-    try {
-      await this.remoteBlobs.createShards(this.deps.transferWorkers);
-    } catch (error) {
-      this.noteStall(error);
-      if (this.stalled) throw this.stalled;
-    }
   }
 
   /**
