@@ -5,10 +5,10 @@
  * blob by hash and type; folders, shards and how an upload is confirmed are this module's business,
  * so a remote without folders (an object store listed by prefix) needs a new store, not a new engine.
  *
- * Requests, the scarce thing on hosted servers: all 256 shard folders are made once, when a
- * repository is created or migrated (`createShards`, as restic makes its `data/` folders), so a push
- * into a remote made by this build never pays for a folder. Elsewhere (a remote made before, or whose
- * folders were removed) a shard folder is created only when a PUT says it is
+ * Requests, the scarce thing on hosted servers: `createShards` makes all 256 shard folders at once
+ * (as restic makes its `data/` folders), so that no later push pays for a folder; the sync does not
+ * call it yet, because the remote GC would then list 256 folders on every run. Otherwise a shard
+ * folder is created only when a PUT says it is
  * missing (measured: 409 from Apache, lighttpd, the folder and memory remotes; 404 from rclone and
  * sabre/dav; nginx creates it by itself), or up front when one listing of the root (for a larger batch)
  * shows it absent. A refused PUT is cheap only while its body is small: the client sends the whole
@@ -119,8 +119,7 @@ export class RemoteBlobStore {
 
   /**
    * Creates every shard folder the root lacks: one listing, then a MKCOL per missing folder,
-   * `workers` at a time. Called when a repository is created or migrated, under the lock; returns
-   * how many it made.
+   * `workers` at a time; returns how many it made. Meant for a repository's creation or migration.
    */
   async createShards(workers = 4): Promise<number> {
     await this.prepareUploads(ROOT_LISTING_MIN_UPLOADS);
