@@ -1,7 +1,8 @@
 /**
  * `push` section: how many HTTP requests a push makes on loopback Apache (what a hosted server's
  * rate limit counts), by method and by what they carry (blob, snapshot, control: version.txt, the
- * lock), and the blob bytes sent. Counted at a proxy in front of the server; bytes by a
+ * lock), and the blob bytes sent. Counted at a proxy in front of the server (each request logged, in
+ * order, on stderr); bytes by a
  * `MeteredRemote`. Each push goes to a remote that already holds a repository (one file):
  *  1. one new file, whose shard folder is not there yet;
  *  2. 300 new files (1 KB), most of their shard folders not there yet;
@@ -96,6 +97,7 @@ export async function benchPushRequests(log: Log): Promise<Table> {
     const requests = proxy.take();
     const bytes = meter.take();
     log(`push: ${label}: ${requests.total} requests`);
+    for (const line of requestList(requests.log)) log(`push:   ${line}`);
     return { label, files, requests: requests.total, byMethod: describeCalls(requests.byKey), blobBytes: bytes.up.blob, ...(target && { target }) };
   };
   try {
@@ -122,6 +124,27 @@ export async function benchPushRequests(log: Log): Promise<Table> {
     await server.stop();
     tmp.remove();
   }
+}
+
+/**
+ * The requests of one push in order, for the log: all of them, except that blob PUTs and shard
+ * MKCOLs and PROPFINDs (one line each per file or shard) are folded into a count where they are many.
+ */
+function requestList(lines: string[]): string[] {
+  if (lines.length <= 40) return lines;
+  const blobLine = /^(PUT|MKCOL|PROPFIND) \/[0-9a-f]{2}(\/[0-9a-f]{64}\.[a-z0-9.]+)? /;
+  const folded = new Map<string, number>();
+  const kept: string[] = [];
+  for (const line of lines) {
+    const match = blobLine.exec(line);
+    if (!match) {
+      kept.push(line);
+      continue;
+    }
+    const key = `${match[1]} ${match[2] ? 'blob' : 'shard'} → ${line.split('→ ')[1]}`;
+    folded.set(key, (folded.get(key) ?? 0) + 1);
+  }
+  return [...kept, ...[...folded].map(([key, n]) => `${key} ×${n}`)];
 }
 
 function pushTable(results: Measured[]): Table {

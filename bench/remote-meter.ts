@@ -142,6 +142,8 @@ export interface ProxyReading {
    * `metadata`, `version.txt.lock`, … (blob shard folders as `<blobs>`, the root as `<root>`).
    */
   byTop: Map<string, { up: number; down: number }>;
+  /** Every request in the order sent: `METHOD path → status` (the path relative to the remote root). */
+  log: string[];
 }
 
 /** The first segment of a remote path, shard folders and blobs grouped as `<blobs>`. */
@@ -171,7 +173,7 @@ function byteTap(reading: ProxyReading, direction: 'up' | 'down', kind: PayloadK
   });
 }
 
-const emptyReading = (): ProxyReading => ({ byKey: new Map(), total: 0, up: zero(), down: zero(), byTop: new Map() });
+const emptyReading = (): ProxyReading => ({ byKey: new Map(), total: 0, up: zero(), down: zero(), byTop: new Map(), log: [] });
 
 /**
  * A reverse proxy on a free loopback port in front of `serverBaseUrl` (`http://host:port/dav`):
@@ -196,6 +198,7 @@ export async function startCountingProxy(serverBaseUrl: string, rootPath: string
     const upstream = http.request(
       { hostname: target.hostname, port: target.port, path: url, method: req.method, headers: req.headers, agent },
       (up) => {
+        counted.log.push(`${req.method} /${rel} → ${up.statusCode}`);
         res.writeHead(up.statusCode ?? 502, up.statusMessage, up.headers);
         up.pipe(byteTap(counted, 'down', kind, top)).pipe(res);
       },

@@ -3,7 +3,7 @@ import { systemClock, type Clock, type Timers } from './domain/clock.ts';
 import { cryptoIdSource, type IdSource } from './domain/ids.ts';
 import { openRemote } from './remote/open-remote.ts';
 import type { Remote } from './remote/remote.ts';
-import { RemoteBlobStore } from './remote/remote-blobs.ts';
+import { RemoteBlobMissingError, RemoteBlobStore } from './remote/remote-blobs.ts';
 import { RemoteMetadataStore } from './remote/remote-metadata.ts';
 import { AuthService } from './services/auth-service.ts';
 import { FileService } from './services/file-service.ts';
@@ -127,7 +127,16 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
       blobs,
       clock,
       historyDays: config.historyDays,
-      fetchBlob: remote && ((blob) => new RemoteBlobStore(remote).download(blob, blobs)),
+      fetchBlob:
+        remote &&
+        ((blob) =>
+          new RemoteBlobStore(remote).download(blob, blobs).then(
+            () => 'fetched' as const,
+            (error: unknown) => {
+              if (error instanceof RemoteBlobMissingError) return 'absent' as const;
+              throw error;
+            },
+          )),
     }),
     historyRepository,
     auth: new AuthService(new SqliteAuthRepository(db), clock, ids, config.sessionTtlHours * 3600 * 1000),

@@ -94,6 +94,31 @@ export function readSharedRow(row: Readonly<Record<string, unknown>>): RowReadin
   };
 }
 
+/** The fields a table stores in another form than the row holds them. */
+type EncodedFields = 'collections' | 'labels' | 'metadata' | 'deleted';
+
+/** A row as a table stores it: JSON text in `collections`, `labels`, `metadata`; `deleted` as 0/1. */
+export type Stored<T extends Pick<SharedRow, EncodedFields>> = Omit<T, EncodedFields> & {
+  collections: string;
+  labels: string;
+  metadata: string;
+  deleted: number;
+};
+
+/**
+ * A row (shared, or a local file record) as a table stores it: the one encoding the snapshot, the
+ * history table and the local files table share, the inverse of `readStoredRow`.
+ */
+export function toStored<T extends Pick<SharedRow, EncodedFields>>(row: T): Stored<T> {
+  return {
+    ...row,
+    collections: JSON.stringify(row.collections),
+    labels: JSON.stringify(row.labels),
+    metadata: JSON.stringify(row.metadata),
+    deleted: row.deleted ? 1 : 0,
+  };
+}
+
 /** A row as a table stores it (JSON text in `collections`, `labels`, `metadata`; `deleted` 0/1), checked. */
 export function readStoredRow(stored: Readonly<Record<string, unknown>>): RowReading {
   const reject = (problem: string): RowReading => ({ ok: false, rejected: { id: printableId(stored.stable_id), problem } });

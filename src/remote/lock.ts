@@ -61,7 +61,7 @@ export class LockLostError extends AppError {
 }
 
 type Attempt =
-  | { acquired: true; owner: LockOwner }
+  | { acquired: true; owner: LockOwner; askedAt: number }
   | { acquired: false; holder: LockOwner | undefined; retryNow?: boolean };
 
 /** Where MKCOL is not exclusive, a second read-back after this pause catches most racing writers. */
@@ -93,7 +93,13 @@ export class RemoteLock {
     let takeovers = 0;
     for (;;) {
       const attempt = await this.tryAcquire();
-      if (attempt.acquired) return new LockHandle(this.remote, this.options.ttlMs, attempt.owner, this.sleep, this.options.timers);
+      if (attempt.acquired) {
+        // Only where a PUT's answer proves it stored: a lost write of the owner file (or of a renewal)
+        // would leave takers judging an older expiry than the one the holder believes in.
+        const exclusive = this.options.exclusiveMkcol && this.remote.putAnswerConfirms === true;
+        const proof = { clock: this.clock, exclusive, askedAt: attempt.askedAt };
+        return new LockHandle(this.remote, this.options.ttlMs, attempt.owner, this.sleep, this.options.timers, proof);
+      }
       // Right after removing a stale lock, try at once (but never loop on takeovers).
       if (attempt.retryNow && takeovers++ < 3) continue;
       const left = deadline - this.clock.now();
@@ -120,6 +126,7 @@ export class RemoteLock {
         return { acquired: false, holder, retryNow: await this.takeOver(stale) };
       }
     }
+    const askedAt = this.clock.now();
     const serverNow = await this.remote.serverTime();
     const owner: LockOwner = {
       owner: this.options.ownerId,
@@ -138,14 +145,14 @@ export class RemoteLock {
     }
     // Where MKCOL is exclusive the folder is ours alone: the owner file is checked before the commit
     // (`verify`) anyway. Elsewhere another racer may have written its own: read back, and again later.
-    if (this.options.exclusiveMkcol) return { acquired: true, owner };
+    if (this.options.exclusiveMkcol) return { acquired: true, owner, askedAt };
     let readBack = await readOwner(this.remote);
     if (readBack?.nonce === owner.nonce) {
       await this.sleep(SETTLE_MS);
       readBack = await readOwner(this.remote);
     }
     if (readBack?.nonce !== owner.nonce) return { acquired: false, holder: readBack };
-    return { acquired: true, owner };
+    return { acquired: true, owner, askedAt };
   }
 
   /**
@@ -239,12 +246,35 @@ export function trackHeldLocks(): HeldLocks {
   };
 }
 
+/**
+ * What lets a release skip reading the owner file: where MKCOL is exclusive (and a PUT's answer
+ * proves the owner file stored), only a taker can end the lock before its holder does, and a taker
+ * needs the server's clock past `expires_at` + grace.
+ * `expires_at` is the server time asked for at local time `askedAt`, plus the TTL; clocks run at one
+ * rate (skew is an offset), so until local `askedAt + TTL` no taker can have judged it stale.
+ */
+export interface OwnershipProof {
+  clock: Clock;
+  /** MKCOL is exclusive and the owner file's writes are stored when acknowledged. */
+  exclusive: boolean;
+  /** Local time right before the server time behind the current `expires_at` was asked for. */
+  askedAt: number;
+}
+
+/**
+ * A release within this share of the TTL after the expiry was set deletes without reading the owner
+ * file first: half the TTL of margin for a slow DELETE and clocks that drift.
+ */
+const UNREAD_RELEASE_SHARE = 0.5;
+
 /** A held lock: renew it during long syncs, release it at the end. */
 export class LockHandle {
   /** Cancels the renewal timer; set while auto-renewal runs. */
   private cancelRenew: (() => void) | undefined;
   private renewing = false;
   private releasing: Promise<boolean> | undefined;
+  /** A read found the owner file not ours: from then on nothing is deleted unread. */
+  private doubted = false;
 
   constructor(
     private readonly remote: Remote,
@@ -252,6 +282,8 @@ export class LockHandle {
     private current: LockOwner,
     private readonly sleep: Sleep = realSleep,
     private readonly timers: Timers = systemTimers,
+    /** Absent: every release reads the owner file first. */
+    private proof?: OwnershipProof,
   ) {
     heldLocks?.add(this);
   }
@@ -269,7 +301,11 @@ export class LockHandle {
     for (let attempt = 0; ; attempt++) {
       const bytes = await readOwnerBytes(this.remote);
       const owner = bytes && parseOwner(bytes);
-      if (owner || !bytes || attempt >= OWNER_REREAD_MS.length) return owner?.nonce === this.current.nonce;
+      if (owner || !bytes || attempt >= OWNER_REREAD_MS.length) {
+        const ours = owner?.nonce === this.current.nonce;
+        if (!ours) this.doubted = true;
+        return ours;
+      }
       await this.sleep(OWNER_REREAD_MS[attempt]!);
     }
   }
@@ -277,9 +313,12 @@ export class LockHandle {
   /** Pushes the expiry forward; `LockLostError` if the lock is no longer ours. */
   async renew(): Promise<void> {
     if (!(await this.verify())) throw new LockLostError();
+    const askedAt = this.proof?.clock.now();
     const serverNow = await this.remote.serverTime();
     this.current = { ...this.current, expires_at: isoUtc(serverNow + this.ttlMs) };
     await writeOwner(this.remote, this.current);
+    // Only once the new expiry is written: until then the old one is what takers see.
+    if (this.proof && askedAt !== undefined) this.proof = { ...this.proof, askedAt };
   }
 
   /**
@@ -310,21 +349,30 @@ export class LockHandle {
   }
 
   /**
-   * Deletes the lock if it is still ours; `false` (and nothing deleted) when it is not. Called twice
-   * (the sync's end and Ctrl-C at once), both wait for one release: a second DELETE could remove the
-   * next holder's lock.
+   * Deletes the lock if it is still ours; `false` (and nothing deleted) when it is not. The owner
+   * file is read first unless the lock is certainly ours (`OwnershipProof`): one request less at the
+   * end of every sync. Called twice (the sync's end and Ctrl-C at once), both wait for one release:
+   * a second DELETE could remove the next holder's lock.
    */
   release(): Promise<boolean> {
     this.releasing ??= (async () => {
       this.stopAutoRenew();
       try {
-        if (!(await this.verify())) return false;
+        if (!this.certainlyOurs() && !(await this.verify())) return false;
         return await this.remote.delete(remotePaths.lockDir);
       } finally {
         heldLocks?.delete(this);
       }
     })();
     return this.releasing;
+  }
+
+  /** True while no taker can have judged the lock stale, on a server where only a taker ends it. */
+  private certainlyOurs(): boolean {
+    if (!this.proof?.exclusive || this.doubted) return false;
+    const elapsed = this.proof.clock.now() - this.proof.askedAt;
+    // A clock that went back proves nothing.
+    return elapsed >= 0 && elapsed < this.ttlMs * UNREAD_RELEASE_SHARE;
   }
 }
 

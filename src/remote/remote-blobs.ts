@@ -5,7 +5,10 @@
  * blob by hash and type; folders, shards and how an upload is confirmed are this module's business,
  * so a remote without folders (an object store listed by prefix) needs a new store, not a new engine.
  *
- * Requests, the scarce thing on hosted servers: a shard folder is created only when a PUT says it is
+ * Requests, the scarce thing on hosted servers: `createShards` makes all 256 shard folders at once
+ * (as restic makes its `data/` folders), so that no later push pays for a folder; the sync does not
+ * call it yet, because the remote GC would then list 256 folders on every run. Otherwise a shard
+ * folder is created only when a PUT says it is
  * missing (measured: 409 from Apache, lighttpd, the folder and memory remotes; 404 from rclone and
  * sabre/dav; nginx creates it by itself), or up front when one listing of the root (for a larger batch)
  * shows it absent. A refused PUT is cheap only while its body is small: the client sends the whole
@@ -18,6 +21,12 @@ import type { Readable } from 'node:stream';
 import { ParentMissingError, RemoteCorruptError } from './errors.ts';
 import { remotePaths } from './paths.ts';
 import type { Remote } from './remote.ts';
+
+/**
+ * The remote has no such blob (a 404): collected by the remote GC, or never uploaded. Still a corrupt
+ * remote to a sync (a row names it); a restore tells the user that the content is gone.
+ */
+export class RemoteBlobMissingError extends RemoteCorruptError {}
 
 /** A blob as the store needs it: its address (hash, type) and its exact size. */
 export interface BlobRef {
@@ -61,6 +70,9 @@ export const ROOT_LISTING_MIN_UPLOADS = 4;
 /** From this size on, an upload into a shard not known to exist creates the shard first (see above). */
 export const SHARD_FIRST_MIN_BYTES = 1024 * 1024;
 
+/** Every shard folder name: `00` … `ff`. */
+export const ALL_SHARDS: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function blobKey(blob: { hash: string; file_type: string }): string {
   return `${blob.hash}.${blob.file_type}`;
 }
@@ -103,6 +115,21 @@ export class RemoteBlobStore {
       this.listed = true;
     });
     await this.rootListing;
+  }
+
+  /**
+   * Creates every shard folder the root lacks: one listing, then a MKCOL per missing folder,
+   * `workers` at a time; returns how many it made. Meant for a repository's creation or migration.
+   */
+  async createShards(workers = 4): Promise<number> {
+    await this.prepareUploads(ROOT_LISTING_MIN_UPLOADS);
+    const missing = ALL_SHARDS.filter((shard) => !this.shards.has(shard));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < missing.length) await this.ensureShard(missing[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(workers, missing.length) }, worker));
+    return missing.length;
   }
 
   /**
@@ -179,7 +206,7 @@ export class RemoteBlobStore {
    */
   async download<Staged>(blob: BlobRef & { filename?: string }, into: BlobSink<Staged>): Promise<void> {
     const stream = await this.remote.get(remotePaths.blob(blob.hash, blob.file_type), { maxBytes: blob.size });
-    if (!stream) throw new RemoteCorruptError(`The remote has no content for ${blob.filename ?? blob.hash} (${blob.hash})`);
+    if (!stream) throw new RemoteBlobMissingError(`The remote has no content for ${blob.filename ?? blob.hash} (${blob.hash})`);
     await into.commit(await into.stageVerified(stream, blob.hash, blob.size), blob.file_type);
   }
 

@@ -245,7 +245,8 @@ export class RemoteMetadataStore {
     const publishDelta = !huge && (!compact || bytes.length <= MAX_DELTA_BESIDE_SNAPSHOT);
     if (publishDelta) await this.putCreatingParent(deltaPath(delta), bytes);
     const recent = [...(chained?.format === 2 ? chained.recent : state.recentCommits), commit].slice(-RECENT_COMMITS);
-    const snapshot = compact ? await this.publishSnapshot(state, journal, recent) : chained.snapshot;
+    // A format-2 base names a snapshot in `snapshots/`: the folder is there (no MKCOL to ask).
+    const snapshot = compact ? await this.publishSnapshot(state, journal, recent, chained?.format === 2) : chained.snapshot;
     const listed = publishDelta ? [...(chained?.format === 2 ? chained.deltas : []), delta] : [];
     const head: VersionHead = {
       format: 2,
@@ -282,7 +283,7 @@ export class RemoteMetadataStore {
    * Writes the state after `journal` as a snapshot, from the state this instance already holds (no
    * download), and uploads it under its new name, confirmed.
    */
-  private async publishSnapshot(state: RemoteSnapshot, journal: Journal, recent: string[]): Promise<ChainFile> {
+  private async publishSnapshot(state: RemoteSnapshot, journal: Journal, recent: string[], folderKnown: boolean): Promise<ChainFile> {
     const file = this.tempPath('snapshot');
     try {
       state.copyTo(file);
@@ -295,7 +296,9 @@ export class RemoteMetadataStore {
       }
       const size = (await fsp.stat(file)).size;
       const path = remotePaths.snapshotV2(journal.version, journal.commit);
-      await this.remote.mkdir(remotePaths.snapshotsDir);
+      // Made first when not known to be there: a PUT refused for a missing folder sends its whole
+      // body first, and a snapshot may be large.
+      if (!folderKnown) await this.remote.mkdir(remotePaths.snapshotsDir);
       await this.uploadConfirmed(path, size, file);
       return { version: journal.version, commit: journal.commit, size, sha256: await sha256File(file) };
     } finally {
@@ -456,8 +459,14 @@ export class RemoteMetadataStore {
    * version.txt must never name a snapshot that is not there.
    */
   private async uploadConfirmed(remotePath: string, size: number, file: string): Promise<void> {
+    const body = { size, open: () => fs.createReadStream(file) };
     for (let attempt = 1; attempt <= 2; attempt++) {
-      await this.remote.put(remotePath, { size, open: () => fs.createReadStream(file) });
+      await this.remote.put(remotePath, body).catch(async (error: unknown) => {
+        // The folder was removed by hand: make it again.
+        if (!(error instanceof ParentMissingError)) throw error;
+        await this.remote.mkdir(parentPath(remotePath));
+        await this.remote.put(remotePath, body);
+      });
       if ((await this.remote.stat(remotePath))?.size === size) return;
     }
     throw new RemoteUnavailableError(`The snapshot ${remotePath} did not arrive on the remote after two uploads`);

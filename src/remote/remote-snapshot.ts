@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { readStoredRow, type RejectedRow, type RemoteFileRow } from '../domain/shared-row.ts';
+import { readStoredRow, toStored, type RejectedRow, type RemoteFileRow, type Stored } from '../domain/shared-row.ts';
 import { AppError } from '../errors.ts';
 import { RemoteCorruptError } from './errors.ts';
 import { FORMAT_VERSION, RemoteFormatError } from './version-file.ts';
@@ -32,12 +32,7 @@ const SCHEMA = `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
-interface StoredRow extends Omit<RemoteFileRow, 'collections' | 'labels' | 'metadata' | 'deleted'> {
-  collections: string;
-  labels: string;
-  metadata: string;
-  deleted: number;
-}
+type StoredRow = Stored<RemoteFileRow>;
 
 /** The columns every reader selects; a snapshot lacking one is not a docsync snapshot. */
 const FILE_COLUMNS = [
@@ -275,16 +270,6 @@ export class RemoteSnapshot {
   private setMeta(key: string, value: string): void {
     this.stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
-}
-
-function toStored(row: RemoteFileRow): StoredRow {
-  return {
-    ...row,
-    collections: JSON.stringify(row.collections),
-    labels: JSON.stringify(row.labels),
-    metadata: JSON.stringify(row.metadata),
-    deleted: row.deleted ? 1 : 0,
-  };
 }
 
 function parseJson(text: string): unknown {

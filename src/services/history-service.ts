@@ -16,10 +16,10 @@ export interface BlobToFetch {
 }
 
 /**
- * Downloads a blob from the remote into the local blob store, verifying its hash; rejects when it
- * cannot (the remote's error says why).
+ * Downloads a blob from the remote into the local blob store, verifying its hash: `'absent'` when the
+ * remote does not have it (its GC collected it); rejects when it cannot tell (the remote's error says why).
  */
-export type FetchBlob = (blob: BlobToFetch) => Promise<void>;
+export type FetchBlob = (blob: BlobToFetch) => Promise<'fetched' | 'absent'>;
 
 export interface HistoryServiceDeps {
   files: SqliteFileRepository;
@@ -121,7 +121,14 @@ export class HistoryService {
         'the content of this version is no longer on this instance and no remote is configured',
       );
     }
-    await fetchBlob({ hash: source.hash, file_type: source.file_type, size: source.size, filename: source.filename });
+    const fetched = await fetchBlob({ hash: source.hash, file_type: source.file_type, size: source.size, filename: source.filename });
+    if (fetched === 'absent') {
+      throw new ConflictError(
+        'content_unavailable',
+        `the content of this version (${source.filename}, sha256 ${source.hash}) is no longer on this instance nor on the remote: ` +
+          'the remote deleted it once no version inside the history window named it, so it cannot be restored',
+      );
+    }
     if (!blobs.has(source.hash, source.file_type)) {
       throw new ConflictError('content_unavailable', 'the content of this version could not be brought from the remote');
     }

@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { mimeTypeOf, type FileRecord, type SyncStatus } from '../domain/file.ts';
 import type { StableId } from '../domain/ids.ts';
+import { toStored } from '../domain/shared-row.ts';
 import { BadRequestError } from '../errors.ts';
 import type { Db } from './database.ts';
 
@@ -326,13 +327,7 @@ function decodeTrashCursor(cursor: string): [string, string] {
 }
 
 function toRow(file: FileRecord): Omit<FileRow, 'rowid'> {
-  return {
-    ...file,
-    collections: JSON.stringify(file.collections),
-    labels: JSON.stringify(file.labels),
-    metadata: JSON.stringify(file.metadata),
-    deleted: file.deleted ? 1 : 0,
-  };
+  return toStored(file);
 }
 
 function fromRow(row: FileRow): FileRecord {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
-import type { RemoteFileRow } from '../domain/shared-row.ts';
+import { toStored, type RemoteFileRow, type Stored } from '../domain/shared-row.ts';
 
 /** The commit a set of row versions arrived in. */
 export interface CommitInfo {
@@ -24,25 +24,8 @@ export interface FileVersion extends RemoteFileRow {
   instance_id: string;
 }
 
-interface StoredVersion {
-  stable_id: string;
-  version: number;
-  hash: string;
-  filename: string;
-  file_type: string;
-  mime_type: string;
-  size: number;
-  doc_id: string | null;
-  collections: string;
-  labels: string;
-  metadata: string;
-  deleted: number;
-  created_at: string;
-  updated_at: string;
-  commit_id: string;
-  committed_at: string;
-  instance_id: string;
-}
+/** A row of `file_versions`: a shared row as stored, with the commit that made it. */
+type StoredVersion = Stored<RemoteFileRow> & { commit_id: string; committed_at: string; instance_id: string };
 
 const COLUMNS = `stable_id, version, hash, filename, file_type, mime_type, size, doc_id, collections, labels,
   metadata, deleted, created_at, updated_at, commit_id, committed_at, instance_id`;
@@ -83,7 +66,7 @@ export class HistoryRepository {
   /** Records the rows of one commit, in one transaction. */
   record(commit: CommitInfo, rows: readonly RemoteFileRow[]): void {
     this.db.transaction(() => {
-      for (const row of rows) this.insertStmt.run(toStored(commit, row));
+      for (const row of rows) this.insertStmt.run(toStoredVersion(commit, row));
     })();
   }
 
@@ -111,26 +94,9 @@ export class HistoryRepository {
   }
 }
 
-function toStored(commit: CommitInfo, row: RemoteFileRow): StoredVersion {
-  return {
-    stable_id: row.stable_id,
-    version: row.version,
-    hash: row.hash,
-    filename: row.filename,
-    file_type: row.file_type,
-    mime_type: row.mime_type,
-    size: row.size,
-    doc_id: row.doc_id,
-    collections: JSON.stringify(row.collections),
-    labels: JSON.stringify(row.labels),
-    metadata: JSON.stringify(row.metadata),
-    deleted: row.deleted ? 1 : 0,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    commit_id: commit.commit,
-    committed_at: commit.committed_at,
-    instance_id: commit.instance_id,
-  };
+/** A version's row as the table stores it, with the commit that made it. */
+function toStoredVersion(commit: CommitInfo, row: RemoteFileRow): StoredVersion {
+  return { ...toStored(row), commit_id: commit.commit, committed_at: commit.committed_at, instance_id: commit.instance_id };
 }
 
 function fromStored(stored: StoredVersion): FileVersion {

@@ -3,7 +3,7 @@ import { seededIdSource } from '../../src/domain/ids.ts';
 import { probeCapabilities } from '../../src/remote/capabilities.ts';
 import { LockHeldError, LockLostError, RemoteLock, type LockOptions } from '../../src/remote/lock.ts';
 import { remotePaths } from '../../src/remote/paths.ts';
-import type { Remote } from '../../src/remote/remote.ts';
+import type { ReadOptions, Remote } from '../../src/remote/remote.ts';
 import { remoteTargetNames, ShiftedTimeRemote, skewedClock, startRemoteTarget, type RemoteTarget } from '../support/remote-targets.ts';
 
 const TTL = 30_000;
@@ -24,11 +24,21 @@ describe.each(remoteTargetNames())('remote lock on %s', (name) => {
   });
   afterAll(() => target.stop());
 
-  /** A lock client for instance `owner`, seeing the server clock shifted by `shiftMs`. */
+  /**
+   * A lock client for instance `owner`, `shiftMs` later in the world's time: the server's clock it
+   * sees and its own local clock both move with `remote.shiftMs` (clocks run at one rate).
+   */
   const lockFor = (remote: Remote, owner: string, shiftMs = 0, extra: Partial<LockOptions> = {}) => {
     const shifted = new ShiftedTimeRemote(remote, shiftMs);
     const options: LockOptions = { ownerId: owner, ttlMs: TTL, waitMs: 0, exclusiveMkcol, pollMs: 10, ...extra };
-    return { lock: new RemoteLock(shifted, skewedClock(0), seededIdSource(seed++), noSleep, options), remote: shifted };
+    const clock = { now: () => Date.now() + shifted.shiftMs };
+    return { lock: new RemoteLock(shifted, clock, seededIdSource(seed++), noSleep, options), remote: shifted };
+  };
+
+  /** `remote` with its owner-file reads counted. */
+  const countingReads = (remote: Remote): { remote: Remote; reads: () => number } => {
+    const counted = new OwnerReads(remote, 0);
+    return { remote: counted, reads: () => counted.reads };
   };
 
   /**
@@ -94,12 +104,42 @@ describe.each(remoteTargetNames())('remote lock on %s', (name) => {
 
   it('refuses release and renewal by an owner whose lock was taken over', async () => {
     const fresh = target.fresh();
-    const old = await lockFor(fresh.connect(), 'a').lock.acquire();
+    const a = lockFor(fresh.connect(), 'a');
+    const old = await a.lock.acquire();
+    // 40 s go by for the old owner too (a frozen sync): its release must look before deleting.
+    a.remote.shiftMs = TTL + 10_000;
     const taker = await lockFor(fresh.connect(), 'b', TTL + 10_000).lock.acquire();
     expect(await old.release()).toBe(false);
     await expect(old.renew()).rejects.toBeInstanceOf(LockLostError);
     expect(await taker.verify()).toBe(true);
     expect(await taker.release()).toBe(true);
+    expect(await fresh.connect().stat(remotePaths.lockDir)).toBeUndefined();
+  });
+
+  it('a release reads the owner file only when a taker could have judged the lock stale', async () => {
+    const fresh = target.fresh();
+    const counted = countingReads(fresh.connect());
+    const a = lockFor(counted.remote, 'a');
+    const held = await a.lock.acquire();
+    const readsAfterAcquire = counted.reads();
+    // Just short of half the TTL later (for everyone), no taker can have the lock: it is not stale.
+    a.remote.shiftMs = TTL / 2 - 1000;
+    await expect(lockFor(fresh.connect(), 'b', TTL / 2 - 1000).lock.acquire()).rejects.toBeInstanceOf(LockHeldError);
+    expect(await held.release()).toBe(true);
+    expect(await fresh.connect().stat(remotePaths.lockDir)).toBeUndefined();
+    // Where MKCOL is exclusive only a taker ends a lock, and it cannot have: deleted unread — where
+    // an acknowledged owner file is a stored one (the WebDAV servers; not the memory remote, which
+    // models lost writes, nor a folder, where the read costs no request).
+    const unread = exclusiveMkcol && fresh.connect().putAnswerConfirms === true;
+    expect(counted.reads() - readsAfterAcquire).toBe(unread ? 0 : 1);
+
+    // Half the TTL after the expiry was set: no longer certain, so the release reads first.
+    const again = lockFor(counted.remote, 'a');
+    const second = await again.lock.acquire();
+    const before = counted.reads();
+    again.remote.shiftMs = TTL / 2;
+    expect(await second.release()).toBe(true);
+    expect(counted.reads() - before).toBe(1);
     expect(await fresh.connect().stat(remotePaths.lockDir)).toBeUndefined();
   });
 
@@ -150,6 +190,15 @@ describe.each(remoteTargetNames())('remote lock on %s', (name) => {
     expect(sleeps.slice(0, 4)).toEqual([100, 200, 400, 800]);
   });
 });
+
+/** Counts the reads of the lock's owner file. */
+class OwnerReads extends ShiftedTimeRemote {
+  reads = 0;
+  override getBytes(p: string, options?: ReadOptions): Promise<Buffer | undefined> {
+    if (p === remotePaths.lockOwner) this.reads++;
+    return super.getBytes(p, options);
+  }
+}
 
 /** A local clock that advances only by the sleeps recorded in `sleeps`. */
 function fakeTime(sleeps: number[]) {

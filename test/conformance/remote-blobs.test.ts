@@ -8,7 +8,7 @@ import { cryptoIdSource } from '../../src/domain/ids.ts';
 import { RemoteCorruptError, RemoteUnavailableError } from '../../src/remote/errors.ts';
 import { remotePaths } from '../../src/remote/paths.ts';
 import type { PutBody, PutOptions, PutResult, ReadOptions, Remote, RemoteEntry, RemoteStat } from '../../src/remote/remote.ts';
-import { RemoteBlobStore, ROOT_LISTING_MIN_UPLOADS, type BlobRef } from '../../src/remote/remote-blobs.ts';
+import { ALL_SHARDS, RemoteBlobStore, ROOT_LISTING_MIN_UPLOADS, type BlobRef } from '../../src/remote/remote-blobs.ts';
 import { BlobStore } from '../../src/store/blob-store.ts';
 import { remoteTargetNames, startRemoteTarget, type RemoteTarget } from '../support/remote-targets.ts';
 
@@ -150,6 +150,30 @@ describe.each(remoteTargetNames())('remote blobs on %s', (name) => {
     await Promise.all(blobs.map((b) => store.upload(b.ref, open(b.data))));
     // One shard existed: three MKCOLs, four PUTs, one listing.
     expect(remote.take()).toEqual({ list: 1, mkdir: 3, put: 4 });
+  });
+
+  it('createShards makes every missing shard folder (one listing, one MKCOL each); then an upload anywhere is one PUT', async () => {
+    const remote = await freshRemote();
+    const existing = blobIn('c1', 'already there');
+    await remote.mkdir(remotePaths.blobDir(existing.ref.hash));
+    remote.take();
+    expect(await new RemoteBlobStore(remote).createShards()).toBe(255);
+    expect(remote.take()).toEqual({ list: 1, mkdir: 255 });
+    const shards = ((await remote.list('')) ?? []).filter((e) => e.isDirectory).map((e) => e.name);
+    expect(shards.sort()).toEqual(ALL_SHARDS);
+    // A later sync (a new store: it knows nothing yet) puts a lone blob, and a batch, straight in.
+    remote.take();
+    const lone = blobIn('d7', 'lone after');
+    await new RemoteBlobStore(remote).upload(lone.ref, open(lone.data));
+    expect(remote.take()).toEqual({ put: 1 });
+    const store = new RemoteBlobStore(remote);
+    const batch = ['01', '7f', 'a5', 'fe'].map((p) => blobIn(p, 'batch after'));
+    await store.prepareUploads(batch.length);
+    await Promise.all(batch.map((b) => store.upload(b.ref, open(b.data))));
+    expect(remote.take()).toEqual({ list: 1, put: 4 });
+    // Once all are there, a second call makes nothing.
+    expect(await new RemoteBlobStore(remote).createShards()).toBe(0);
+    expect(remote.take()).toEqual({ list: 1 });
   });
 
   it('has, confirm and download: confirmed by the PUT answer where the remote vouches for it, else by one read per shard', async () => {

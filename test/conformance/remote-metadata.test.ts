@@ -204,6 +204,30 @@ describe.each(remoteTargetNames())('remote metadata on %s', (name) => {
     state.close();
   });
 
+  it('a compaction on a format-2 base sends no MKCOL for snapshots/; a folder removed by hand is made again', async () => {
+    const { remote, state, head: v1 } = await firstCommit('repo-12');
+    const mkdirs: string[] = [];
+    const counted = new Proxy(remote, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        const bound = (value as (...a: unknown[]) => unknown).bind(target);
+        return prop === 'mkdir' ? (path: string) => (mkdirs.push(path), bound(path)) : bound;
+      },
+    });
+    const store = new RemoteMetadataStore(counted, tmp.dir, seededIdSource(seed++), noSleep);
+    const { head: v2 } = await store.commit(state, [row(B, 0)], v1, { ...info('repo-12'), compact: true });
+    expect(v2.snapshot.version).toBe(2);
+    expect(mkdirs).toEqual([]);
+    for (const old of [v1, v2]) await remote.delete(snapshotPath(old));
+    await remote.delete(remotePaths.snapshotsDir);
+    const { head: v3 } = await store.commit(state, [row(A, 0, { labels: ['again'] })], v2, { ...info('repo-12'), compact: true });
+    // nginx (create_full_put_path) makes the folder for the PUT itself.
+    expect(mkdirs).toEqual(name === 'nginx' ? [] : [remotePaths.snapshotsDir]);
+    expect((await remote.stat(snapshotPath(v3)))?.size).toBe(v3.snapshot.size);
+    state.close();
+  });
+
   it('refuses a delta that does not match its sha256 (after reading it again), or that is missing', async () => {
     const { remote, store, state, head: v1 } = await firstCommit('repo-5');
     const other = reader(remote);

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isoUtc } from '../../src/domain/clock.ts';
@@ -137,6 +139,30 @@ describe('history, trash and restore over HTTP', () => {
     const conflict = await call('POST', `/api/v1/files/${v1.stable_id}/history/2/restore`);
     expect(conflict.statusCode).toBe(409);
     expect(conflict.json()).toMatchObject({ error: 'file_in_conflict' });
+  });
+
+  it('answers 409 content_unavailable when the remote no longer has the content either (its GC collected it)', async () => {
+    h = await start(new MemoryRemote());
+    const { files } = h.t.docsync;
+    const { v1, v2 } = await twoVersions();
+    // v1's blob is gone here (replaced) and was never (or no longer) on the remote.
+    const version = await call('POST', `/api/v1/files/${v1.stable_id}/history/1/restore`);
+    expect(version.statusCode, version.body).toBe(409);
+    expect(version.json()).toMatchObject({
+      error: 'content_unavailable',
+      message: expect.stringMatching(/^the content of this version \(paper\.pdf, sha256 [0-9a-f]{64}\) is no longer on this instance nor on the remote/),
+    });
+    expect(files.get(v1.stable_id)).toMatchObject({ hash: v2.hash, sync_status: 'synced', deleted: false });
+
+    // The trash: a deleted file whose content this instance dropped and the remote collected.
+    const lost = commitRow(await files.create(body('lost bytes'), { filename: 'lost.txt' }), 3);
+    files.delete(lost.stable_id);
+    commitRow(files.get(lost.stable_id, true), 4);
+    fs.rmSync(path.join(h.t.dataDir, 'blobs', lost.hash.slice(0, 2), `${lost.hash}.txt`));
+    const trashed = await call('POST', `/api/v1/trash/${lost.stable_id}/restore`);
+    expect(trashed.statusCode, trashed.body).toBe(409);
+    expect(trashed.json()).toMatchObject({ error: 'content_unavailable', message: expect.stringMatching(/lost\.txt.*cannot be restored$/) });
+    expect(files.get(lost.stable_id, true)).toMatchObject({ deleted: true, sync_status: 'synced' });
   });
 
   it('lists the trash a page at a time and restores a deleted file from it', async () => {

@@ -31,11 +31,15 @@ describe('HistoryService: history, trash and restore', () => {
   /** What the "remote" holds, by hash: the fetchBlob below downloads from here, verified. */
   let remoteContent: Map<string, string>;
   let fetched: BlobToFetch[];
+  /** The remote answers, but not usefully (a 5xx, say). */
+  let remoteFailing = false;
   const fetchBlob: FetchBlob = async (blob) => {
     fetched.push(blob);
+    if (remoteFailing) throw new AppError('remote_unavailable', 'the remote answered 503', 502);
     const content = remoteContent.get(blob.hash);
-    if (content === undefined) throw new AppError('remote_corrupt', `the remote has no ${blob.hash}`, 502);
+    if (content === undefined) return 'absent';
     await blobs.commit(await blobs.stageVerified(body(content), blob.hash, blob.size), blob.file_type);
+    return 'fetched';
   };
   /** `null`: no remote configured. */
   const service = (withFetch: FetchBlob | null = fetchBlob) =>
@@ -50,6 +54,7 @@ describe('HistoryService: history, trash and restore', () => {
 
   beforeEach(() => {
     t = createInstance();
+    remoteFailing = false;
     const paths = dataPaths(t.dataDir);
     blobs = new BlobStore(paths.blobs, paths.tmp, seededIdSource(9));
     remoteContent = new Map();
@@ -144,8 +149,17 @@ describe('HistoryService: history, trash and restore', () => {
 
   it('passes on the error of a failed download and leaves the row as it was', async () => {
     const { v1, v2 } = await fileWithTwoVersions();
+    remoteFailing = true;
+    await expectAppError(service().restoreVersion(v1.stable_id, 1), 502, 'remote_unavailable');
+    remoteFailing = false;
+    expect(t.docsync.files.get(v1.stable_id)).toEqual(v2);
+  });
+
+  it('content the remote no longer has (collected by its GC): 409 content_unavailable, the row as it was', async () => {
+    const { v1, v2 } = await fileWithTwoVersions();
     remoteContent.delete(v1.hash);
-    await expectAppError(service().restoreVersion(v1.stable_id, 1), 502, 'remote_corrupt');
+    const error = await expectAppError(service().restoreVersion(v1.stable_id, 1), 409, 'content_unavailable');
+    expect(error.message).toMatch(/is no longer on this instance nor on the remote/);
     expect(t.docsync.files.get(v1.stable_id)).toEqual(v2);
   });
 

@@ -92,6 +92,9 @@ export class ShiftedTimeRemote implements Remote {
   get description(): string {
     return this.inner.description;
   }
+  get putAnswerConfirms(): boolean | undefined {
+    return this.inner.putAnswerConfirms;
+  }
   stat(p: string): Promise<RemoteStat | undefined> {
     return this.inner.stat(p);
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/domain/file.ts';
-import { describeRejected, readSharedRow, readStoredRow, sharedRowProblem } from '../../src/domain/shared-row.ts';
+import { describeRejected, readSharedRow, readStoredRow, sharedRowProblem, toStored, type SharedRow } from '../../src/domain/shared-row.ts';
 
 /** A row as a snapshot stores it, every field valid. */
 const stored = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -131,6 +131,16 @@ describe('a shared row is checked field by field', () => {
     const problem = problemOf({ [field]: value });
     if (accepted) expect(problem).toBeUndefined();
     else expect(problem).toMatch(new RegExp(`^${field}`));
+  });
+
+  it('toStored is the inverse of readStoredRow (the one encoding of snapshots, history and the files table)', () => {
+    const reading = readStoredRow(stored({ deleted: 1, labels: '["a","b"]' }));
+    if (!reading.ok) throw new Error(reading.rejected.problem);
+    const row: SharedRow = reading.row;
+    expect(toStored(row)).toEqual(stored({ deleted: 1, labels: '["a","b"]' }));
+    expect(readStoredRow(toStored(row))).toEqual(reading);
+    // Fields it does not encode pass through (a local file record's sync bookkeeping, say).
+    expect(toStored({ ...row, sync_status: 'modified' })).toMatchObject({ sync_status: 'modified', deleted: 1 });
   });
 
   it('a missing field is a problem, never a crash', () => {
