@@ -327,7 +327,9 @@ export class SyncEngine {
     const failed = new Set<string>();
     let diskFull: unknown;
     let done = 0;
-    this.progress('downloading', 0, needed.length);
+    const bytesTotal = needed.reduce((sum, row) => sum + row.size, 0);
+    let bytesDone = 0;
+    this.progress('downloading', 0, needed.length, 0, bytesTotal);
     await forEachLimited(needed, this.deps.transferWorkers, async (row) => {
       // After a stall or a full disk, every further transfer would meet the same: skip them.
       if (this.stalled || diskFull) return;
@@ -335,6 +337,7 @@ export class SyncEngine {
         // Exactly the size its row states, verified against its hash before it is kept.
         await this.remoteBlobs.download(row, blobs);
         this.bytes += row.size;
+        bytesDone += row.size;
         this.summary.bytes_downloaded += row.size;
       } catch (error) {
         this.noteStall(error);
@@ -344,7 +347,7 @@ export class SyncEngine {
         if (reason instanceof InsufficientStorageError) diskFull ??= error;
         this.deps.listener?.message?.(`Download of ${row.filename} failed: ${reason.message}`);
       }
-      this.progress('downloading', ++done, needed.length);
+      this.progress('downloading', ++done, needed.length, bytesDone, bytesTotal);
     });
     // Every further write would fail too: stop here, before applying anything; the next sync
     // (once space is freed) downloads what is still missing.
@@ -574,7 +577,9 @@ export class SyncEngine {
       this.deps.listener?.message?.(message);
     };
     let done = 0;
-    this.progress('uploading', 0, candidates.length);
+    const bytesTotal = candidates.reduce((sum, file) => sum + file.size, 0);
+    let bytesDone = 0;
+    this.progress('uploading', 0, candidates.length, 0, bytesTotal);
     try {
       await this.remoteBlobs.prepareUploads(candidates.length);
     } catch (error) {
@@ -589,11 +594,12 @@ export class SyncEngine {
         if (upload.confirmed) state.recordUploadedBlob(blobKey(file), where);
         uploaded.push(upload);
         this.bytes += file.size;
+        bytesDone += file.size;
         this.summary.bytes_uploaded += file.size;
       } catch (error) {
         fail(blobKey(file), `Upload of ${file.filename} failed: ${(error as Error).message}`, error);
       }
-      this.progress('uploading', ++done, candidates.length);
+      this.progress('uploading', ++done, candidates.length, bytesDone, bytesTotal);
     });
     if (this.stalled) throw this.stalled;
     const unconfirmed = await this.remoteBlobs.confirm(uploaded, this.deps.transferWorkers);
@@ -682,7 +688,7 @@ export class SyncEngine {
   }
 
   /** Reports progress; `percent` spans the phases in their order and never goes back. */
-  private progress(phase: SyncPhase, done: number, total: number): void {
+  private progress(phase: SyncPhase, done: number, total: number, bytesDone = 0, bytesTotal = 0): void {
     const span: Record<SyncPhase, [number, number]> = {
       checking: [0, 2],
       locking: [2, 5],
@@ -704,7 +710,7 @@ export class SyncEngine {
     if (!milestone && now - this.lastProgressAt < PROGRESS_INTERVAL_MS) return;
     this.lastPhase = phase;
     this.lastProgressAt = now;
-    this.deps.listener?.progress?.({ phase, percent, done, total, bytes: this.bytes });
+    this.deps.listener?.progress?.({ phase, percent, done, total, bytes: this.bytes, bytes_done: bytesDone, bytes_total: bytesTotal });
   }
 
   private percent = 0;

@@ -15,6 +15,9 @@ export interface SyncProgress {
   total: number;
   /** Content bytes moved so far (both directions). */
   bytes: number;
+  /** Content bytes of the current transfer phase (`downloading`, `uploading`): moved and to move; 0 in other phases. */
+  bytes_done: number;
+  bytes_total: number;
 }
 
 /** The answer of `POST /sync` (README.md#http-api), plus the bytes that moved. */
