@@ -156,6 +156,11 @@ describe.skipIf(!ready)('conflicts and live status in Chromium, two instances th
       expect(await diff.locator('tr.same').count()).toBe(3);
       expect(await accessibilityProblems(page, '#conflicts-panel')).toEqual([]);
       await shot(page, '2-conflict-diff');
+      await page.setViewportSize({ width: 390, height: 844 });
+      await shot(page, '2b-conflict-phone');
+      // The conflicts panel fits (the file list below is another part of the page).
+      expect(await page.locator('#conflicts-panel').evaluate((panel) => panel.scrollWidth <= panel.clientWidth && panel.getBoundingClientRect().right <= 390)).toBe(true);
+      await page.setViewportSize({ width: 1280, height: 800 });
 
       // ---- merge: labels and collections from both, content from the remote; the result box follows ----
       await item.getByRole('combobox', { name: /keep content from/ }).selectOption('remote');
@@ -164,6 +169,8 @@ describe.skipIf(!ready)('conflicts and live status in Chromium, two instances th
       await page.locator('#sync-conflicts-note').filter({ hasText: 'All conflicts are resolved' }).waitFor();
       expect(await page.locator('#sync-summary').getAttribute('class')).toContain('ok');
       await badge(page, '1 local change');
+      const listed = page.locator('#file-list tbody tr').filter({ hasText: 'notes.txt' });
+      await listed.getByText('from-one').waitFor();
       await shot(page, '3-merged');
       expect(two.docsync.files.get(notes.stable_id)).toMatchObject({ labels: ['draft', 'from-two', 'from-one'], collections: ['thesis', 'review'], sync_status: 'modified' });
       await page.getByRole('button', { name: 'Sync now' }).click();
@@ -200,6 +207,7 @@ describe.skipIf(!ready)('conflicts and live status in Chromium, two instances th
       const uploads = phases.filter((text) => text.startsWith('Uploading'));
       expect(uploads[0]).toBe('Uploading 0 of 3 files · 0 B of 3.0 MB');
       expect(uploads.at(-1)).toMatch(/^Uploading 3 of 3 files · 3\.0 MB of 3\.0 MB · [\d.]+ (B|KB|MB|GB)\/s$/);
+      await badge(page, 'In sync');
       await shot(page, '4-progress-done');
       expect(problems).toEqual([]);
     } catch (error) {

@@ -29,7 +29,14 @@ export function differencesTable(detail: ConflictDetail, choices: Choices): HTML
   const { local, remote } = detail;
   const mergeable = remote !== null && !local.deleted && !remote.deleted;
   const row = (name: string, here: Node | string, there: Node | string, choice?: HTMLSelectElement, cls?: string) =>
-    h('tr', { class: cls ?? null }, h('th', { scope: 'row' }, name), h('td', {}, here), h('td', {}, there), mergeable && h('td', {}, choice ?? ''));
+    h(
+      'tr',
+      { class: cls ?? null },
+      h('th', { scope: 'row' }, name),
+      h('td', { 'data-side': 'This instance' }, here),
+      h('td', { 'data-side': 'Remote' }, there),
+      mergeable && h('td', { class: 'choice' }, choice ?? ''),
+    );
   const rows = [
     row('Changed', changedText(local, 'this instance'), remote ? changedText(remote, remote.instance_id ? `instance ${remote.instance_id.slice(0, 8)}` : 'another instance') : '?', undefined, 'when'),
   ];
@@ -152,6 +159,8 @@ function diffTable(here: string, there: string, filename: string): HTMLElement {
       'table',
       { class: 'diff' },
       h('caption', { class: 'visually-hidden' }, `Line differences of ${filename}: this instance on the left, the remote on the right`),
+      // Fixed layout takes column widths from here, not from the header's spanning cells.
+      h('colgroup', {}, h('col', { class: 'ln' }), h('col', {}), h('col', { class: 'ln' }), h('col', {})),
       h('thead', {}, h('tr', {}, h('th', { colspan: 2, scope: 'col' }, 'This instance'), h('th', { colspan: 2, scope: 'col' }, 'Remote'))),
       h(
         'tbody',
