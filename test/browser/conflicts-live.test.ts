@@ -188,6 +188,45 @@ describe.skipIf(!ready)('conflicts and live status in Chromium, two instances th
     }
   });
 
+  it('an image conflict shows both versions next to each other', { timeout: 120_000 }, async () => {
+    const { page, context, problems } = await openPage(browser, 'images');
+    try {
+      await page.setContent('<body style="margin:0;background:#2563eb"></body>');
+      // Real PNGs of different sizes, made by the browser itself.
+      const png = (width: number, height: number) => page.screenshot({ clip: { x: 0, y: 0, width, height } });
+      const [first, mine, theirs] = [await png(8, 8), await png(40, 20), await png(30, 60)];
+      const image = await one.docsync.files.create(Readable.from([first]), { filename: 'figure.png' });
+      await one.docsync.sync.sync();
+      await two.docsync.sync.sync();
+      await one.docsync.files.replaceContent(image.stable_id, Readable.from([theirs]));
+      await one.docsync.sync.sync();
+      await two.docsync.files.replaceContent(image.stable_id, Readable.from([mine]));
+      expect((await two.docsync.sync.sync()).conflicts).toBe(1);
+
+      await logIn(page, two.url);
+      const item = page.locator('#conflict-list li.conflict').filter({ hasText: 'figure.png' });
+      await item.getByRole('button', { name: 'Compare content' }).click();
+      const images = item.locator('.previews img');
+      await expect.poll(() => images.evaluateAll((imgs) => imgs.map((img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight]))).toEqual([[40, 20], [30, 60]]);
+      expect(await images.nth(1).getAttribute('alt')).toBe('Remote version of figure.png');
+      expect(await images.nth(0).evaluate((img) => img.clientWidth)).toBe(40); // never blown up
+      // Only the content differs: nothing to merge, so no merge button and no merge choices.
+      expect(await item.getByRole('button', { name: /^Merge of/ }).count()).toBe(0);
+      expect(await item.locator('select').count()).toBe(0);
+      expect(await accessibilityProblems(page, '#conflicts-panel')).toEqual([]);
+      await shot(page, '5-image-conflict');
+      await item.getByRole('button', { name: /^Take the remote version of figure\.png/ }).click();
+      await page.locator('#conflicts-panel').waitFor({ state: 'hidden' });
+      expect(two.docsync.files.get(image.stable_id).hash).toBe(one.docsync.files.get(image.stable_id).hash);
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await shot(page, 'failure-images').catch(() => undefined);
+      throw error;
+    } finally {
+      await context.close();
+    }
+  });
+
   it('sync progress shows files and bytes done of the total, with speed', { timeout: 120_000 }, async () => {
     const { page, context, problems } = await openPage(browser, 'instance 1');
     try {

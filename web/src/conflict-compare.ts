@@ -27,7 +27,7 @@ export type Choices = Map<keyof MergeFields, HTMLSelectElement>;
  */
 export function differencesTable(detail: ConflictDetail, choices: Choices): HTMLElement {
   const { local, remote } = detail;
-  const mergeable = remote !== null && !local.deleted && !remote.deleted;
+  const mergeable = canMerge(detail);
   const row = (name: string, here: Node | string, there: Node | string, choice?: HTMLSelectElement, cls?: string) =>
     h(
       'tr',
@@ -63,6 +63,16 @@ export function differencesTable(detail: ConflictDetail, choices: Choices): HTML
     ),
     same.length > 0 && h('p', { class: 'muted small conflict-same' }, `Same on both sides: ${same.map((f) => FIELD_NAMES[f].toLowerCase()).join(', ')}.`),
   );
+}
+
+/**
+ * Both sides live, and something to combine: tags, or several fields that differ (with only the
+ * content different, "merge" would just be one of the two versions).
+ */
+export function canMerge(detail: ConflictDetail): boolean {
+  const { local, remote, differences } = detail;
+  if (!remote || local.deleted || remote.deleted) return false;
+  return differences.some((f) => f === 'labels' || f === 'collections') || differences.length > 1;
 }
 
 function changedText(side: ConflictSide, where: string): string {

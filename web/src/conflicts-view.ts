@@ -1,6 +1,6 @@
 import { api } from './api.ts';
 import type { Conflict, ConflictDetail, MergeFields, Resolution } from './api-types.ts';
-import { differencesTable, showContent, type Choices } from './conflict-compare.ts';
+import { canMerge, differencesTable, showContent, type Choices } from './conflict-compare.ts';
 import { byId, fill, h } from './dom.ts';
 import { errorMessage, notify } from './notify.ts';
 
@@ -69,8 +69,8 @@ export class ConflictsView {
     void api.conflict(conflict.file_id).then(
       (detail) => {
         fill(table, differencesTable(detail, choices));
-        if (mergeable(detail)) buttons[3]!.hidden = false;
-        if (detail.differences.includes('content') && mergeable(detail)) li.insertBefore(compareToggle(detail), actions);
+        if (canMerge(detail)) buttons[3]!.hidden = false;
+        if (detail.differences.includes('content') && bothLive(detail)) li.insertBefore(compareToggle(detail), actions);
       },
       (error: unknown) => fill(table, h('p', { class: 'error' }, `Could not load both sides: ${errorMessage(error)}`)),
     );
@@ -93,7 +93,7 @@ export class ConflictsView {
   }
 }
 
-function mergeable(detail: ConflictDetail): boolean {
+function bothLive(detail: ConflictDetail): boolean {
   return detail.remote !== null && !detail.local.deleted && !detail.remote.deleted;
 }
 
