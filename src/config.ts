@@ -21,6 +21,8 @@ export interface Config {
   /** Password for the `admin` user made on first start; generated and printed once when absent. */
   adminPassword: string | undefined;
   syncIntervalSeconds: number;
+  /** Seconds between the background status checks that tell open pages of a new remote version (0 = off). */
+  statusIntervalSeconds: number;
   transferWorkers: number;
   lockTtlSeconds: number;
   lockWaitSeconds: number;
@@ -93,6 +95,12 @@ export const OPTIONS = {
     secret: true,
   },
   syncInterval: { env: 'DOCSYNC_SYNC_INTERVAL', flag: 'sync-interval', help: 'seconds between background syncs; 0 = off', default: '300' },
+  statusInterval: {
+    env: 'DOCSYNC_STATUS_INTERVAL',
+    flag: 'status-interval',
+    help: 'seconds between checks of the remote version while a page is open (one small request each); 0 = off',
+    default: '60',
+  },
   transferWorkers: { env: 'DOCSYNC_TRANSFER_WORKERS', flag: 'transfer-workers', help: 'parallel blob transfers', default: '4' },
   lockTtl: { env: 'DOCSYNC_LOCK_TTL', flag: 'lock-ttl', help: 'remote lock expiry (seconds)', default: '60' },
   lockWait: { env: 'DOCSYNC_LOCK_WAIT', flag: 'lock-wait', help: 'how long to wait for the remote lock (seconds)', default: '300' },
@@ -228,6 +236,7 @@ export function loadConfig(
     remote: parseRemote(lookup, where, problems, dataDir, webdavPassword),
     adminPassword: secret('adminPassword'),
     syncIntervalSeconds: int('syncInterval', 0, 7 * 24 * 3600),
+    statusIntervalSeconds: int('statusInterval', 0, 24 * 3600),
     transferWorkers: int('transferWorkers', 1, 64),
     lockTtlSeconds: int('lockTtl', 5, 24 * 3600),
     lockWaitSeconds: int('lockWait', 0, 24 * 3600),

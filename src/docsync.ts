@@ -98,6 +98,7 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
     metadata: remote && new RemoteMetadataStore(remote, paths.tmp, ids, options.sync?.sleep, config.maxSnapshotBytes, options.format?.maxDeltas),
     statePath: paths.remoteState,
     history: historyRepository,
+    authorOf: (stableId, version) => historyRepository.get(stableId, version),
     gc: {
       intervalMs: config.gcIntervalHours * HOUR_MS,
       windowMs: config.historyDays * DAY_MS,

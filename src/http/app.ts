@@ -27,6 +27,8 @@ import { sseRoutes, sessionKeyOf } from './routes/sse.ts';
 import { syncRoutes } from './routes/sync.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { SseHub } from '../sse/sse-hub.ts';
+import { systemTimers } from '../domain/clock.ts';
+import { RemoteWatch } from '../sync/remote-watch.ts';
 
 export const API_PREFIX = '/api/v1';
 
@@ -34,6 +36,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** SSE keep-alive interval (30 s by default, docs/design.md#events-sse). */
   sseKeepAliveMs?: number;
+  /** Background status check interval (`DOCSYNC_STATUS_INTERVAL` by default; 0 = off). */
+  statusCheckMs?: number;
 }
 
 /** A route as registered, for tests that walk the whole table (e.g. "every route needs a session"). */
@@ -70,7 +74,7 @@ function formatValidationErrors(errors: FastifySchemaValidationError[], dataVar:
   return new Error(text);
 }
 
-export type DocsyncApp = FastifyInstance & { routeTable: RouteEntry[]; sse: SseHub };
+export type DocsyncApp = FastifyInstance & { routeTable: RouteEntry[]; sse: SseHub; remoteWatch: RemoteWatch };
 
 export async function buildApp(docsync: Docsync, options: AppOptions = {}): Promise<DocsyncApp> {
   const app = Fastify({
@@ -132,8 +136,18 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
   sse.start();
   const unsubscribe = forwardSyncEvents(docsync, sse, app.log);
   const stopSyncLog = logSyncs(docsync, app.log);
+  // Open pages hear of a new remote version without asking: one check per interval for all of them.
+  const remoteWatch = new RemoteWatch({
+    status: () => docsync.sync.status(),
+    active: () => sse.connectedCount > 0,
+    busy: () => docsync.sync.inProgress,
+    announce: (status) => sse.publish('syncStatus', status),
+    timers: systemTimers,
+  });
+  if (docsync.sync.remoteConfigured) remoteWatch.start(options.statusCheckMs ?? docsync.config.statusIntervalSeconds * 1000);
   // Streams never end by themselves: end them before the server waits for open connections.
   app.addHook('preClose', async () => {
+    remoteWatch.close();
     unsubscribe();
     stopSyncLog();
     sse.closeAll();
@@ -154,7 +168,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
   );
   await app.register(metricsRoutes, { docsync, sse });
   await app.ready();
-  return Object.assign(app, { routeTable, sse });
+  return Object.assign(app, { routeTable, sse, remoteWatch });
 }
 
 /**

@@ -171,13 +171,58 @@ export const ResolutionResponse = Type.Object({
   message: Type.String(),
 });
 
+const Side = Type.Enum(['local', 'remote']);
+const TagSide = Type.Enum(['local', 'remote', 'both']);
+
 export const ResolveConflictBody = Type.Object(
   {
     file_id: Type.String({ minLength: 1, maxLength: 64 }),
-    resolution: Type.Enum(['local_wins', 'remote_wins', 'keep_both']),
+    resolution: Type.Enum(['local_wins', 'remote_wins', 'keep_both', 'merge']),
+    fields: Type.Optional(
+      Type.Object(
+        {
+          filename: Type.Optional(Side),
+          doc_id: Type.Optional(Side),
+          metadata: Type.Optional(Side),
+          content: Type.Optional(Side),
+          collections: Type.Optional(TagSide),
+          labels: Type.Optional(TagSide),
+        },
+        {
+          additionalProperties: false,
+          description: 'merge only: the side each field comes from (default: collections and labels both, the rest local)',
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
+
+const ConflictSideSchema = Type.Object({
+  deleted: Type.Boolean(),
+  filename: Type.String(),
+  file_type: Type.String(),
+  mime_type: Type.String(),
+  size: Type.Integer(),
+  hash: Type.String(),
+  doc_id: Nullable(Type.String()),
+  collections: Type.Array(Type.String()),
+  labels: Type.Array(Type.String()),
+  metadata: FreeObject,
+  modified_at: Type.String(),
+  instance_id: Nullable(Type.String({ description: 'the instance that made this side, when known' })),
+  version: Nullable(Type.Integer({ description: 'the remote version of the remote side' })),
+});
+
+export const ConflictDetailResponse = Type.Object({
+  file_id: Type.String(),
+  conflict_type: Type.Enum(['modified_both', 'deleted_remote', 'deleted_local']),
+  detected_at: Type.String(),
+  local: ConflictSideSchema,
+  remote: Nullable(ConflictSideSchema),
+  remote_problem: Nullable(Type.String()),
+  differences: Type.Array(Type.Enum(['filename', 'content', 'collections', 'labels', 'doc_id', 'metadata'])),
+});
 
 /** One version of a file (docs/design.md#history-trash-and-garbage-collection), as `GET /files/:id/history` lists it. */
 export const FileVersionSchema = Type.Object(

@@ -175,7 +175,7 @@ export class FileService {
   }
 
   /** The content of a live file, optionally a byte range (inclusive end). */
-  openContent(file: FileRecord, range?: { start: number; end: number }): Readable {
+  openContent(file: Pick<FileRecord, 'hash' | 'file_type'>, range?: { start: number; end: number }): Readable {
     return this.deps.blobs.createReadStream(file.hash, file.file_type, range);
   }
 

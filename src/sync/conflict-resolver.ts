@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { isoUtc, type Clock } from '../domain/clock.ts';
-import { newLocalFile, type FileRecord } from '../domain/file.ts';
+import { LIMITS, mimeTypeOf, newLocalFile, normalizeTags, type FileRecord } from '../domain/file.ts';
 import { newStableId, type IdSource } from '../domain/ids.ts';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
 import { RemoteBlobStore } from '../remote/remote-blobs.ts';
@@ -9,9 +9,21 @@ import type { RemoteFileRow } from '../domain/shared-row.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
+import { sameState } from './planner.ts';
 
-export const RESOLUTIONS = ['local_wins', 'remote_wins', 'keep_both'] as const;
+export const RESOLUTIONS = ['local_wins', 'remote_wins', 'keep_both', 'merge'] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
+
+/** Which side each field of a `merge` comes from; `both`: the union of the two tag lists. */
+export interface MergeChoice {
+  filename?: 'local' | 'remote';
+  doc_id?: 'local' | 'remote';
+  metadata?: 'local' | 'remote';
+  /** The content (and with it size and file type: the blob is stored by hash and type). */
+  content?: 'local' | 'remote';
+  collections?: 'local' | 'remote' | 'both';
+  labels?: 'local' | 'remote' | 'both';
+}
 
 export interface ResolutionResult {
   stable_id: string;
@@ -41,7 +53,7 @@ export interface ConflictResolverDeps {
 export class ConflictResolver {
   constructor(private readonly deps: ConflictResolverDeps) {}
 
-  async resolve(stableId: string, resolution: string): Promise<ResolutionResult> {
+  async resolve(stableId: string, resolution: string, choice: MergeChoice = {}): Promise<ResolutionResult> {
     if (!(RESOLUTIONS as readonly string[]).includes(resolution)) {
       throw new BadRequestError(`resolution must be one of ${RESOLUTIONS.join(', ')}, got '${resolution}'`);
     }
@@ -54,27 +66,25 @@ export class ConflictResolver {
     }
     const remote = conflict.remote;
     let copyId: string | null = null;
-    if (resolution === 'local_wins') {
+    if (resolution === 'merge') {
+      if (!remote) throw unreadable(stableId, conflict.remote_problem);
+      if (local.deleted || remote.deleted) {
+        throw new ConflictError('merge_needs_both_sides', `File '${stableId}' is deleted on one side: there is nothing to merge; keep one version`);
+      }
+      if (choice.content === 'remote') await this.fetchRemoteContent(stableId, local, remote);
+      this.merge(local, remote, choice);
+    } else if (resolution === 'local_wins') {
       // Based on the remote version it conflicted with: the next sync sees only the local change.
       // With that version unknown (an unreadable stored row), on the old base: the next sync meets
       // the remote row again, as a conflict if it is readable by then, else it publishes over it.
       const base = remote?.version ?? local.remote_version;
       files.update({ ...local, sync_status: local.deleted ? 'pending_delete' : 'modified', remote_version: base });
     } else if (!remote) {
-      throw new ConflictError(
-        'remote_unreadable',
-        `The remote side of the conflict of '${stableId}' is unreadable (${conflict.remote_problem}): resolve it with local_wins, or sync again to read the remote side anew`,
-      );
+      throw unreadable(stableId, conflict.remote_problem);
     } else {
       // The remote side's content first: if it cannot be fetched, nothing has changed yet, and
       // resolving again does not make a second copy.
-      if (!remote.deleted && !this.deps.blobs.has(remote.hash, remote.file_type)) {
-        await this.download(remote);
-        const now = files.get(stableId);
-        if (now?.sync_status !== 'conflict' || now.local_modified_at !== local.local_modified_at || now.hash !== local.hash) {
-          throw new ConflictError('changed_meanwhile', `File '${stableId}' changed while its conflict was being resolved; look again and resolve it then`);
-        }
-      }
+      if (!remote.deleted) await this.fetchRemoteContent(stableId, local, remote);
       if (resolution === 'keep_both' && !local.deleted) copyId = this.copyOf(local);
       this.adoptRemote(local, remote);
     }
@@ -85,14 +95,67 @@ export class ConflictResolver {
       copy_id: copyId,
       message: copyId
         ? `Kept both: the local version is now file ${copyId}; the next sync shares both`
-        : 'Resolved; the next sync shares the result',
+        : resolution === 'merge'
+          ? 'Merged; the next sync shares the result'
+          : 'Resolved; the next sync shares the result',
     };
+  }
+
+  /** Downloads (verified) the remote side's content unless it is here; refuses if the file moved meanwhile. */
+  private async fetchRemoteContent(stableId: string, local: FileRecord, remote: RemoteFileRow): Promise<void> {
+    if (this.deps.blobs.has(remote.hash, remote.file_type)) return;
+    await this.download(remote);
+    const now = this.deps.files.get(stableId);
+    if (now?.sync_status !== 'conflict' || now.local_modified_at !== local.local_modified_at || now.hash !== local.hash) {
+      throw new ConflictError('changed_meanwhile', `File '${stableId}' changed while its conflict was being resolved; look again and resolve it then`);
+    }
+  }
+
+  /**
+   * Field by field from either side (tags: the union by default, other fields: this instance's),
+   * as a local change on top of the remote version: the next sync pushes it like any edit. A
+   * result equal to the remote row is simply the remote version, synced.
+   */
+  private merge(local: FileRecord, remote: RemoteFileRow, choice: MergeChoice): void {
+    const pick = <K extends keyof FileRecord & keyof RemoteFileRow>(key: K, side: 'local' | 'remote' | undefined) =>
+      side === 'remote' ? remote[key] : local[key];
+    const tags = (field: 'collections' | 'labels') => {
+      const side = choice[field] ?? 'both';
+      const merged = side === 'both' ? normalizeTags([...local[field], ...remote[field]]) : pick(field, side);
+      if (merged.length > LIMITS.tagCount) {
+        throw new BadRequestError(`The merged ${field} would hold ${merged.length} entries, more than ${LIMITS.tagCount}: choose one side for ${field}`);
+      }
+      return merged;
+    };
+    const content = choice.content ?? 'local';
+    const filename = pick('filename', choice.filename);
+    const merged: FileRecord = {
+      ...local,
+      hash: pick('hash', content),
+      size: pick('size', content),
+      file_type: pick('file_type', content),
+      filename,
+      mime_type: mimeTypeOf(filename),
+      doc_id: pick('doc_id', choice.doc_id),
+      metadata: pick('metadata', choice.metadata),
+      collections: tags('collections'),
+      labels: tags('labels'),
+    };
+    if (sameState(merged, remote)) {
+      this.adoptRemote(local, remote);
+      return;
+    }
+    const now = isoUtc(this.deps.clock.now());
+    // `sync_hash` says which content the remote already has: a remote-content merge moves metadata only.
+    const syncHash = content === 'remote' ? remote.hash : local.sync_hash;
+    this.deps.files.update({ ...merged, updated_at: now, local_modified_at: now, sync_status: 'modified', sync_hash: syncHash, remote_version: remote.version });
+    if (merged.hash !== local.hash) this.deps.blobs.removeIfUnreferenced(local.hash, local.file_type, (h, e) => this.deps.files.isBlobReferenced(h, e));
   }
 
   /** The local version as a new file: same content (same blob), its own identity, to be pushed. */
   private copyOf(local: FileRecord): string {
     const now = isoUtc(this.deps.clock.now());
-    const filename = conflictCopyName(local.filename, local.file_type, now.slice(0, 10), this.deps.host ?? os.hostname());
+    const filename = this.unusedCopyName(local, now.slice(0, 10));
     // A new file (only a live local side is copied): its MIME type derived from its own name, as on
     // every instance that reads its row (a renamed file's copy may lose its extension).
     const copy = newLocalFile(
@@ -111,6 +174,20 @@ export class ConflictResolver {
     );
     this.deps.files.insert(copy);
     return copy.stable_id;
+  }
+
+  /**
+   * A conflict-copy name no live file here has: two copies of one file made on the same day (or
+   * copies that other instances made and this one pulled) get ` 2`, ` 3`, … in the parentheses.
+   */
+  private unusedCopyName(local: FileRecord, date: string): string {
+    const host = this.deps.host ?? os.hostname();
+    const first = conflictCopyName(local.filename, local.file_type, date, host);
+    const stem = first.slice(0, first.lastIndexOf(')'));
+    const taken = new Set(this.deps.files.list({ q: stem, limit: 1000 }).files.map((file) => file.filename));
+    let name = first;
+    for (let n = 2; taken.has(name); n++) name = conflictCopyName(local.filename, local.file_type, date, `${host} ${n}`);
+    return name;
   }
 
   /** The local row becomes the remote version (its content already here), synced at that version. */
@@ -139,6 +216,13 @@ export class ConflictResolver {
     // Capped at the row's size and verified against its hash before it is kept.
     await new RemoteBlobStore(remote).download(row, blobs);
   }
+}
+
+function unreadable(stableId: string, problem: string | undefined): ConflictError {
+  return new ConflictError(
+    'remote_unreadable',
+    `The remote side of the conflict of '${stableId}' is unreadable (${problem}): resolve it with local_wins, or sync again to read the remote side anew`,
+  );
 }
 
 /** `report.pdf` → `report (conflict copy 2026-11-25 laptop).pdf`; the extension stays last. */

@@ -1,7 +1,7 @@
 import { describeRemote, type Config } from '../config.ts';
 import { isoUtc, type Clock, type Timers } from '../domain/clock.ts';
 import type { IdSource, StableId } from '../domain/ids.ts';
-import { AppError, ConflictError, storageErrorOf } from '../errors.ts';
+import { AppError, ConflictError, NotFoundError, storageErrorOf } from '../errors.ts';
 import { seconds, withinBudget } from '../remote/bounded-read.ts';
 import { probeCapabilities, type RemoteCapabilities } from '../remote/capabilities.ts';
 import { LockLostError, RemoteLock } from '../remote/lock.ts';
@@ -12,7 +12,10 @@ import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
 import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
-import { ConflictResolver, type ResolutionResult } from './conflict-resolver.ts';
+import { conflictDetail, type CommitAuthor, type ConflictDetail } from './conflict-detail.ts';
+import { ConflictResolver, type MergeChoice, type ResolutionResult } from './conflict-resolver.ts';
+import { RemoteBlobStore } from '../remote/remote-blobs.ts';
+import type { RemoteFileRow } from '../domain/shared-row.ts';
 import { SyncEngine, type SyncCheckpoint, type SyncOptions } from './engine.ts';
 import type { GcPolicy } from './garbage-collection.ts';
 import type { HistoryRecorder } from './history-log.ts';
@@ -78,6 +81,8 @@ export interface SyncServiceDeps {
   statePath: string;
   /** Hears of every commit published or pulled (the file history). */
   history?: HistoryRecorder;
+  /** Who committed a row version (the file history): names the instance of a conflict's remote side. */
+  authorOf?: CommitAuthor;
   /** Remote GC after commits (docs/design.md#history-trash-and-garbage-collection); none: never automatically. */
   gc?: GcPolicy;
   sleep?: Sleep;
@@ -329,7 +334,36 @@ export class SyncService {
     });
   }
 
-  resolveConflict(fileId: string, resolution: string): Promise<ResolutionResult> {
+  /** Both sides of one conflict in full, and the fields where they differ. 404 when the file is not in conflict. */
+  conflictDetail(fileId: string): ConflictDetail {
+    const { local, stored } = this.storedConflict(fileId);
+    return conflictDetail(local, stored, this.deps.instanceId, this.deps.authorOf ?? (() => undefined));
+  }
+
+  /**
+   * The remote side's content of a conflict: from the local blob store, or downloaded (capped at
+   * its row's size and verified against its hash) into it first; `remote_wins` then needs no
+   * second download. 404 when there is no live remote side.
+   */
+  async remoteConflictContent(fileId: string): Promise<RemoteFileRow> {
+    const { stored } = this.storedConflict(fileId);
+    const row = stored.remote;
+    if (!row || row.deleted) throw new NotFoundError(`The remote side of '${fileId}' has no content (${row ? 'deleted there' : 'unreadable'})`);
+    if (!this.deps.blobs.has(row.hash, row.file_type)) {
+      if (!this.deps.remote) throw noRemote();
+      await new RemoteBlobStore(this.deps.remote).download(row, this.deps.blobs);
+    }
+    return row;
+  }
+
+  private storedConflict(fileId: string) {
+    const local = this.deps.files.get(fileId);
+    const stored = this.deps.conflicts.get(fileId);
+    if (!local || !stored || local.sync_status !== 'conflict') throw new NotFoundError(`No conflict for file '${fileId}'`);
+    return { local, stored };
+  }
+
+  resolveConflict(fileId: string, resolution: string, choice?: MergeChoice): Promise<ResolutionResult> {
     return new ConflictResolver({
       files: this.deps.files,
       blobs: this.deps.blobs,
@@ -337,7 +371,7 @@ export class SyncService {
       remote: this.deps.remote,
       clock: this.deps.clock,
       ids: this.deps.ids,
-    }).resolve(fileId, resolution);
+    }).resolve(fileId, resolution, choice);
   }
 
   private emit(event: SyncEvent): void {

@@ -5,6 +5,7 @@
 import type { Static } from 'typebox';
 import { describe, expectTypeOf, it } from 'vitest';
 import type {
+  ConflictDetailResponse,
   ConflictListResponse,
   FileHistoryResponse,
   FileListResponse,
@@ -28,6 +29,8 @@ describe('web/src/api-types.ts matches the server', () => {
     expectTypeOf<Web.RemoteStatus>().toEqualTypeOf<Mutable<Static<typeof SyncStatusResponse>>>();
     expectTypeOf<Web.SyncSummary>().toEqualTypeOf<Mutable<Static<typeof SyncSummarySchema>>>();
     expectTypeOf<Web.ConflictList>().toEqualTypeOf<Mutable<Static<typeof ConflictListResponse>>>();
+    expectTypeOf<Web.ConflictDetail>().toEqualTypeOf<Mutable<Static<typeof ConflictDetailResponse>>>();
+    expectTypeOf<Web.MergeFields>().toEqualTypeOf<Mutable<NonNullable<Static<typeof ResolveConflictBody>['fields']>>>();
     expectTypeOf<Web.ResolutionAnswer>().toEqualTypeOf<Mutable<Static<typeof ResolutionResponse>>>();
     expectTypeOf<Web.FileHistory>().toEqualTypeOf<Mutable<Static<typeof FileHistoryResponse>>>();
     expectTypeOf<Web.TrashList>().toEqualTypeOf<Mutable<Static<typeof TrashResponse>>>();
@@ -41,5 +44,6 @@ describe('web/src/api-types.ts matches the server', () => {
     expectTypeOf<EventData<'syncMessage'>>().toEqualTypeOf<Web.ServerEvents['syncMessage']>();
     expectTypeOf<EventData<'conflict'>>().toEqualTypeOf<Web.ServerEvents['conflict']>();
     expectTypeOf<EventData<'fileDataChanged'>>().toExtend<Web.ServerEvents['fileDataChanged']>();
+    expectTypeOf<Web.ServerEvents['syncStatus']>().toEqualTypeOf<Mutable<Static<typeof SyncStatusResponse>>>();
   });
 });

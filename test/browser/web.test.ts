@@ -290,7 +290,8 @@ describe.skipIf(!ready)('web page in Chromium, two instances through Apache WebD
     expect(await panel.locator('li.conflict').count()).toBe(1);
     expect(await panel.locator('li.conflict .filename').textContent()).toBe(REPORT);
     expect(await row(other, REPORT).locator('.status').textContent()).toBe('Conflict');
-    expect(await panel.textContent()).toContain('Same content on both sides');
+    await panel.locator('tr.field-labels').waitFor();
+    expect(await panel.locator('.conflict-same').textContent()).toContain('content');
     await badge(other, '1 conflict');
     await screenshot(other, '08-conflict');
     const keepMine = panel.getByRole('button', { name: /^Keep this version/ });

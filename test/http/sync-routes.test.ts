@@ -90,7 +90,7 @@ describe('sync routes', () => {
     const bad = await resolve({ file_id: file.stable_id, resolution: 'coin_flip' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().message).toBe(
-      'body/resolution must be equal to one of the allowed values: local_wins, remote_wins, keep_both',
+      'body/resolution must be equal to one of the allowed values: local_wins, remote_wins, keep_both, merge',
     );
     expect((await resolve({ file_id: 'zzzzzzzzzzzz', resolution: 'local_wins' })).statusCode).toBe(404);
     expect((await resolve({ resolution: 'local_wins' })).statusCode).toBe(400);

@@ -130,7 +130,45 @@ export interface ConflictList {
   total: number;
 }
 
-export type Resolution = 'local_wins' | 'remote_wins' | 'keep_both';
+export type Resolution = 'local_wins' | 'remote_wins' | 'keep_both' | 'merge';
+
+/** `merge`: where each field comes from (tags: `both` = the union). */
+export interface MergeFields {
+  filename?: 'local' | 'remote';
+  doc_id?: 'local' | 'remote';
+  metadata?: 'local' | 'remote';
+  content?: 'local' | 'remote';
+  collections?: 'local' | 'remote' | 'both';
+  labels?: 'local' | 'remote' | 'both';
+}
+
+export type ConflictField = 'filename' | 'content' | 'collections' | 'labels' | 'doc_id' | 'metadata';
+
+export interface ConflictSide {
+  deleted: boolean;
+  filename: string;
+  file_type: string;
+  mime_type: string;
+  size: number;
+  hash: string;
+  doc_id: string | null;
+  collections: string[];
+  labels: string[];
+  metadata: Record<string, unknown>;
+  modified_at: string;
+  instance_id: string | null;
+  version: number | null;
+}
+
+export interface ConflictDetail {
+  file_id: string;
+  conflict_type: ConflictType;
+  detected_at: string;
+  local: ConflictSide;
+  remote: ConflictSide | null;
+  remote_problem: string | null;
+  differences: ConflictField[];
+}
 
 export interface ResolutionAnswer {
   stable_id: string;
@@ -153,6 +191,9 @@ export interface SyncProgress {
   done: number;
   total: number;
   bytes: number;
+  /** Content bytes of the current transfer phase: moved, and to move (0 outside transfers). */
+  phase_bytes: number;
+  phase_bytes_total: number;
 }
 
 /** SSE event name → its `data` (docs/design.md#events-sse). */
@@ -164,5 +205,7 @@ export interface ServerEvents {
   syncError: { code: string; message: string };
   conflict: { stable_id: string; filename: string; conflict_type: ConflictType };
   fileDataChanged: { reason: string; new_version: number | null };
+  /** The server's background status check saw a change (a new remote version, an outage). */
+  syncStatus: RemoteStatus;
   missed: unknown;
 }

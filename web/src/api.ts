@@ -1,11 +1,13 @@
 import type {
   ApiErrorBody,
+  ConflictDetail,
   ConflictList,
   DocFile,
   FileFilters,
   FileHistory,
   FileList,
   LoginAnswer,
+  MergeFields,
   RemoteStatus,
   Resolution,
   ResolutionAnswer,
@@ -125,8 +127,10 @@ export const api = {
   syncStatus: () => request<RemoteStatus>('GET', '/sync/status'),
   sync: () => request<SyncSummary>('POST', '/sync', {}),
   conflicts: () => request<ConflictList>('GET', '/sync/conflicts'),
-  resolve: (fileId: string, resolution: Resolution) =>
-    request<ResolutionAnswer>('POST', '/sync/resolve-conflict', { file_id: fileId, resolution }),
+  conflict: (fileId: string) => request<ConflictDetail>('GET', `/sync/conflicts/${encodeURIComponent(fileId)}`),
+  remoteContentUrl: (fileId: string) => `${BASE}/sync/conflicts/${encodeURIComponent(fileId)}/remote-content`,
+  resolve: (fileId: string, resolution: Resolution, fields?: MergeFields) =>
+    request<ResolutionAnswer>('POST', '/sync/resolve-conflict', { file_id: fileId, resolution, ...(fields && { fields }) }),
 
   eventsUrl: `${BASE}/sse/subscribe`,
 };

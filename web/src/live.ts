@@ -97,5 +97,6 @@ const EVENT_NAMES: Record<keyof ServerEvents, true> = {
   syncError: true,
   conflict: true,
   fileDataChanged: true,
+  syncStatus: true,
   missed: true,
 };

@@ -10,16 +10,12 @@ import { errorMessage, notify, showError } from './notify.ts';
 import { SyncView } from './sync-view.ts';
 import { Uploader } from './upload.ts';
 
-/** How often the badge re-reads `GET /sync/status` while the page is visible. */
-const STATUS_EVERY_MS = 30_000;
-
 const files = new FilesView();
 const sync = new SyncView();
 const conflicts = new ConflictsView();
 const history = new HistoryDialog();
 const trash = new TrashView();
 const pane = new FilePane();
-let statusTimer: ReturnType<typeof setInterval> | undefined;
 let signedIn = false;
 
 /** Many events in a burst (ten uploads finishing, a sync's events) make one reload. */
@@ -90,6 +86,7 @@ const live = new LiveEvents({
     },
     syncError: ({ message }) => sync.fail(message),
     conflict: refreshConflicts,
+    syncStatus: (status) => sync.showStatus(status),
     fileDataChanged: () => {
       refreshFiles();
       void pane.refresh();
@@ -124,18 +121,14 @@ function showApp(username: string): void {
   live.start();
   void files.refresh({ reset: true });
   void sync.refreshStatus();
+  // No polling: the server's background check sends `syncStatus` when the remote moves.
   void conflicts.refresh();
-  clearInterval(statusTimer);
-  statusTimer = setInterval(() => {
-    if (document.visibilityState === 'visible') void sync.refreshStatus();
-  }, STATUS_EVERY_MS);
   byId('sync-button').focus();
 }
 
 function showLogin(message?: string): void {
   signedIn = false;
   live.stop();
-  clearInterval(statusTimer);
   uploader.setEnabled(false);
   files.clear();
   conflicts.clear();

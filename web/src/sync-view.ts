@@ -8,8 +8,9 @@ const PHASE_TEXT: Record<string, string> = {
   locking: 'Waiting for the sync lock…',
   metadata: 'Reading the remote index…',
   planning: 'Comparing both sides…',
-  transferring: 'Transferring files',
+  downloading: 'Downloading',
   applying: 'Applying changes here…',
+  uploading: 'Uploading',
   committing: 'Publishing the new version…',
   done: 'Finishing…',
 };
@@ -31,6 +32,8 @@ export class SyncView {
   private conflictCount = 0;
   private statusRequest: Promise<void> | undefined;
   private statusAgain = false;
+  /** Where the current transfer phase's speed is measured from: its first event seen here. */
+  private speedFrom: { phase: string; at: number; bytes: number } | undefined;
 
   /** After a sync ended (files, conflicts and status may have changed). */
   onFinished: () => void = () => undefined;
@@ -63,11 +66,24 @@ export class SyncView {
     if (!this.running && !this.own && (progress.phase === 'checking' || progress.phase === 'done')) return;
     if (this.finished && !this.own) this.begin();
     this.setPercent(progress.percent);
-    let text = PHASE_TEXT[progress.phase] ?? progress.phase;
-    if (progress.phase === 'transferring' && progress.total > 0) {
-      text += ` ${progress.done} of ${progress.total}${progress.bytes > 0 ? ` · ${formatBytes(progress.bytes)}` : ''}`;
-    }
-    byId('sync-phase').textContent = text;
+    byId('sync-phase').textContent = this.phaseText(progress);
+  }
+
+  /** "Uploading 3 of 10 files · 12 MB of 40 MB · 8.5 MB/s" (the speed since this page first saw the phase). */
+  private phaseText(progress: SyncProgress): string {
+    const text = PHASE_TEXT[progress.phase] ?? progress.phase;
+    if (progress.phase_bytes_total === 0 && progress.total <= 1) return text;
+    const now = performance.now();
+    if (this.speedFrom?.phase !== progress.phase) this.speedFrom = { phase: progress.phase, at: now, bytes: progress.phase_bytes };
+    const seconds = (now - this.speedFrom.at) / 1000;
+    const moved = progress.phase_bytes - this.speedFrom.bytes;
+    return [
+      `${text} ${progress.done} of ${plural(progress.total, 'file')}`,
+      progress.phase_bytes_total > 0 && `${formatBytes(progress.phase_bytes)} of ${formatBytes(progress.phase_bytes_total)}`,
+      seconds > 0 && moved > 0 && `${formatBytes(moved / seconds)}/s`,
+    ]
+      .filter(Boolean)
+      .join(' · ');
   }
 
   message(text: string): void {
@@ -90,7 +106,7 @@ export class SyncView {
       byId('sync-result'),
       h('p', { class: `summary ${kind}`, id: 'sync-summary' }, summary.message || 'Sync finished'),
       h('p', { class: 'muted small' }, details.join(' · ')),
-      summary.conflicts > 0 && h('p', { class: 'small' }, `${plural(summary.conflicts, 'file')} in conflict: choose a version below.`),
+      summary.conflicts > 0 && h('p', { class: 'small', id: 'sync-conflicts-note' }, `${plural(summary.conflicts, 'file')} in conflict: choose a version below.`),
     );
     this.end();
   }
@@ -104,6 +120,7 @@ export class SyncView {
   }
 
   private begin(): void {
+    this.speedFrom = undefined;
     this.running = true;
     this.finished = false;
     const panel = byId('sync-panel');
@@ -165,6 +182,24 @@ export class SyncView {
   setConflictCount(count: number): void {
     this.conflictCount = count;
     if (this.lastStatus) this.renderStatus(this.lastStatus);
+    this.noteConflicts();
+  }
+
+  /** The result box follows the conflicts resolved since: the count, then that they are all done. */
+  private noteConflicts(): void {
+    const note = document.getElementById('sync-conflicts-note');
+    if (!note || !this.finished) return;
+    if (this.conflictCount > 0) {
+      note.textContent = `${plural(this.conflictCount, 'file')} in conflict: choose a version below.`;
+      return;
+    }
+    note.textContent = 'All conflicts are resolved; the next sync shares your choices.';
+    byId('sync-summary').classList.replace('warn', 'ok');
+  }
+
+  /** A status the server sent by itself (its background check saw the remote move). */
+  showStatus(status: RemoteStatus): void {
+    this.renderStatus(status);
   }
 
   private renderStatus(status: RemoteStatus): void {
@@ -182,9 +217,10 @@ export class SyncView {
     } else if (status.sync_in_progress) {
       this.renderBadge('Syncing…', 'busy', where);
     } else if (status.unsynced_count > 0) {
-      this.renderBadge(`${plural(status.unsynced_count, 'local change')}`, 'pending', `${last}\n${where}`);
+      const ahead = remoteAhead(status) ? ', remote ahead' : '';
+      this.renderBadge(`${plural(status.unsynced_count, 'local change')}${ahead}`, 'pending', `${last}\n${where}`);
     } else if (status.needs_sync) {
-      this.renderBadge('Remote has changes', 'pending', `${last}\n${where}`);
+      this.renderBadge('Remote has changes: sync needed', 'pending', `${last}\nRemote version ${status.remote_version}, here ${status.local_version ?? 'none'}\n${where}`);
     } else {
       this.renderBadge('In sync', 'ok', `${last}\n${where}`);
     }
@@ -197,4 +233,9 @@ export class SyncView {
     badge.title = details;
     badge.dataset.state = kind;
   }
+}
+
+/** The remote holds a version this instance has not pulled (whatever it has to push). */
+function remoteAhead(status: RemoteStatus): boolean {
+  return status.remote_version !== null && status.remote_version !== (status.local_version ?? 0);
 }

@@ -23,7 +23,7 @@ export const sseRoutes: FastifyPluginAsyncTypebox<{ hub: SseHub }> = async (app,
         summary: 'Server-Sent Events: sync progress, messages, completion, conflicts, file changes',
         description:
           'text/event-stream. Events: connected, syncProgress, syncMessage, syncComplete, syncError, conflict, ' +
-          'fileDataChanged, missed. Every event has an id; reconnect with Last-Event-ID (or ?last_event_id=) to replay.',
+          'fileDataChanged, syncStatus (the background status check saw a change), missed. Every event has an id; reconnect with Last-Event-ID (or ?last_event_id=) to replay.',
         querystring: Type.Object(
           {
             client_id: Type.Optional(Type.String({ maxLength: 64 })),

@@ -1,7 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Docsync } from '../../docsync.ts';
+import { applyContentPolicy } from '../content-policy.ts';
 import {
+  ConflictDetailResponse,
   ConflictListResponse,
+  FileIdParams,
   errorResponses,
   ResolutionResponse,
   ResolveConflictBody,
@@ -55,16 +58,48 @@ export const syncRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
     },
   );
 
+  app.get(
+    '/sync/conflicts/:id',
+    {
+      schema: {
+        tags: ['sync'],
+        summary: 'One conflict: both sides in full, with the time and instance of each, and the fields that differ',
+        params: FileIdParams,
+        response: { 200: ConflictDetailResponse, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => docsync.sync.conflictDetail(request.params.id),
+  );
+
+  app.get(
+    '/sync/conflicts/:id/remote-content',
+    {
+      schema: {
+        tags: ['sync'],
+        summary: "The remote side's content of a conflict (fetched from the remote and verified when not here)",
+        description: 'Served like GET /files/:id/content: the type from the remote side\'s filename, inline only for passive types.',
+        params: FileIdParams,
+        response: errorResponses(400, 401, 404, 409, 502),
+      },
+    },
+    async (request, reply) => {
+      const row = await docsync.sync.remoteConflictContent(request.params.id);
+      applyContentPolicy(reply, row.filename);
+      void reply.header('ETag', `"${row.hash}"`).header('Cache-Control', 'private, no-cache').header('Content-Length', row.size);
+      return reply.send(docsync.files.openContent(row) as never);
+    },
+  );
+
   app.post(
     '/sync/resolve-conflict',
     {
       schema: {
         tags: ['sync'],
-        summary: 'Resolve a conflict: local_wins, remote_wins or keep_both',
+        summary: 'Resolve a conflict: local_wins, remote_wins, keep_both, or merge (field by field; tags: the union)',
         body: ResolveConflictBody,
         response: { 200: ResolutionResponse, ...errorResponses(400, 401, 404, 409, 502) },
       },
     },
-    async (request) => docsync.sync.resolveConflict(request.body.file_id, request.body.resolution),
+    async (request) => docsync.sync.resolveConflict(request.body.file_id, request.body.resolution, request.body.fields),
   );
 };
