@@ -13,9 +13,26 @@ export interface FileFilter {
   includeDeleted?: boolean;
   /** Only rows with this sync status (served by the partial index for unsynced states). */
   status?: SyncStatus;
+  /** Without it: newest first (upload order). */
+  sort?: FileSort;
+  order?: SortOrder;
   limit: number;
   cursor?: string;
 }
+
+export type FileSort = 'name' | 'size' | 'modified' | 'type';
+export type SortOrder = 'asc' | 'desc';
+
+/**
+ * The sortable columns. Each has an index on (deleted, key, stable_id) (migration 5) whose
+ * collation the ORDER BY repeats, so a page reads only its rows whatever the table size.
+ */
+const SORTS: Record<FileSort, { expr: string; column: 'filename' | 'size' | 'updated_at' | 'file_type' }> = {
+  name: { expr: 'filename COLLATE NOCASE', column: 'filename' },
+  size: { expr: 'size', column: 'size' },
+  modified: { expr: 'updated_at', column: 'updated_at' },
+  type: { expr: 'file_type', column: 'file_type' },
+};
 
 export interface FilePage {
   files: FileRecord[];
@@ -161,30 +178,40 @@ export class SqliteFileRepository {
   }
 
   list(filter: FileFilter): FilePage {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (!filter.includeDeleted) where.push('deleted = 0');
-    if (filter.collection !== undefined) {
-      where.push('EXISTS (SELECT 1 FROM json_each(files.collections) WHERE value = ?)');
-      params.push(filter.collection);
-    }
-    if (filter.label !== undefined) {
-      where.push('EXISTS (SELECT 1 FROM json_each(files.labels) WHERE value = ?)');
-      params.push(filter.label);
-    }
-    if (filter.status !== undefined) {
-      where.push('sync_status = ?');
-      params.push(filter.status);
-    }
-    if (filter.docId !== undefined) {
-      where.push('doc_id = ?');
-      params.push(filter.docId);
-    }
-    if (filter.q !== undefined && filter.q !== '') {
-      where.push(`filename LIKE ? ESCAPE '\\'`);
-      params.push(`%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    }
+    const { where, params } = filterConditions(filter);
     const total = this.countMatching(where, params, filter);
+    if (filter.sort === undefined) return this.listNewest(where, params, filter, total);
+    const sort = SORTS[filter.sort];
+    const dir = filter.order === 'desc' ? 'DESC' : 'ASC';
+    const pageWhere = [...where];
+    const pageParams = [...params];
+    if (filter.cursor !== undefined) {
+      // Keyset: rows strictly after the last one shown in (key, stable_id) order, so a page never
+      // repeats or skips a row however many rows share a key.
+      pageWhere.push(`(${sort.expr}, stable_id) ${dir === 'ASC' ? '>' : '<'} (?, ?)`);
+      pageParams.push(...decodeSortCursor(filter.cursor, filter.sort, filter.order ?? 'asc'));
+    }
+    const sql = `SELECT ${COLUMNS} FROM files ${whereClause(pageWhere)} ORDER BY ${sort.expr} ${dir}, stable_id ${dir} LIMIT ?`;
+    const rows = this.db.prepare<unknown[], FileRow>(sql).all(...pageParams, filter.limit + 1);
+    const more = rows.length > filter.limit;
+    const page = more ? rows.slice(0, filter.limit) : rows;
+    const last = page[page.length - 1];
+    const nextCursor = more && last ? encodeSortCursor(filter.sort, filter.order ?? 'asc', last[sort.column], last.stable_id) : null;
+    return { files: page.map(fromRow), total, nextCursor };
+  }
+
+  /** The ids matching `filter` after `after` in stable_id order (bulk actions walk a selection this way). */
+  idsPage(filter: Omit<FileFilter, 'limit' | 'cursor'>, after: string, limit: number): StableId[] {
+    const { where, params } = filterConditions(filter);
+    const sql = `SELECT stable_id FROM files ${whereClause([...where, 'stable_id > ?'])} ORDER BY stable_id LIMIT ?`;
+    return this.db
+      .prepare<unknown[], { stable_id: StableId }>(sql)
+      .all(...params, after, limit)
+      .map((row) => row.stable_id);
+  }
+
+  /** The default order, newest first: by rowid, which only grows. */
+  private listNewest(where: string[], params: unknown[], filter: FileFilter, total: number): FilePage {
     const pageWhere = [...where];
     const pageParams = [...params];
     if (filter.cursor !== undefined) {
@@ -295,6 +322,34 @@ export class SqliteFileRepository {
   }
 }
 
+/** The WHERE conditions of a filter (everything but the page position). */
+function filterConditions(filter: Omit<FileFilter, 'limit' | 'cursor'>): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (!filter.includeDeleted) where.push('deleted = 0');
+  if (filter.collection !== undefined) {
+    where.push('EXISTS (SELECT 1 FROM json_each(files.collections) WHERE value = ?)');
+    params.push(filter.collection);
+  }
+  if (filter.label !== undefined) {
+    where.push('EXISTS (SELECT 1 FROM json_each(files.labels) WHERE value = ?)');
+    params.push(filter.label);
+  }
+  if (filter.status !== undefined) {
+    where.push('sync_status = ?');
+    params.push(filter.status);
+  }
+  if (filter.docId !== undefined) {
+    where.push('doc_id = ?');
+    params.push(filter.docId);
+  }
+  if (filter.q !== undefined && filter.q !== '') {
+    where.push(`filename LIKE ? ESCAPE '\\'`);
+    params.push(`%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  }
+  return { where, params };
+}
+
 function whereClause(conditions: string[]): string {
   return conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
 }
@@ -309,6 +364,27 @@ function decodeCursor(cursor: string): number {
   const n = Number(decoded);
   if (!/^\d+$/.test(decoded) || !Number.isSafeInteger(n)) throw new BadRequestError(`cursor is not valid: '${cursor}'`);
   return n;
+}
+
+/** A sorted page's cursor: the sort it belongs to and the last row's (key, stable_id). */
+function encodeSortCursor(sort: FileSort, order: SortOrder, key: string | number, stableId: string): string {
+  return Buffer.from(JSON.stringify([sort, order, key, stableId])).toString('base64url');
+}
+
+function decodeSortCursor(cursor: string, sort: FileSort, order: SortOrder): [string | number, string] {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    throw new BadRequestError(`cursor is not valid: '${cursor}'`);
+  }
+  if (!Array.isArray(value) || value.length !== 4 || typeof value[3] !== 'string' || !['string', 'number'].includes(typeof value[2])) {
+    throw new BadRequestError(`cursor is not valid: '${cursor}'`);
+  }
+  if (value[0] !== sort || value[1] !== order) {
+    throw new BadRequestError(`this cursor belongs to another sort (${String(value[0])} ${String(value[1])}); start again without a cursor`);
+  }
+  return [value[2] as string | number, value[3]];
 }
 
 function encodeTrashCursor(updatedAt: string, stableId: string): string {
