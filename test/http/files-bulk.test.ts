@@ -79,7 +79,7 @@ describe('file list sorting, bulk actions and zip', () => {
     const rows = await allPages(`sort=${sort}&order=${order}`, 17);
     expect(rows).toHaveLength(250);
     expect(new Set(rows.map((f) => f.stable_id)).size).toBe(250);
-    const keys = rows.map(key);
+    const keys = rows.map((f) => (key as (f: FileRecord) => string | number)(f));
     const sorted = [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     expect(keys).toEqual(order === 'asc' ? sorted : sorted.reverse());
   });

@@ -1,5 +1,9 @@
 import type {
   ApiErrorBody,
+  BulkAction,
+  BulkReport,
+  FileSort,
+  Selection,
   ConflictList,
   DocFile,
   FileFilters,
@@ -12,6 +16,7 @@ import type {
   SyncSummary,
   TrashList,
 } from './api-types.ts';
+import { h } from './dom.ts';
 
 /**
  * Relative to the page, so that the page works wherever a reverse proxy mounts docsync
@@ -84,8 +89,17 @@ export const api = {
     request<LoginAnswer>('POST', '/auth/login', { username, password }, { quiet401: true }),
   logout: () => request<void>('POST', '/auth/logout', undefined, { quiet401: true }),
 
-  listFiles: (filters: FileFilters, page: { cursor?: string; limit: number }) =>
+  listFiles: (filters: FileFilters, page: { cursor?: string; limit: number; sort?: FileSort; order?: 'asc' | 'desc' }) =>
     request<FileList>('GET', `/files${query({ collection: filters.collection, label: filters.label, q: filters.q, ...page })}`),
+  bulk: (selection: Selection, action: BulkAction['action'], values?: string[]) =>
+    request<BulkReport>('POST', '/files/bulk', { ...selection, action, ...(values && { values }) }),
+  /** A form post, so the browser streams the zip to disk instead of holding it in memory. */
+  downloadZip: (selection: Selection) => {
+    const form = h('form', { method: 'post', action: `${BASE}/files/zip`, hidden: true }, h('input', { type: 'hidden', name: 'selection', value: JSON.stringify(selection) }));
+    document.body.append(form);
+    form.submit();
+    form.remove();
+  },
   updateFile: (id: string, patch: { collections?: string[]; labels?: string[]; filename?: string }) =>
     request<DocFile>('PATCH', `/files/${encodeURIComponent(id)}`, patch),
   deleteFile: (id: string) => request<void>('DELETE', `/files/${encodeURIComponent(id)}`),
