@@ -156,6 +156,8 @@ describe('file list sorting, bulk actions and zip', () => {
     const doc = (await h.app.inject({ method: 'GET', url: '/docs/json' })).json<{ paths: Record<string, Record<string, unknown>> }>();
     expect(doc.paths['/api/v1/files/bulk']?.post).toBeDefined();
     expect(doc.paths['/api/v1/files/zip']?.post).toBeDefined();
+    expect(doc.paths['/api/v1/files/zip-links']?.post).toBeDefined();
+    expect(doc.paths['/api/v1/files/zip/{link}']?.get).toBeDefined();
   });
 
   it('zips a selection with safe, unique names and the exact bytes', async () => {
@@ -179,17 +181,22 @@ describe('file list sorting, bulk actions and zip', () => {
     }
   });
 
-  it('accepts the page\'s form post, and refuses a selection that is neither ids nor a filter', async () => {
-    const one = await upload('form.txt', 'by form');
-    const res = await h.app.inject({
-      method: 'POST',
-      url: '/api/v1/files/zip',
-      headers: { ...h.auth, 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({ selection: JSON.stringify({ ids: [one.stable_id] }) }).toString(),
-    });
+  it('gives the page one-time zip links that expire, and refuses a selection that is neither ids nor a filter', async () => {
+    const one = await upload('linked.txt', 'by link');
+    const made = await post('/api/v1/files/zip-links', { ids: [one.stable_id] });
+    expect(made.statusCode, made.body).toBe(201);
+    const url = `/api/v1/${made.json<{ url: string }>().url}`;
+    const res = await get(url);
     expect(res.statusCode, res.body).toBe(200);
-    expect(res.rawPayload.includes(Buffer.from('by form'))).toBe(true);
+    expect(res.headers['content-type']).toBe('application/zip');
+    expect(res.rawPayload.includes(Buffer.from('by link'))).toBe(true);
+    expect((await get(url)).statusCode).toBe(404);
+    expect((await h.app.inject({ method: 'GET', url })).statusCode).toBe(401);
+    const late = `/api/v1/${(await post('/api/v1/files/zip-links', { filter: {} })).json<{ url: string }>().url}`;
+    h.clock.advance(61_000);
+    expect((await get(late)).statusCode).toBe(404);
     expect((await post('/api/v1/files/zip', {})).statusCode).toBe(400);
+    expect((await post('/api/v1/files/zip-links', { ids: [] })).statusCode).toBe(400);
   });
 
   it('streams a large zip with flat memory: RSS does not grow with the total size', async () => {

@@ -93,12 +93,10 @@ export const api = {
     request<FileList>('GET', `/files${query({ collection: filters.collection, label: filters.label, q: filters.q, ...page })}`),
   bulk: (selection: Selection, action: BulkAction['action'], values?: string[]) =>
     request<BulkReport>('POST', '/files/bulk', { ...selection, action, ...(values && { values }) }),
-  /** A form post, so the browser streams the zip to disk instead of holding it in memory. */
-  downloadZip: (selection: Selection) => {
-    const form = h('form', { method: 'post', action: `${BASE}/files/zip`, hidden: true }, h('input', { type: 'hidden', name: 'selection', value: JSON.stringify(selection) }));
-    document.body.append(form);
-    form.submit();
-    form.remove();
+  /** A one-time link, followed as a navigation: the browser streams the zip to disk, never into memory. */
+  downloadZip: async (selection: Selection) => {
+    const { url } = await request<{ url: string }>('POST', '/files/zip-links', selection);
+    h('a', { href: `${BASE}/${url}`, download: '' }).click();
   },
   updateFile: (id: string, patch: { collections?: string[]; labels?: string[]; filename?: string }) =>
     request<DocFile>('PATCH', `/files/${encodeURIComponent(id)}`, patch),

@@ -48,7 +48,10 @@ export class BulkBar {
       void busy(apply, () => this.applyChange());
     });
     this.change.addEventListener('change', () => this.value.setAttribute('list', this.change.value.endsWith('labels') ? 'known-labels' : 'known-collections'));
-    const zip = h('button', { type: 'button', onclick: () => api.downloadZip(this.selection()) }, 'Download zip');
+    const zip = h('button', { type: 'button' }, 'Download zip');
+    zip.addEventListener('click', () =>
+      void busy(zip, () => api.downloadZip(this.selection()).catch((error: unknown) => notify(`Download zip: ${errorMessage(error)}`, 'error'))),
+    );
     const remove = h('button', { type: 'button', class: 'danger-text', onclick: () => void this.remove() }, 'Delete');
     const clear = h('button', { type: 'button', onclick: () => this.clear() }, 'Clear selection');
     this.bar.append(h('div', { class: 'bulk-head' }, this.count, this.matching, clear), h('div', { class: 'bulk-actions' }, form, zip, remove));

@@ -225,7 +225,7 @@ export class FilesView {
       h('th', { scope: 'col', class: 'col-tags' }, 'Collections'),
       h('th', { scope: 'col', class: 'col-tags' }, 'Labels'),
       ...SORTABLE_END.map(sortable),
-      h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
+      h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'visually-hidden' }, 'Actions')),
     );
   }
 
@@ -234,7 +234,9 @@ export class FilesView {
   }
 
   private render(): void {
-    const focusKey = (document.activeElement as HTMLElement | null)?.dataset?.focusKey;
+    // Focus inside an open row menu goes back to its button on the new row (the menu closes).
+    const active = document.activeElement?.closest('.row-menu')?.querySelector('.menu-button') ?? document.activeElement;
+    const focusKey = (active as HTMLElement | null)?.dataset?.focusKey;
     this.rememberTags(this.files);
     const list = byId('file-list');
     this.tbody = undefined;

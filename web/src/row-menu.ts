@@ -19,10 +19,11 @@ export function rowMenu(label: string, focusKey: string, items: () => MenuItem[]
   const trigger = h('button', { type: 'button', class: 'menu-button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-label': label, 'data-focus-key': focusKey }, '⋯');
   const wrap = h('div', { class: 'row-menu' }, trigger);
   const close = (refocus: boolean) => {
+    // Focus first: removing the focused item would drop the focus to <body>.
+    if (refocus) trigger.focus();
     wrap.querySelector('[role="menu"]')?.remove();
     trigger.setAttribute('aria-expanded', 'false');
     if (closeOpen === closer) closeOpen = undefined;
-    if (refocus) trigger.focus();
   };
   const closer = () => close(false);
   const open = (focusLast = false) => {
