@@ -55,7 +55,7 @@ export class BulkBar {
     const remove = h('button', { type: 'button', class: 'danger-text', onclick: () => void this.remove() }, 'Delete');
     const clear = h('button', { type: 'button', onclick: () => this.clear() }, 'Clear selection');
     this.bar.append(h('div', { class: 'bulk-head' }, this.count, this.matching, clear), h('div', { class: 'bulk-actions' }, form, zip, remove));
-    byId('file-list').before(this.bar);
+    byId('file-list').after(this.bar);
   }
 
   isSelected(id: string): boolean {
@@ -93,7 +93,7 @@ export class BulkBar {
     this.count.textContent = this.allMatching ? `All ${plural(selected, 'matching file')} selected` : `${plural(selected, 'file')} selected`;
     const total = this.deps.total();
     this.matching.hidden = this.allMatching || selected === 0 || selected >= total;
-    this.matching.textContent = `Select all ${total} matching`;
+    this.matching.textContent = `Select all ${total.toLocaleString()} matching`;
   }
 
   private set(id: string, checked: boolean): void {
