@@ -1,8 +1,8 @@
 import type { Statement } from 'better-sqlite3';
 import { mimeTypeOf, type FileRecord, type SyncStatus } from '../domain/file.ts';
 import type { StableId } from '../domain/ids.ts';
-import { BadRequestError } from '../errors.ts';
 import type { Db } from './database.ts';
+import { decodeCursor, decodeSortCursor, decodeTrashCursor, encodeCursor, encodeSortCursor, encodeTrashCursor } from './list-cursors.ts';
 
 export interface FileFilter {
   collection?: string;
@@ -352,53 +352,6 @@ function filterConditions(filter: Omit<FileFilter, 'limit' | 'cursor'>): { where
 
 function whereClause(conditions: string[]): string {
   return conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-}
-
-/** Cursors are opaque to clients: a base64url rowid. */
-function encodeCursor(rowid: number): string {
-  return Buffer.from(String(rowid)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const decoded = Buffer.from(cursor, 'base64url').toString();
-  const n = Number(decoded);
-  if (!/^\d+$/.test(decoded) || !Number.isSafeInteger(n)) throw new BadRequestError(`cursor is not valid: '${cursor}'`);
-  return n;
-}
-
-/** A sorted page's cursor: the sort it belongs to and the last row's (key, stable_id). */
-function encodeSortCursor(sort: FileSort, order: SortOrder, key: string | number, stableId: string): string {
-  return Buffer.from(JSON.stringify([sort, order, key, stableId])).toString('base64url');
-}
-
-function decodeSortCursor(cursor: string, sort: FileSort, order: SortOrder): [string | number, string] {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-  } catch {
-    throw new BadRequestError(`cursor is not valid: '${cursor}'`);
-  }
-  if (!Array.isArray(value) || value.length !== 4 || typeof value[3] !== 'string' || !['string', 'number'].includes(typeof value[2])) {
-    throw new BadRequestError(`cursor is not valid: '${cursor}'`);
-  }
-  if (value[0] !== sort || value[1] !== order) {
-    throw new BadRequestError(`this cursor belongs to another sort (${String(value[0])} ${String(value[1])}); start again without a cursor`);
-  }
-  return [value[2] as string | number, value[3]];
-}
-
-function encodeTrashCursor(updatedAt: string, stableId: string): string {
-  return Buffer.from(JSON.stringify([updatedAt, stableId])).toString('base64url');
-}
-
-function decodeTrashCursor(cursor: string): [string, string] {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) return value as [string, string];
-  } catch {
-    // reported below
-  }
-  throw new BadRequestError(`cursor is not valid: '${cursor}'`);
 }
 
 function toRow(file: FileRecord): Omit<FileRow, 'rowid'> {
