@@ -20,6 +20,7 @@ import { DebugRequestLog, logSyncs } from './logging.ts';
 import { installErrorHandler } from './errors.ts';
 import { installSecurityHeaders, swaggerUiCsp } from './security-headers.ts';
 import { authRoutes } from './routes/auth.ts';
+import { bulkRoutes } from './routes/bulk.ts';
 import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
 import { historyRoutes } from './routes/history.ts';
@@ -160,6 +161,7 @@ export async function buildApp(docsync: Docsync, options: AppOptions = {}): Prom
       await api.register(healthRoutes, { docsync });
       await api.register(authRoutes, { docsync });
       await api.register(fileRoutes, { docsync });
+      await api.register(bulkRoutes, { docsync });
       await api.register(historyRoutes, { docsync });
       await api.register(syncRoutes, { docsync });
       await api.register(sseRoutes, { hub: sse });

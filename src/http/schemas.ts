@@ -53,8 +53,11 @@ export const FileListQuery = Type.Object(
     doc_id: Type.Optional(Type.String({ maxLength: LIMITS.docIdLength })),
     q: Type.Optional(Type.String({ maxLength: 200, description: 'case-insensitive part of the filename' })),
     include_deleted: Type.Optional(Type.Boolean({ default: false })),
+    sort: Type.Optional(Type.Enum(['name', 'size', 'modified', 'type'], { description: 'without it: newest first' })),
+    order: Type.Optional(Type.Enum(['asc', 'desc'], { default: 'asc', description: 'with `sort`' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
-    cursor: Type.Optional(Type.String({ maxLength: 64 })),
+    // A sorted page's cursor holds the last row's key (a filename: up to 255 characters).
+    cursor: Type.Optional(Type.String({ maxLength: 2048 })),
   },
   { additionalProperties: false },
 );
@@ -261,4 +264,40 @@ export const TrashQuery = Type.Object(
 export const TrashResponse = Type.Object({
   files: Type.Array(FileSchema, { description: 'deleted files, newest deletion first' }),
   next_cursor: Nullable(Type.String()),
+});
+
+/** Many files: explicit ids, or all the live files matching a filter (minus `except`). */
+const SelectionFields = {
+  ids: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 10_000 })),
+  filter: Type.Optional(
+    Type.Object(
+      {
+        collection: Type.Optional(Type.String({ maxLength: LIMITS.tagLength })),
+        label: Type.Optional(Type.String({ maxLength: LIMITS.tagLength })),
+        doc_id: Type.Optional(Type.String({ maxLength: LIMITS.docIdLength })),
+        q: Type.Optional(Type.String({ maxLength: 200 })),
+      },
+      { additionalProperties: false, description: 'every live file matching it (an empty filter: every live file)' },
+    ),
+  ),
+  except: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 10_000, description: 'with `filter`: ids left out' })),
+};
+
+export const SelectionBody = Type.Object(SelectionFields, { additionalProperties: false });
+
+export const BulkBody = Type.Object(
+  {
+    ...SelectionFields,
+    action: Type.Enum(['delete', 'add_labels', 'remove_labels', 'add_collections', 'remove_collections']),
+    values: Type.Optional(Tags),
+  },
+  { additionalProperties: false },
+);
+
+export const BulkReportSchema = Type.Object({
+  done: Type.Integer({ description: 'files changed, or already as asked' }),
+  failed: Type.Integer(),
+  failures: Type.Array(Type.Object({ id: Type.String(), error: Type.String(), message: Type.String() }), {
+    description: 'the first 100 failures, each with its reason',
+  }),
 });

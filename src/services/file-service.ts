@@ -14,7 +14,7 @@ import {
   type FileRecord,
   type MetadataPatch,
 } from '../domain/file.ts';
-import { newStableId, type IdSource } from '../domain/ids.ts';
+import { newStableId, type IdSource, type StableId } from '../domain/ids.ts';
 import { BadRequestError, NotFoundError } from '../errors.ts';
 import type { BlobStore, GarbageOptions, GarbageReport, StagedBlob } from '../store/blob-store.ts';
 import type { FileFilter, FilePage, SqliteFileRepository } from '../store/file-repository.ts';
@@ -172,6 +172,16 @@ export class FileService {
 
   list(filter: FileFilter): FilePage {
     return this.deps.files.list(filter);
+  }
+
+  /** A page of the ids matching `filter`, after `after` in id order (bulk actions walk a selection). */
+  idsPage(filter: Omit<FileFilter, 'limit' | 'cursor'>, after: string, limit: number): StableId[] {
+    return this.deps.files.idsPage(filter, after, limit);
+  }
+
+  /** Runs `work` in one local transaction (many small changes, one commit). */
+  inTransaction<T>(work: () => T): T {
+    return this.deps.files.inTransaction(work);
   }
 
   /** The content of a live file, optionally a byte range (inclusive end). */

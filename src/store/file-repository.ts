@@ -4,6 +4,7 @@ import type { StableId } from '../domain/ids.ts';
 import { toStored } from '../domain/shared-row.ts';
 import { BadRequestError } from '../errors.ts';
 import type { Db } from './database.ts';
+import { decodeCursor, decodeSortCursor, decodeTrashCursor, encodeCursor, encodeSortCursor, encodeTrashCursor } from './list-cursors.ts';
 
 export interface FileFilter {
   collection?: string;
@@ -14,9 +15,26 @@ export interface FileFilter {
   includeDeleted?: boolean;
   /** Only rows with this sync status (served by the partial index for unsynced states). */
   status?: SyncStatus;
+  /** Without it: newest first (upload order). */
+  sort?: FileSort;
+  order?: SortOrder;
   limit: number;
   cursor?: string;
 }
+
+export type FileSort = 'name' | 'size' | 'modified' | 'type';
+export type SortOrder = 'asc' | 'desc';
+
+/**
+ * The sortable columns. Each has an index on (deleted, key, stable_id) (migration 5) whose
+ * collation the ORDER BY repeats, so a page reads only its rows whatever the table size.
+ */
+const SORTS: Record<FileSort, { expr: string; column: 'filename' | 'size' | 'updated_at' | 'file_type' }> = {
+  name: { expr: 'filename COLLATE NOCASE', column: 'filename' },
+  size: { expr: 'size', column: 'size' },
+  modified: { expr: 'updated_at', column: 'updated_at' },
+  type: { expr: 'file_type', column: 'file_type' },
+};
 
 export interface FilePage {
   files: FileRecord[];
@@ -162,30 +180,40 @@ export class SqliteFileRepository {
   }
 
   list(filter: FileFilter): FilePage {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (!filter.includeDeleted) where.push('deleted = 0');
-    if (filter.collection !== undefined) {
-      where.push('EXISTS (SELECT 1 FROM json_each(files.collections) WHERE value = ?)');
-      params.push(filter.collection);
-    }
-    if (filter.label !== undefined) {
-      where.push('EXISTS (SELECT 1 FROM json_each(files.labels) WHERE value = ?)');
-      params.push(filter.label);
-    }
-    if (filter.status !== undefined) {
-      where.push('sync_status = ?');
-      params.push(filter.status);
-    }
-    if (filter.docId !== undefined) {
-      where.push('doc_id = ?');
-      params.push(filter.docId);
-    }
-    if (filter.q !== undefined && filter.q !== '') {
-      where.push(`filename LIKE ? ESCAPE '\\'`);
-      params.push(`%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    }
+    const { where, params } = filterConditions(filter);
     const total = this.countMatching(where, params, filter);
+    if (filter.sort === undefined) return this.listNewest(where, params, filter, total);
+    const sort = SORTS[filter.sort];
+    const dir = filter.order === 'desc' ? 'DESC' : 'ASC';
+    const pageWhere = [...where];
+    const pageParams = [...params];
+    if (filter.cursor !== undefined) {
+      // Keyset: rows strictly after the last one shown in (key, stable_id) order, so a page never
+      // repeats or skips a row however many rows share a key.
+      pageWhere.push(`(${sort.expr}, stable_id) ${dir === 'ASC' ? '>' : '<'} (?, ?)`);
+      pageParams.push(...decodeSortCursor(filter.cursor, filter.sort, filter.order ?? 'asc'));
+    }
+    const sql = `SELECT ${COLUMNS} FROM files ${whereClause(pageWhere)} ORDER BY ${sort.expr} ${dir}, stable_id ${dir} LIMIT ?`;
+    const rows = this.db.prepare<unknown[], FileRow>(sql).all(...pageParams, filter.limit + 1);
+    const more = rows.length > filter.limit;
+    const page = more ? rows.slice(0, filter.limit) : rows;
+    const last = page[page.length - 1];
+    const nextCursor = more && last ? encodeSortCursor(filter.sort, filter.order ?? 'asc', last[sort.column], last.stable_id) : null;
+    return { files: page.map(fromRow), total, nextCursor };
+  }
+
+  /** The ids matching `filter` after `after` in stable_id order (bulk actions walk a selection this way). */
+  idsPage(filter: Omit<FileFilter, 'limit' | 'cursor'>, after: string, limit: number): StableId[] {
+    const { where, params } = filterConditions(filter);
+    const sql = `SELECT stable_id FROM files ${whereClause([...where, 'stable_id > ?'])} ORDER BY stable_id LIMIT ?`;
+    return this.db
+      .prepare<unknown[], { stable_id: StableId }>(sql)
+      .all(...params, after, limit)
+      .map((row) => row.stable_id);
+  }
+
+  /** The default order, newest first: by rowid, which only grows. */
+  private listNewest(where: string[], params: unknown[], filter: FileFilter, total: number): FilePage {
     const pageWhere = [...where];
     const pageParams = [...params];
     if (filter.cursor !== undefined) {
@@ -296,34 +324,36 @@ export class SqliteFileRepository {
   }
 }
 
+/** The WHERE conditions of a filter (everything but the page position). */
+function filterConditions(filter: Omit<FileFilter, 'limit' | 'cursor'>): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (!filter.includeDeleted) where.push('deleted = 0');
+  if (filter.collection !== undefined) {
+    where.push('EXISTS (SELECT 1 FROM json_each(files.collections) WHERE value = ?)');
+    params.push(filter.collection);
+  }
+  if (filter.label !== undefined) {
+    where.push('EXISTS (SELECT 1 FROM json_each(files.labels) WHERE value = ?)');
+    params.push(filter.label);
+  }
+  if (filter.status !== undefined) {
+    where.push('sync_status = ?');
+    params.push(filter.status);
+  }
+  if (filter.docId !== undefined) {
+    where.push('doc_id = ?');
+    params.push(filter.docId);
+  }
+  if (filter.q !== undefined && filter.q !== '') {
+    where.push(`filename LIKE ? ESCAPE '\\'`);
+    params.push(`%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  }
+  return { where, params };
+}
+
 function whereClause(conditions: string[]): string {
   return conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-}
-
-/** Cursors are opaque to clients: a base64url rowid. */
-function encodeCursor(rowid: number): string {
-  return Buffer.from(String(rowid)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const decoded = Buffer.from(cursor, 'base64url').toString();
-  const n = Number(decoded);
-  if (!/^\d+$/.test(decoded) || !Number.isSafeInteger(n)) throw new BadRequestError(`cursor is not valid: '${cursor}'`);
-  return n;
-}
-
-function encodeTrashCursor(updatedAt: string, stableId: string): string {
-  return Buffer.from(JSON.stringify([updatedAt, stableId])).toString('base64url');
-}
-
-function decodeTrashCursor(cursor: string): [string, string] {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) return value as [string, string];
-  } catch {
-    // reported below
-  }
-  throw new BadRequestError(`cursor is not valid: '${cursor}'`);
 }
 
 function toRow(file: FileRecord): Omit<FileRow, 'rowid'> {

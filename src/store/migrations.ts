@@ -117,4 +117,13 @@ export const MIGRATIONS: readonly string[] = [
   -- The trash lists local tombstones, newest deletion first.
   CREATE INDEX files_trash ON files (updated_at, stable_id) WHERE deleted = 1;
   `,
+  /* 5: the file list sorted by name, size, modified or type, a page at a time (keyset on the sort key, stable_id) */ `
+  -- Each serves one sort in both directions; \`deleted\` first so the live list reads one range.
+  CREATE INDEX files_sort_name ON files (deleted, filename COLLATE NOCASE, stable_id);
+  CREATE INDEX files_sort_size ON files (deleted, size, stable_id);
+  CREATE INDEX files_sort_modified ON files (deleted, updated_at, stable_id);
+  CREATE INDEX files_sort_type ON files (deleted, file_type, stable_id);
+  -- The trash (deleted = 1, newest deletion first) reads files_sort_modified now: one index less to write.
+  DROP INDEX files_trash;
+  `,
 ];

@@ -6,8 +6,10 @@ import type { Static } from 'typebox';
 import { describe, expectTypeOf, it } from 'vitest';
 import type {
   ConflictDetailResponse,
+  BulkReportSchema,
   ConflictListResponse,
   FileHistoryResponse,
+  FileListQuery,
   FileListResponse,
   FileSchema,
   ResolutionResponse,
@@ -34,6 +36,8 @@ describe('web/src/api-types.ts matches the server', () => {
     expectTypeOf<Web.ResolutionAnswer>().toEqualTypeOf<Mutable<Static<typeof ResolutionResponse>>>();
     expectTypeOf<Web.FileHistory>().toEqualTypeOf<Mutable<Static<typeof FileHistoryResponse>>>();
     expectTypeOf<Web.TrashList>().toEqualTypeOf<Mutable<Static<typeof TrashResponse>>>();
+    expectTypeOf<Web.BulkReport>().toEqualTypeOf<Mutable<Static<typeof BulkReportSchema>>>();
+    expectTypeOf<Web.FileSort>().toEqualTypeOf<NonNullable<Static<typeof FileListQuery>['sort']>>();
     expectTypeOf<Web.Resolution>().toEqualTypeOf<Static<typeof ResolveConflictBody>['resolution']>();
   });
 

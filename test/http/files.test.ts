@@ -162,7 +162,8 @@ describe('files API', () => {
       ['?limit=5000', /querystring\/limit must be <= 1000/],
       ['?limit=ten', /querystring\/limit must be integer/],
       ['?include_deleted=maybe', /querystring\/include_deleted must be boolean/],
-      ['?sort=name', /querystring must NOT have additional properties/],
+      ['?sort=colour', /querystring\/sort must be equal to one of the allowed values/],
+      ['?owner=me', /querystring must NOT have additional properties/],
       ['?cursor=%25%25', /cursor is not valid/],
     ])('refuses %s with 400', async (query, message) => {
       const res = await get(`/api/v1/files${query}`);

@@ -131,7 +131,7 @@ describe('HistoryRepository', () => {
        ORDER BY updated_at DESC, stable_id DESC LIMIT ?`,
       'a', 'b', 'c', 10,
     );
-    expect(trash).toMatch(/USING INDEX files_trash/);
+    expect(trash).toMatch(/USING INDEX files_sort_modified/);
     expect(trash).not.toMatch(/TEMP B-TREE/);
   });
 });

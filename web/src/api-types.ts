@@ -26,6 +26,21 @@ export interface DocFile {
   remote_version: number | null;
 }
 
+export type FileSort = 'name' | 'size' | 'modified' | 'type';
+
+/** Many files: explicit ids, or every live file matching a filter minus some (`POST /files/bulk`, `/files/zip`). */
+export type Selection = { ids: string[] } | { filter: { collection?: string; label?: string; q?: string }; except: string[] };
+
+export interface BulkAction {
+  action: 'delete' | 'add_labels' | 'remove_labels' | 'add_collections' | 'remove_collections';
+}
+
+export interface BulkReport {
+  done: number;
+  failed: number;
+  failures: Array<{ id: string; error: string; message: string }>;
+}
+
 export interface FileList {
   files: DocFile[];
   total: number;

@@ -1,6 +1,10 @@
 import type {
   ApiErrorBody,
   ConflictDetail,
+  BulkAction,
+  BulkReport,
+  FileSort,
+  Selection,
   ConflictList,
   DocFile,
   FileFilters,
@@ -14,6 +18,7 @@ import type {
   SyncSummary,
   TrashList,
 } from './api-types.ts';
+import { h } from './dom.ts';
 
 /**
  * Relative to the page, so that the page works wherever a reverse proxy mounts docsync
@@ -99,8 +104,15 @@ export const api = {
     request<LoginAnswer>('POST', '/auth/login', { username, password }, { quiet401: true }),
   logout: () => request<void>('POST', '/auth/logout', undefined, { quiet401: true }),
 
-  listFiles: (filters: FileFilters, page: { cursor?: string; limit: number }) =>
+  listFiles: (filters: FileFilters, page: { cursor?: string; limit: number; sort?: FileSort; order?: 'asc' | 'desc' }) =>
     request<FileList>('GET', `/files${query({ collection: filters.collection, label: filters.label, q: filters.q, ...page })}`),
+  bulk: (selection: Selection, action: BulkAction['action'], values?: string[]) =>
+    request<BulkReport>('POST', '/files/bulk', { ...selection, action, ...(values && { values }) }),
+  /** A one-time link, followed as a navigation: the browser streams the zip to disk, never into memory. */
+  downloadZip: async (selection: Selection) => {
+    const { url } = await request<{ url: string }>('POST', '/files/zip-links', selection);
+    h('a', { href: `${BASE}/${url}`, download: '' }).click();
+  },
   updateFile: (id: string, patch: { collections?: string[]; labels?: string[]; filename?: string; doc_id?: string | null; metadata?: Record<string, unknown> }) =>
     request<DocFile>('PATCH', `/files/${encodeURIComponent(id)}`, patch),
   getFile: (id: string) => request<DocFile>('GET', `/files/${encodeURIComponent(id)}`),

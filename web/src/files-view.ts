@@ -1,10 +1,21 @@
 import { api } from './api.ts';
-import type { DocFile, FileFilters } from './api-types.ts';
+import type { DocFile, FileFilters, FileSort } from './api-types.ts';
+import { BulkBar } from './bulk-bar.ts';
 import { confirmAction, editFile } from './dialogs.ts';
-import { busy, byId, fill, formatBytes, formatDate, h, plural } from './dom.ts';
+import { append, busy, byId, fill, formatBytes, formatDate, h, plural } from './dom.ts';
 import { errorMessage, notify, showError } from './notify.ts';
+import { rowMenu } from './row-menu.ts';
 
 const PAGE = 100;
+/** The sortable columns, in table order, with the direction a first click sorts by. */
+const SORTABLE: Array<{ key: FileSort; title: string; first: 'asc' | 'desc'; class?: string }> = [
+  { key: 'name', title: 'Name', first: 'asc' },
+  { key: 'type', title: 'Type', first: 'asc', class: 'col-type' },
+];
+const SORTABLE_END: Array<{ key: FileSort; title: string; first: 'asc' | 'desc'; class?: string }> = [
+  { key: 'size', title: 'Size', first: 'desc', class: 'col-size' },
+  { key: 'modified', title: 'Modified', first: 'desc', class: 'col-date' },
+];
 const MAX_PAGE = 1000;
 const STATUS_TEXT: Record<DocFile['sync_status'], string> = {
   synced: 'Synced',
@@ -14,9 +25,11 @@ const STATUS_TEXT: Record<DocFile['sync_status'], string> = {
 };
 
 /**
- * The file list: filters (collection, label, part of the name), pages of 100 with "Load more",
- * edit and delete per row. `refresh()` reloads what is shown (after uploads, syncs, SSE events)
- * and keeps the keyboard focus where it was.
+ * The file list: filters (collection, label, part of the name), sorting by column, pages of 100
+ * appended as the list scrolls (or by "Load more": a page adds its rows, it never redraws the
+ * table), a selection for bulk actions, and per row edit, history, delete (in a menu at phone
+ * width). `refresh()` reloads what is shown (after uploads, syncs, SSE events) and keeps the
+ * keyboard focus where it was.
  */
 export class FilesView {
   private filters: FileFilters = { collection: '', label: '', q: '' };
@@ -24,6 +37,10 @@ export class FilesView {
   private total = 0;
   private nextCursor: string | null = null;
   private loaded = false;
+  /** Without it: newest first. */
+  private sort: { key: FileSort; order: 'asc' | 'desc' } | undefined;
+  private readonly bulk: BulkBar;
+  private tbody: HTMLTableSectionElement | undefined;
   /** Answers to older requests are dropped: typing fast must not show stale results. */
   private requestSeq = 0;
   private readonly knownCollections = new Set<string>();
@@ -41,8 +58,11 @@ export class FilesView {
   onFiltersChange: () => void = () => undefined;
   /** History was asked for one file. */
   onHistory: (file: DocFile) => void = () => undefined;
-  /** A file's name was clicked: open its pane (a modified click still opens the content in a tab). */
-  onOpen: (file: DocFile) => void = () => undefined;
+  /**
+   * The hook for a single-file pane: when set, a plain click on a filename (and the row menu's
+   * "Details") calls it instead of opening the content in a new tab.
+   */
+  onOpen: ((file: DocFile) => void) | undefined;
 
   constructor() {
     const form = byId<HTMLFormElement>('filters');
@@ -52,6 +72,7 @@ export class FilesView {
       this.filters = { q: inputs.q.value.trim(), collection: inputs.collection.value.trim(), label: inputs.label.value.trim() };
       byId<HTMLButtonElement>('clear-filters').disabled = !this.hasFilters();
       this.onFiltersChange();
+      this.bulk.clear();
       void this.refresh({ reset: true });
     };
     form.addEventListener('submit', (event) => {
@@ -65,6 +86,20 @@ export class FilesView {
     byId('clear-filters').addEventListener('click', () => this.setFilters({ q: '', collection: '', label: '' }));
     const more = byId<HTMLButtonElement>('load-more');
     more.addEventListener('click', () => void busy(more, () => this.loadMore()));
+    // Scrolling near the end loads the next page; the button stays for the keyboard.
+    new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting) && !more.disabled && this.nextCursor) more.click();
+    }, { rootMargin: '600px' }).observe(more);
+    this.bulk = new BulkBar({
+      files: () => this.files,
+      total: () => this.total,
+      filters: () => this.filters,
+      changed: () => this.paintSelection(),
+      done: async () => {
+        await this.refresh();
+        this.onLocalChange();
+      },
+    });
   }
 
   get uploadTarget(): { collections?: string[]; labels?: string[] } {
@@ -93,7 +128,7 @@ export class FilesView {
     const seq = ++this.requestSeq;
     const limit = options.reset ? PAGE : Math.min(MAX_PAGE, Math.max(PAGE, this.files.length));
     try {
-      const page = await api.listFiles(this.filters, { limit });
+      const page = await api.listFiles(this.filters, { limit, ...this.sortParams() });
       if (seq !== this.requestSeq) return;
       this.files = page.files;
       this.total = page.total;
@@ -111,16 +146,87 @@ export class FilesView {
     if (!this.nextCursor) return;
     const seq = ++this.requestSeq;
     try {
-      const page = await api.listFiles(this.filters, { cursor: this.nextCursor, limit: PAGE });
+      const page = await api.listFiles(this.filters, { cursor: this.nextCursor, limit: PAGE, ...this.sortParams() });
       if (seq !== this.requestSeq) return;
       const seen = new Set(this.files.map((file) => file.stable_id));
-      this.files.push(...page.files.filter((file) => !seen.has(file.stable_id)));
+      const added = page.files.filter((file) => !seen.has(file.stable_id));
+      this.files.push(...added);
       this.total = page.total;
       this.nextCursor = page.next_cursor;
-      this.render();
+      // Only the new rows are built: the cost of a page does not grow with the rows above it.
+      if (this.tbody) {
+        append(this.tbody, ...added.map((file) => this.row(file)));
+        this.rememberTags(added);
+        this.summarize();
+      } else {
+        this.render();
+      }
     } catch (error) {
       notify(`Could not load more files: ${errorMessage(error)}`, 'error');
     }
+  }
+
+  private sortParams(): { sort?: FileSort; order?: 'asc' | 'desc' } {
+    return this.sort ? { sort: this.sort.key, order: this.sort.order } : {};
+  }
+
+  private setSort(key: FileSort, first: 'asc' | 'desc'): void {
+    const order = this.sort?.key === key ? (this.sort.order === 'asc' ? 'desc' : 'asc') : first;
+    this.sort = { key, order };
+    void this.refresh({ reset: true });
+  }
+
+  private summarize(): void {
+    byId('load-more').hidden = !this.nextCursor;
+    byId('list-summary').textContent =
+      this.total === this.files.length ? plural(this.total, 'file') : `${this.files.length} of ${this.total} files`;
+  }
+
+  /** Checkboxes and the bar follow the selection (no rows are rebuilt). */
+  private paintSelection(): void {
+    for (const box of this.tbody?.querySelectorAll<HTMLInputElement>('input.select-row') ?? []) {
+      box.checked = this.bulk.isSelected(box.value);
+      box.closest('tr')?.classList.toggle('selected', box.checked);
+    }
+    const all = document.getElementById('select-page') as HTMLInputElement | null;
+    if (all) {
+      const count = this.files.filter((file) => this.bulk.isSelected(file.stable_id)).length;
+      all.checked = count > 0 && count === this.files.length;
+      all.indeterminate = count > 0 && count < this.files.length;
+    }
+  }
+
+  private header(): HTMLTableRowElement {
+    const sortable = (column: (typeof SORTABLE)[number]) => {
+      const current = this.sort?.key === column.key ? this.sort.order : undefined;
+      return h(
+        'th',
+        { scope: 'col', class: column.class, 'aria-sort': current ? (current === 'asc' ? 'ascending' : 'descending') : undefined },
+        h(
+          'button',
+          { type: 'button', class: 'sort', 'data-focus-key': `sort:${column.key}`, onclick: () => this.setSort(column.key, column.first) },
+          column.title,
+          h('span', { class: 'sort-mark', 'aria-hidden': 'true' }, current === 'asc' ? '▲' : current === 'desc' ? '▼' : ''),
+        ),
+      );
+    };
+    const selectAll = h('input', {
+      type: 'checkbox',
+      id: 'select-page',
+      'aria-label': 'Select all shown files',
+      'data-focus-key': 'select-page',
+      onchange: (event: Event) => this.bulk.selectShown((event.target as HTMLInputElement).checked),
+    });
+    return h(
+      'tr',
+      {},
+      h('th', { scope: 'col', class: 'col-select' }, selectAll),
+      ...SORTABLE.map(sortable),
+      h('th', { scope: 'col', class: 'col-tags' }, 'Collections'),
+      h('th', { scope: 'col', class: 'col-tags' }, 'Labels'),
+      ...SORTABLE_END.map(sortable),
+      h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'visually-hidden' }, 'Actions')),
+    );
   }
 
   private hasFilters(): boolean {
@@ -128,30 +234,26 @@ export class FilesView {
   }
 
   private render(): void {
-    const focusKey = (document.activeElement as HTMLElement | null)?.dataset?.focusKey;
-    this.rememberTags();
+    // Focus inside an open row menu goes back to its button on the new row (the menu closes).
+    const active = document.activeElement?.closest('.row-menu')?.querySelector('.menu-button') ?? document.activeElement;
+    const focusKey = (active as HTMLElement | null)?.dataset?.focusKey;
+    this.rememberTags(this.files);
     const list = byId('file-list');
-    const summary = byId('list-summary');
-    byId('load-more').hidden = !this.nextCursor;
+    this.tbody = undefined;
     if (this.files.length === 0) {
-      summary.textContent = '';
+      byId('load-more').hidden = !this.nextCursor;
+      byId('list-summary').textContent = '';
       fill(list, this.emptyState());
     } else {
-      summary.textContent =
-        this.total === this.files.length ? plural(this.total, 'file') : `${this.files.length} of ${this.total} files`;
-      const headings = ['Name', 'Collections', 'Labels', 'Size', 'Modified'].map((title) => h('th', { scope: 'col' }, title));
-      const actions = h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions'));
+      this.summarize();
+      this.tbody = h('tbody', {}, ...this.files.map((file) => this.row(file)));
       fill(
         list,
-        h(
-          'table',
-          { class: 'files' },
-          h('caption', { class: 'visually-hidden' }, 'Files'),
-          h('thead', {}, h('tr', {}, ...headings, actions)),
-          h('tbody', {}, ...this.files.map((file) => this.row(file))),
-        ),
+        h('table', { class: 'files' }, h('caption', { class: 'visually-hidden' }, 'Files'), h('thead', {}, this.header()), this.tbody),
       );
+      this.paintSelection();
     }
+    this.bulk.render();
     if (focusKey) list.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
   }
 
@@ -179,19 +281,40 @@ export class FilesView {
     const name = file.filename;
     const status = file.sync_status !== 'synced' && h('span', { class: `status status-${file.sync_status}` }, STATUS_TEXT[file.sync_status]);
     const docId = file.doc_id && h('span', {}, `doc ${file.doc_id}`);
+    const selected = this.bulk.isSelected(id);
+    const open = (e: Event) => {
+      const event = e as MouseEvent;
+      if (!this.onOpen || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+      event.preventDefault();
+      this.onOpen(file);
+    };
     return h(
       'tr',
-      { 'data-id': id },
+      { 'data-id': id, class: selected ? 'selected' : undefined },
+      h(
+        'td',
+        { class: 'col-select' },
+        h('input', {
+          type: 'checkbox',
+          class: 'select-row',
+          value: id,
+          checked: selected,
+          'aria-label': `Select ${name}`,
+          'data-focus-key': `select:${id}`,
+          onclick: (event: Event) => this.bulk.toggle(id, (event.target as HTMLInputElement).checked, (event as MouseEvent).shiftKey),
+        }),
+      ),
       h(
         'td',
         { class: 'name-cell' },
-        h('a', { class: 'filename', href: api.contentUrl(id), target: '_blank', rel: 'noopener', 'data-focus-key': `open:${id}`, onclick: (event: Event) => openPane(event, () => this.onOpen(file)) }, name),
-        h('div', { class: 'file-meta' }, h('span', { class: 'type' }, file.file_type), docId, status),
+        h('a', { class: 'filename', href: api.contentUrl(id), target: '_blank', rel: 'noopener', 'data-focus-key': `open:${id}`, onclick: open }, name),
+        h('div', { class: 'file-meta' }, h('span', { class: 'meta-size' }, formatBytes(file.size)), docId, status),
       ),
-      h('td', { class: 'tags-cell' }, this.chips(file.collections, 'collection')),
-      h('td', { class: 'tags-cell' }, this.chips(file.labels, 'label')),
-      h('td', { class: 'num' }, formatBytes(file.size)),
-      h('td', { class: 'date' }, h('time', { datetime: file.updated_at }, formatDate(file.updated_at))),
+      h('td', { class: 'col-type type' }, file.file_type),
+      h('td', { class: 'tags-cell col-tags' }, this.chips(file.collections, 'collection')),
+      h('td', { class: 'tags-cell col-tags' }, this.chips(file.labels, 'label')),
+      h('td', { class: 'num col-size' }, formatBytes(file.size)),
+      h('td', { class: 'date col-date' }, h('time', { datetime: file.updated_at }, formatDate(file.updated_at))),
       h(
         'td',
         { class: 'actions' },
@@ -219,6 +342,13 @@ export class FilesView {
             'Delete',
           ),
         ),
+        rowMenu(`Actions for ${name}`, `menu:${id}`, () => [
+          ...(this.onOpen ? [{ text: 'Details', label: `Details of ${name}`, action: () => this.onOpen?.(file) }] : []),
+          { text: 'Download', label: `Download ${name}`, action: () => h('a', { href: api.contentUrl(id), download: name }).click() },
+          { text: 'Edit', label: `Edit collections and labels of ${name}`, action: () => void this.edit(file) },
+          { text: 'History', label: `History of ${name}`, action: () => this.onHistory(file) },
+          { text: 'Delete', label: `Delete ${name}`, danger: true, action: () => void this.remove(file) },
+        ]),
       ),
     );
   }
@@ -263,8 +393,8 @@ export class FilesView {
     this.onLocalChange();
   }
 
-  private rememberTags(): void {
-    for (const file of this.files) {
+  private rememberTags(files: DocFile[]): void {
+    for (const file of files) {
       for (const value of file.collections) this.knownCollections.add(value);
       for (const value of file.labels) this.knownLabels.add(value);
     }
@@ -274,10 +404,3 @@ export class FilesView {
   }
 }
 
-/** A plain click (or Enter) on a file's name opens its pane; Ctrl/Cmd/Shift/middle click keep the link's new tab. */
-function openPane(event: Event, open: () => void): void {
-  const click = event as MouseEvent;
-  if (click.button !== 0 || click.ctrlKey || click.metaKey || click.shiftKey || click.altKey) return;
-  event.preventDefault();
-  open();
-}

@@ -84,7 +84,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
     {
       schema: {
         tags: ['files'],
-        summary: 'List files, newest first',
+        summary: 'List files: newest first, or sorted by name, size, modified or type (a page at a time)',
         querystring: FileListQuery,
         response: { 200: FileListResponse, ...errorResponses(400, 401) },
       },
@@ -97,6 +97,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
         ...(q.doc_id !== undefined && { docId: q.doc_id }),
         ...(q.q !== undefined && { q: q.q }),
         ...(q.cursor !== undefined && { cursor: q.cursor }),
+        ...(q.sort !== undefined && { sort: q.sort, order: q.order ?? 'asc' }),
         includeDeleted: q.include_deleted ?? false,
         limit: q.limit ?? 50,
       });
