@@ -1,5 +1,5 @@
 /**
- * The blobs of a commit that may have landed late (SPEC §3, §9). Where the version switch cannot be
+ * The blobs of a commit that may have landed late (docs/design.md#sync, docs/design.md#history-trash-and-garbage-collection). Where the version switch cannot be
  * conditional (a server that ignores If-Match, nginx; or a lock that is not atomic, rclone), a sync
  * that lost its lock right before its switch — a process stopped there, a renewal that failed — still
  * lands it afterwards. Meanwhile the next holder committed without its rows, and its GC judged the
