@@ -322,7 +322,7 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
     await openPane(page, 'paper.pdf');
     const box = await pane(page).boundingBox();
     expect(box).toMatchObject({ x: 0, width: 390 });
-    for (const name of ['Close the file pane', 'Upload a new version of paper.pdf', 'Save changes']) {
+    for (const name of ['Close the file pane', 'Upload new version of paper.pdf', 'Save changes']) {
       const button = await pane(page).getByRole('button', { name }).boundingBox();
       expect(button!.x + button!.width).toBeLessThanOrEqual(390);
     }

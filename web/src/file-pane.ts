@@ -34,7 +34,7 @@ export class FilePane {
   private readonly preview = h('div', { class: 'pane-preview', role: 'region', 'aria-label': 'Preview' });
   private readonly download = h('a', { class: 'button' }, 'Download');
   private readonly picker = h('input', { type: 'file', hidden: true, 'aria-label': 'New version' });
-  private readonly uploadButton = h('button', { type: 'button' }, 'Upload new version…');
+  private readonly uploadButton = h('button', { type: 'button' }, 'Upload new version');
   private readonly nameInput = h('input', { id: 'pane-filename', required: true, autocomplete: 'off' });
   private readonly docIdInput = h('input', { id: 'pane-doc-id', autocomplete: 'off', placeholder: 'none' });
   private readonly metadataInput = h('textarea', { id: 'pane-metadata', rows: 6, spellcheck: 'false', 'aria-describedby': 'pane-metadata-hint pane-error' });
@@ -138,7 +138,7 @@ export class FilePane {
     this.download.setAttribute('href', api.contentUrl(file.stable_id));
     this.download.setAttribute('download', file.filename);
     this.download.setAttribute('aria-label', `Download ${file.filename}`);
-    this.uploadButton.setAttribute('aria-label', `Upload a new version of ${file.filename}`);
+    this.uploadButton.setAttribute('aria-label', `Upload new version of ${file.filename}`);
     this.nameInput.value = file.filename;
     this.docIdInput.value = file.doc_id ?? '';
     this.metadataInput.value = JSON.stringify(file.metadata, null, 2);
