@@ -21,6 +21,13 @@ export class BadRequestError extends AppError {
   }
 }
 
+/** A file given to a command (a backup, an export sidecar) is damaged or not what it claims: exit 1, not a usage error. */
+export class BadFileError extends AppError {
+  constructor(message: string) {
+    super('bad_file', message, 422);
+  }
+}
+
 export class NotFoundError extends AppError {
   constructor(message: string) {
     super('not_found', message, 404);

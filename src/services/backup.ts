@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { IdSource } from '../domain/ids.ts';
-import { AppError, BadRequestError, LocalStateError } from '../errors.ts';
+import { AppError, BadFileError, LocalStateError } from '../errors.ts';
 import { BlobStore } from '../store/blob-store.ts';
 import type { Db } from '../store/database.ts';
 import { dataPaths, makeDirs } from '../store/data-dir.ts';
@@ -163,10 +163,10 @@ export async function restoreBackup(
 ): Promise<RestoreReport> {
   const entries = await readEntries(file);
   const head = JSON.parse(await readSmall(file, entries[0]!)) as { format?: unknown; version?: unknown; created_at?: string };
-  if (head.format !== BACKUP_FORMAT) throw new BadRequestError(`${file} is not a docsync backup`);
-  if (head.version !== BACKUP_VERSION) throw new BadRequestError(`${file} is a backup of format ${String(head.version)}: upgrade docsync`);
+  if (head.format !== BACKUP_FORMAT) throw new BadFileError(`${file} is not a docsync backup`);
+  if (head.version !== BACKUP_VERSION) throw new BadFileError(`${file} is a backup of format ${String(head.version)}: upgrade docsync`);
   const database = entries.find((e) => e.name === DATABASE);
-  if (!database) throw new BadRequestError(`${file} holds no ${DATABASE} (an interrupted backup?)`);
+  if (!database) throw new BadFileError(`${file} holds no ${DATABASE} (an interrupted backup?)`);
   const existing = await fsp.readdir(dataDir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [];
     if (error.code === 'ENOTDIR') throw new LocalStateError('data_dir_invalid', `The data dir ${dataDir} is not a folder`);
@@ -184,7 +184,7 @@ export async function restoreBackup(
     for (const entry of entries.slice(1)) {
       const match = BLOB_ENTRY.exec(entry.name);
       if (entry.name === DATABASE) continue;
-      if (!match || match[1] !== match[2]!.slice(0, 2)) throw new BadRequestError(`${file}: unexpected entry '${entry.name}'`);
+      if (!match || match[1] !== match[2]!.slice(0, 2)) throw new BadFileError(`${file}: unexpected entry '${entry.name}'`);
       const staged = await store.stage(openEntry(file, entry));
       if (staged.hash !== match[2]) {
         await store.discard(staged);
@@ -219,10 +219,10 @@ async function readEntries(file: string): Promise<TarEntry[]> {
   try {
     entries = await listTar(file);
   } catch (error) {
-    if (error instanceof TarFormatError) throw new BadRequestError(`${file}: ${error.message}`);
+    if (error instanceof TarFormatError) throw new BadFileError(`${file}: ${error.message}`);
     throw error;
   }
-  if (entries[0]?.name !== MANIFEST || entries[0].size > 64 * 1024) throw new BadRequestError(`${file} is not a docsync backup (no ${MANIFEST} first)`);
+  if (entries[0]?.name !== MANIFEST || entries[0].size > 64 * 1024) throw new BadFileError(`${file} is not a docsync backup (no ${MANIFEST} first)`);
   return entries;
 }
 
@@ -242,7 +242,7 @@ function checkDatabase(dbFile: string): { files: number; blobs: NamedBlob[] } {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > MIGRATIONS.length) throw new Error(`written by a newer docsync (schema ${version}); upgrade docsync`);
   } catch (error) {
-    throw new BadRequestError(`the backup's database cannot be used: ${(error as Error).message}`);
+    throw new BadFileError(`the backup's database cannot be used: ${(error as Error).message}`);
   } finally {
     db?.close();
   }

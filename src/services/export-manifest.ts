@@ -1,5 +1,5 @@
 import { docIdProblem, filenameProblem, metadataProblem, tagsProblem } from '../domain/file.ts';
-import { BadRequestError } from '../errors.ts';
+import { BadFileError } from '../errors.ts';
 
 /**
  * The sidecar `docsync export` writes beside the files and `docsync import` reads back: what a
@@ -39,22 +39,22 @@ export function parseManifest(text: string): Map<string, ManifestEntry> {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new BadRequestError(`${MANIFEST_NAME} is not valid JSON (${(error as Error).message})`);
+    throw new BadFileError(`${MANIFEST_NAME} is not valid JSON (${(error as Error).message})`);
   }
   const doc = value as { format?: unknown; version?: unknown; files?: unknown };
   if (doc === null || typeof doc !== 'object' || doc.format !== MANIFEST_FORMAT || !Array.isArray(doc.files)) {
-    throw new BadRequestError(`${MANIFEST_NAME} is not a docsync export sidecar (no "format": "${MANIFEST_FORMAT}" with "files")`);
+    throw new BadFileError(`${MANIFEST_NAME} is not a docsync export sidecar (no "format": "${MANIFEST_FORMAT}" with "files")`);
   }
   if (doc.version !== MANIFEST_VERSION) {
-    throw new BadRequestError(`${MANIFEST_NAME} has version ${String(doc.version)}; this docsync reads version ${MANIFEST_VERSION}: upgrade docsync`);
+    throw new BadFileError(`${MANIFEST_NAME} has version ${String(doc.version)}; this docsync reads version ${MANIFEST_VERSION}: upgrade docsync`);
   }
   const entries = new Map<string, ManifestEntry>();
   doc.files.forEach((raw: unknown, index) => {
     const entry = raw as ManifestEntry;
     const problem = entryProblem(entry);
-    if (problem) throw new BadRequestError(`${MANIFEST_NAME}, files[${index}]: ${problem}`);
+    if (problem) throw new BadFileError(`${MANIFEST_NAME}, files[${index}]: ${problem}`);
     const key = entry.path.normalize('NFC');
-    if (entries.has(key)) throw new BadRequestError(`${MANIFEST_NAME}, files[${index}]: path ${JSON.stringify(entry.path)} is listed twice`);
+    if (entries.has(key)) throw new BadFileError(`${MANIFEST_NAME}, files[${index}]: path ${JSON.stringify(entry.path)} is listed twice`);
     entries.set(key, entry);
   });
   return entries;

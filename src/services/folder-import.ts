@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { normalizeTags, type FileRecord } from '../domain/file.ts';
-import { BadRequestError, storageErrorOf } from '../errors.ts';
+import { BadFileError, BadRequestError, storageErrorOf } from '../errors.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
 import { MANIFEST_NAME, MAX_MANIFEST_BYTES, parseManifest, type ManifestEntry } from './export-manifest.ts';
 import type { FileService, NewFileInput } from './file-service.ts';
@@ -153,7 +153,7 @@ async function readManifest(root: string): Promise<Map<string, ManifestEntry> | 
   const file = path.join(root, MANIFEST_NAME);
   const stat = await fsp.stat(file).catch(() => undefined);
   if (!stat?.isFile()) return undefined;
-  if (stat.size > MAX_MANIFEST_BYTES) throw new BadRequestError(`${file} is larger than ${MAX_MANIFEST_BYTES} bytes: refused`);
+  if (stat.size > MAX_MANIFEST_BYTES) throw new BadFileError(`${file} is larger than ${MAX_MANIFEST_BYTES} bytes: refused`);
   return parseManifest(await fsp.readFile(file, 'utf8'));
 }
 

@@ -26,7 +26,7 @@ describe('the npm package', () => {
   it('packs, installs globally into a scratch prefix, and its docsync serve answers', async () => {
     const env = { ...process.env, ...nodeDirEnv(), npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
     const packed = await run('npm', ['pack', '--json', '--pack-destination', scratch.dir], { cwd: ROOT, env, maxBuffer: 64 << 20 });
-    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[\s*$/m))) as { filename: string; files: { path: string }[] }[];
     const files = info!.files.map((f) => f.path);
     expect(files).toContain('bin/docsync.js');
     expect(files).toContain('dist/cli/main.js');
