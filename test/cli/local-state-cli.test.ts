@@ -133,4 +133,15 @@ describe('the CLI on a data dir it cannot use as it is', () => {
       child.kill('SIGTERM');
     }
   });
+
+  it('a reader that closes the pipe early (`| head -1`) ends the command quietly, exit 0, no EPIPE', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--help'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Closed before the CLI has started: its first write meets a closed pipe.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled|Error/);
+    expect(code).toBe(0);
+  }, 60_000);
 });
