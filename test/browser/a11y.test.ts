@@ -14,6 +14,7 @@ import {
   chromiumAvailable,
   ensureWebBuild,
   launchChromium,
+  logIn,
   openPage,
   screenshot,
   seriousA11yViolations,
@@ -23,13 +24,6 @@ import {
 
 const PASSWORD = 'browser test password';
 
-async function logIn(page: Page, url: string): Promise<void> {
-  await page.goto(url);
-  await page.fill('#login-username', 'admin');
-  await page.fill('#login-password', PASSWORD);
-  await page.press('#login-password', 'Enter');
-  await page.locator('#app-view').waitFor();
-}
 
 /** The violations, each named with where it is, so a failure says what to fix. */
 async function expectAccessible(page: Page, state: string): Promise<void> {
@@ -81,7 +75,7 @@ describe.skipIf(!chromiumAvailable())('accessibility of the page (axe-core, WCAG
       await page.goto(two.url);
       await page.locator('#login-form').waitFor();
       await expectAccessible(page, 'login');
-      await logIn(page, two.url);
+      await logIn(page, two.url, PASSWORD);
       await page.locator('#file-list tbody tr').first().waitFor();
       await expectAccessible(page, 'list');
 

@@ -12,20 +12,24 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableServerKinds, startWebDavServer, type WebDavTestServer } from '../support/webdav-servers.ts';
-import { chromiumAvailable, ensureWebBuild, launchChromium, openPage, startInstance, webDavEnv, type BrowserInstance } from './harness.ts';
+import { startWebDavServer, type WebDavTestServer } from '../support/webdav-servers.ts';
+import {
+  apacheAvailable,
+  chromiumAvailable,
+  ensureWebBuild,
+  launchChromium,
+  logIn,
+  openPage,
+  startInstance,
+  tinyPdf,
+  webDavEnv,
+  type BrowserInstance,
+} from './harness.ts';
 
 const PASSWORD = 'browser test password';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/browser-conflicts', import.meta.url));
 const body = (text: string) => Readable.from([Buffer.from(text)]);
 
-function apacheAvailable(): boolean {
-  if (availableServerKinds().includes('apache')) return true;
-  const message = '!!! Browser tests NOT RUN: Apache (mod_dav) is missing; run scripts/install-system-deps.sh';
-  if (process.env.CI === 'true') throw new Error(`CI=true requires Apache. ${message}`);
-  console.warn(`\n${message}\n`);
-  return false;
-}
 
 const ready = chromiumAvailable() && apacheAvailable();
 
@@ -34,13 +38,6 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
-async function logIn(page: Page, url: string): Promise<void> {
-  await page.goto(url);
-  await page.fill('#login-username', 'admin');
-  await page.fill('#login-password', PASSWORD);
-  await page.press('#login-password', 'Enter');
-  await page.locator('#app-view').waitFor();
-}
 
 const badge = (page: Page, text: string) => page.locator('#status-badge').filter({ hasText: text }).waitFor();
 
@@ -110,7 +107,7 @@ describe.skipIf(!ready)('conflicts and live status in Chromium, two instances th
       await two.docsync.sync.sync();
 
       // ---- live: another instance pushes; the badge changes with no reload and no status request ----
-      await logIn(page, two.url);
+      await logIn(page, two.url, PASSWORD);
       await page.locator('#file-list').getByText('notes.txt').first().waitFor();
       await badge(page, 'In sync');
       await page.locator('#live-indicator[data-state="live"]').waitFor();
@@ -203,7 +200,7 @@ describe.skipIf(!ready)('conflicts and live status in Chromium, two instances th
       await two.docsync.files.replaceContent(image.stable_id, Readable.from([mine]));
       expect((await two.docsync.sync.sync()).conflicts).toBe(1);
 
-      await logIn(page, two.url);
+      await logIn(page, two.url, PASSWORD);
       const item = page.locator('#conflict-list li.conflict').filter({ hasText: 'figure.png' });
       await item.getByRole('button', { name: 'Compare content' }).click();
       const images = item.locator('.previews img');
@@ -227,10 +224,56 @@ describe.skipIf(!ready)('conflicts and live status in Chromium, two instances th
     }
   });
 
+  it('a PDF conflict shows both versions in the browser\'s own viewer, framable by this page only', { timeout: 120_000 }, async () => {
+    const { page, context, problems } = await openPage(browser, 'pdfs');
+    try {
+      const paper = await one.docsync.files.create(Readable.from([tinyPdf('first')]), { filename: 'paper.pdf' });
+      await one.docsync.sync.sync();
+      await two.docsync.sync.sync();
+      await one.docsync.files.replaceContent(paper.stable_id, Readable.from([tinyPdf('theirs')]));
+      await one.docsync.sync.sync();
+      await two.docsync.files.replaceContent(paper.stable_id, Readable.from([tinyPdf('mine')]));
+      expect((await two.docsync.sync.sync()).conflicts).toBe(1);
+
+      await logIn(page, two.url, PASSWORD);
+      const item = page.locator('#conflict-list li.conflict').filter({ hasText: 'paper.pdf' });
+      await item.getByRole('button', { name: 'Compare content' }).click();
+      // What the server answers for both sides (asked with the page's own session).
+      for (const url of [`${two.url}/api/v1/files/${paper.stable_id}/content`, `${two.url}/api/v1/sync/conflicts/${paper.stable_id}/remote-content`]) {
+        const answer = await page.request.get(url);
+        expect(answer.status(), url).toBe(200);
+        expect(answer.headers()['content-type']).toBe('application/pdf');
+        expect(answer.headers()['content-security-policy'], url).toMatch(/^sandbox; .*frame-ancestors 'self'$/);
+        expect(answer.headers()['x-frame-options']).toBe('SAMEORIGIN');
+      }
+      // Both frames hold Chromium's PDF document and its viewer, never markup of the file.
+      const pdfFrames = () => page.frames().filter((f) => /\/(content|remote-content)(\?|#|$)/.test(f.url()));
+      await expect.poll(() => pdfFrames().length).toBe(2);
+      for (const frame of pdfFrames()) {
+        await expect.poll(() => frame.evaluate(() => [document.contentType, document.querySelectorAll('script').length])).toEqual(['application/pdf', 0]);
+        await expect.poll(() => frame.childFrames().some((f) => f.url().startsWith('chrome-extension://'))).toBe(true);
+      }
+      expect(await item.locator('.previews iframe').evaluateAll((frames) => frames.map((f) => f.getAttribute('title')))).toEqual([
+        "This instance's version of paper.pdf",
+        'Remote version of paper.pdf',
+      ]);
+      await page.waitForTimeout(4000); // the viewer paints its page after it loads
+      await shot(page, '6-pdf-conflict');
+      await item.getByRole('button', { name: /^Keep this version of paper\.pdf/ }).click();
+      await page.locator('#conflicts-panel').waitFor({ state: 'hidden' });
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await shot(page, 'failure-pdfs').catch(() => undefined);
+      throw error;
+    } finally {
+      await context.close();
+    }
+  });
+
   it('sync progress shows files and bytes done of the total, with speed', { timeout: 120_000 }, async () => {
     const { page, context, problems } = await openPage(browser, 'instance 1');
     try {
-      await logIn(page, one.url);
+      await logIn(page, one.url, PASSWORD);
       const files = [1, 2, 3].map((n) => ({ name: `scan-${n}.pdf`, mimeType: 'application/pdf', buffer: Buffer.alloc(1024 * 1024, n) }));
       await page.setInputFiles('#file-input', files);
       await badge(page, '3 local changes');

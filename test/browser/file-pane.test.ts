@@ -12,42 +12,26 @@ import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableServerKinds, startWebDavServer, type WebDavTestServer } from '../support/webdav-servers.ts';
-import { ARTIFACTS, chromiumAvailable, ensureWebBuild, launchChromium, openPage, screenshot, startInstance, webDavEnv, type BrowserInstance } from './harness.ts';
+import { startWebDavServer, type WebDavTestServer } from '../support/webdav-servers.ts';
+import {
+  apacheAvailable,
+  ARTIFACTS,
+  chromiumAvailable,
+  ensureWebBuild,
+  launchChromium,
+  logIn,
+  openPage,
+  screenshot,
+  startInstance,
+  tinyPdf,
+  webDavEnv,
+  type BrowserInstance,
+} from './harness.ts';
 
 const PASSWORD = 'browser test password';
 
-function apacheAvailable(): boolean {
-  if (availableServerKinds().includes('apache')) return true;
-  const message = '!!! Browser tests NOT RUN: Apache (mod_dav) is missing; run scripts/install-system-deps.sh';
-  if (process.env.CI === 'true') throw new Error(`CI=true requires Apache. ${message}`);
-  console.warn(`\n${message}\n`);
-  return false;
-}
 const ready = chromiumAvailable() && apacheAvailable();
 
-/** A one-page PDF saying "docsync pane preview", offsets computed so viewers need no repair. */
-function tinyPdf(): Buffer {
-  const stream = 'BT /F1 24 Tf 40 100 Td (docsync pane preview) Tj ET';
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
-    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
-  ];
-  let out = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  objects.forEach((body, i) => {
-    offsets.push(out.length);
-    out += `${i + 1} 0 obj\n${body}\nendobj\n`;
-  });
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  for (const offset of offsets) out += `${String(offset).padStart(10, '0')} 00000 n \n`;
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(out, 'latin1');
-}
 
 const TEI = `<?xml version="1.0" encoding="UTF-8"?>
 <TEI xmlns="http://www.tei-c.org/ns/1.0">
@@ -68,13 +52,6 @@ type TestWindow = Window & { __pwned?: string };
 const row = (page: Page, filename: string): Locator => page.locator('#file-list tbody tr').filter({ hasText: filename });
 const pane = (page: Page): Locator => page.locator('#file-pane');
 
-async function logIn(page: Page, url: string): Promise<void> {
-  await page.goto(url);
-  await page.fill('#login-username', 'admin');
-  await page.fill('#login-password', PASSWORD);
-  await page.press('#login-password', 'Enter');
-  await page.locator('#app-view').waitFor();
-}
 
 /** Opens a file's pane with the keyboard (Enter on its name) and waits for it. */
 async function openPane(page: Page, filename: string): Promise<Locator> {
@@ -152,7 +129,7 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
     const { docsync } = one;
     const create = (name: string, content: string | Buffer, fields: { labels?: string[] } = {}) =>
       docsync.files.create(Readable.from([Buffer.from(content)]), { filename: name, ...fields });
-    await logIn(page, one.url);
+    await logIn(page, one.url, PASSWORD);
     const png = await page.screenshot({ clip: { x: 0, y: 0, width: 160, height: 90 } });
     const pdf = await create('paper.pdf', tinyPdf());
     await create('photo.png', png);
@@ -261,7 +238,7 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
     // ---- sync, and the second instance shows it ----
     await page.getByRole('button', { name: 'Sync now' }).click();
     await page.locator('#sync-summary').filter({ hasText: /uploaded/ }).waitFor();
-    await logIn(other, two.url);
+    await logIn(other, two.url, PASSWORD);
     await other.getByRole('button', { name: 'Sync now' }).click();
     await row(other, 'renamed.tei.xml').waitFor();
     await openPane(other, 'renamed.tei.xml');

@@ -12,7 +12,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { loadConfig } from '../../src/config.ts';
 import { openDocsync, type Docsync, type DocsyncOptions } from '../../src/docsync.ts';
 import { startServer } from '../../src/http/server.ts';
-import type { WebDavTestServer } from '../support/webdav-servers.ts';
+import { availableServerKinds, type WebDavTestServer } from '../support/webdav-servers.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -158,4 +158,46 @@ export async function seriousA11yViolations(page: Page): Promise<A11yViolation[]
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 5).flatMap((n) => n.target) }));
   });
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/** Apache (mod_dav) behind the two-instance browser tests: required in CI, else skipped loudly. */
+export function apacheAvailable(): boolean {
+  if (availableServerKinds().includes('apache')) return true;
+  const message = '!!! Browser tests NOT RUN: Apache (mod_dav) is missing; run scripts/install-system-deps.sh';
+  if (process.env.CI === 'true') throw new Error(`CI=true requires Apache. ${message}`);
+  console.warn(`\n${message}\n`);
+  return false;
+}
+
+/** Logs `admin` in with the login form and waits for the app. */
+export async function logIn(page: Page, url: string, password: string): Promise<void> {
+  await page.goto(url);
+  await page.locator('#login-form').waitFor();
+  await page.fill('#login-username', 'admin');
+  await page.fill('#login-password', password);
+  await page.press('#login-password', 'Enter');
+  await page.locator('#app-view').waitFor();
+}
+
+/** A one-page PDF saying `text` (plain ASCII), offsets computed so viewers need no repair. */
+export function tinyPdf(text = 'docsync PDF inline'): Buffer {
+  const stream = `BT /F1 24 Tf 40 100 Td (${text}) Tj ET`;
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ];
+  let out = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((body, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${body}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const offset of offsets) out += `${String(offset).padStart(10, '0')} 00000 n \n`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
 }

@@ -8,7 +8,15 @@ import http from 'node:http';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable, ensureWebBuild, launchChromium, openPage, startInstance, type BrowserInstance } from './harness.ts';
+import {
+  chromiumAvailable,
+  ensureWebBuild,
+  launchChromium,
+  openPage,
+  startInstance,
+  tinyPdf,
+  type BrowserInstance,
+} from './harness.ts';
 
 const PASSWORD = 'hostile browser password';
 const ARTIFACTS = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'test-artifacts', 'hostile-browser');
@@ -25,28 +33,6 @@ const EVIL_HTML = `<!doctype html><html><body><h1>innocent report</h1><script>${
 const EVIL_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><rect width="100" height="100" fill="red"/><script><![CDATA[${PAYLOAD}]]></script></svg>`;
 const EVIL_TXT = `<script>${PAYLOAD}</script>`;
 
-/** A one-page PDF saying "docsync PDF inline", offsets computed so viewers need no repair. */
-function tinyPdf(): Buffer {
-  const stream = 'BT /F1 24 Tf 40 100 Td (docsync PDF inline) Tj ET';
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
-    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
-  ];
-  let out = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  objects.forEach((body, i) => {
-    offsets.push(out.length);
-    out += `${i + 1} 0 obj\n${body}\nendobj\n`;
-  });
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  for (const offset of offsets) out += `${String(offset).padStart(10, '0')} 00000 n \n`;
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(out, 'latin1');
-}
 
 const ready = chromiumAvailable();
 

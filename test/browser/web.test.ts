@@ -8,12 +8,14 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REMOTE_OPERATIONS } from '../../src/remote/faults.ts';
 import { MemoryRemote } from '../../src/remote/memory-remote.ts';
-import { availableServerKinds, startWebDavServer, type WebDavTestServer } from '../support/webdav-servers.ts';
+import { startWebDavServer, type WebDavTestServer } from '../support/webdav-servers.ts';
 import {
+  apacheAvailable,
   chromiumAvailable,
   clearArtifacts,
   ensureWebBuild,
   launchChromium,
+  logIn,
   openPage,
   screenshot,
   startInstance,
@@ -25,13 +27,6 @@ const PASSWORD = 'browser test password';
 const REPORT = 'report.pdf';
 const EVIL = '<img src=x onerror="window.__xss=1">.txt';
 
-function apacheAvailable(): boolean {
-  if (availableServerKinds().includes('apache')) return true;
-  const message = '!!! Browser tests NOT RUN: Apache (mod_dav) is missing; run scripts/install-system-deps.sh';
-  if (process.env.CI === 'true') throw new Error(`CI=true requires Apache. ${message}`);
-  console.warn(`\n${message}\n`);
-  return false;
-}
 
 const ready = chromiumAvailable() && apacheAvailable();
 
@@ -60,14 +55,6 @@ async function dropFile(page: Page, name: string, content: string, options: { sc
   await fire(['drop']);
 }
 
-async function logIn(page: Page, url: string): Promise<void> {
-  await page.goto(url);
-  await page.locator('#login-form').waitFor();
-  await page.fill('#login-username', 'admin');
-  await page.fill('#login-password', PASSWORD);
-  await page.press('#login-password', 'Enter');
-  await page.locator('#app-view').waitFor();
-}
 
 /** Opens the editor with the mouse, replaces the labels, saves with Enter. */
 async function setLabels(page: Page, filename: string, labels: string): Promise<void> {
@@ -157,12 +144,12 @@ describe.skipIf(!ready)('web page in Chromium, two instances through Apache WebD
     const unreachable = await startInstance(PASSWORD, { DOCSYNC_REMOTE: 'none' }, { remote });
     const { page, context, problems } = await openPage(browser, 'edge cases');
     try {
-      await logIn(page, standalone.url);
+      await logIn(page, standalone.url, PASSWORD);
       await badge(page, 'Standalone');
       expect(await page.getByRole('button', { name: 'Sync now' }).isDisabled()).toBe(true);
       await page.getByRole('button', { name: 'Log out' }).click();
 
-      await logIn(page, unreachable.url);
+      await logIn(page, unreachable.url, PASSWORD);
       await badge(page, 'Remote unreachable');
       expect(await page.getAttribute('#status-badge', 'title')).toMatch(/\S/);
       await page.getByRole('button', { name: 'Sync now' }).click();
@@ -266,7 +253,7 @@ describe.skipIf(!ready)('web page in Chromium, two instances through Apache WebD
     await screenshot(page, '06-synced');
 
     // ---- instance 2: the file arrives without a reload when instance 2 syncs (SSE fileDataChanged) ----
-    await logIn(other, two.url);
+    await logIn(other, two.url, PASSWORD);
     await other.getByText('No documents yet').waitFor();
     await badge(other, 'Remote has changes');
     await other.evaluate(() => {

@@ -131,10 +131,12 @@ export async function showContent(detail: ConflictDetail, into: HTMLElement): Pr
       const [here, there] = await Promise.all([text(urls.here), text(urls.there)]);
       fill(into, diffTable(here, there, local.filename));
     } else if (local.file_type === 'pdf' || IMAGE_TYPES.test(local.file_type)) {
-      // Sandboxed: nothing in either version can run on this page's origin.
+      // PDFs in the browser's own viewer: Chromium shows none in a `sandbox`ed frame, so the guard is
+      // the answer's CSP (`sandbox`, `frame-ancestors 'self'`), as in the file pane; a PDF document
+      // runs no page script. Images are passive.
       const view = (url: string, title: string) =>
         local.file_type === 'pdf'
-          ? h('iframe', { src: url, title, sandbox: '', class: 'preview', loading: 'lazy' })
+          ? h('iframe', { src: `${url}#navpanes=0`, title, class: 'preview' })
           : h('img', { src: url, alt: title, class: 'preview' });
       fill(
         into,
