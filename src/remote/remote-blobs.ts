@@ -18,7 +18,7 @@
  * declares that answer reliable (`Remote.putAnswerConfirms`), else by one read per shard touched.
  */
 import type { Readable } from 'node:stream';
-import { ParentMissingError, RemoteCorruptError } from './errors.ts';
+import { ParentMissingError, RemoteCorruptError, RemoteUnavailableError } from './errors.ts';
 import { remotePaths } from './paths.ts';
 import type { Remote } from './remote.ts';
 
@@ -146,7 +146,12 @@ export class RemoteBlobStore {
     try {
       await this.remote.put(path, body);
     } catch (error) {
-      if (!(error instanceof ParentMissingError)) throw error;
+      // lighttpd answers a PUT into a missing folder with 409 before it reads the body, and closes
+      // the connection: through a proxy in front of it, the client often sees the connection reset
+      // under its body instead of the 409. Into a folder not known to exist, a reset is read as
+      // that answer (the folder is made, the PUT sent once more).
+      const missing = error instanceof ParentMissingError || (unknown && resetWhileSending(error));
+      if (!missing) throw error;
       this.shards.delete(shard);
       await this.ensureShard(shard);
       await this.remote.put(path, body);
@@ -220,4 +225,14 @@ export class RemoteBlobStore {
     await pending;
     this.shards.add(shard);
   }
+}
+
+/** The connection was reset or closed under a request that was still sending (no answer read). */
+function resetWhileSending(error: unknown): boolean {
+  if (!(error instanceof RemoteUnavailableError) || error.remoteStatus !== undefined) return false;
+  for (let cause: unknown = error.cause; cause; cause = (cause as { cause?: unknown }).cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (code === 'ECONNRESET' || code === 'EPIPE') return true;
+  }
+  return false;
 }
