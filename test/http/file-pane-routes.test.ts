@@ -4,8 +4,6 @@ import type { FileRecord } from '../../src/domain/file.ts';
 import { LIMITS } from '../../src/domain/file.ts';
 import { createHttpInstance, tempDir, uploadBody, type HttpInstance } from '../support/instance.ts';
 
-const NODE_24_UPLOAD_HANG = Number(process.versions.node.split('.')[0]) >= 24;
-if (NODE_24_UPLOAD_HANG) console.warn('!!! Two upload-limit tests are skipped on Node 24: the 413 never arrives there (open bug)');
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -74,9 +72,7 @@ describe('file pane routes', () => {
     expect(h.docsync.files.get(file.stable_id)).toMatchObject({ filename: 'keep.xml', metadata: { keep: true }, doc_id: null });
   });
 
-  // Open bug: on Node 24 an upload over the limit to PUT /files/:id/content never gets its 413 (the
-  // test times out at 30 s; fine on Node 20). Skipped there, loudly, until it is fixed.
-  it.skipIf(NODE_24_UPLOAD_HANG)('answers 413 to a PATCH body over the 1 MiB JSON limit, and 413 to a new version over the upload limit', async () => {
+  it('answers 413 to a PATCH body over the 1 MiB JSON limit, and 413 to a new version over the upload limit', async () => {
     const file = await create('big.xml', '<b/>');
     const huge = await patch(file.stable_id, { metadata: { text: 'x'.repeat(1024 * 1024) } });
     expect(huge.statusCode).toBe(413);

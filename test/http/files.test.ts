@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FileRecord } from '../../src/domain/file.ts';
 import { createHttpInstance, multipart, uploadBody, type HttpInstance } from '../support/instance.ts';
 
-const NODE_24_UPLOAD_HANG = Number(process.versions.node.split('.')[0]) >= 24;
-if (NODE_24_UPLOAD_HANG) console.warn('!!! Two upload-limit tests are skipped on Node 24: the 413 never arrives there (open bug)');
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -248,9 +247,7 @@ describe('files API', () => {
       expect(res.json().hash).toBe(sha256('<v3/>'));
     });
 
-    // Open bug: on Node 24 an upload over the limit to PUT /files/:id/content never gets its 413 (the
-    // test times out at 30 s; fine on Node 20). Skipped there, loudly, until it is fixed.
-    it.skipIf(NODE_24_UPLOAD_HANG)('answers 404 for an unknown file, 413 over the limit, 415 for other types', async () => {
+    it('answers 404 for an unknown file, 413 over the limit, 415 for other types', async () => {
       const file = await created('doc.xml', '<v1/>');
       const put = (url: string, type: string, payload: string | Buffer) =>
         h.app.inject({ method: 'PUT', url, headers: { ...h.auth, 'content-type': type }, payload });
@@ -259,6 +256,43 @@ describe('files API', () => {
       expect(big.statusCode).toBe(413);
       expect((await put(`/api/v1/files/${file.stable_id}/content`, 'application/x-unknown', 'x')).statusCode).toBe(415);
       expect((await get(`/api/v1/files/${file.stable_id}/content`)).body).toBe('<v1/>');
+    });
+
+    it('over real HTTP, a chunked upload past the limit gets 413 and a closed connection, and the server still stops', async () => {
+      const server = await createHttpInstance({ DOCSYNC_MAX_UPLOAD_MB: '1' });
+      try {
+        const made = await server.app.inject({ method: 'POST', url: '/api/v1/files', payload: uploadBody('real.xml', '<r/>').payload, headers: { ...server.auth, ...uploadBody('real.xml', '<r/>').headers } });
+        const file = made.json<FileRecord>();
+        const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+        // No Content-Length: the limit is only found while the body streams in.
+        const answer = await new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
+          const req = http.request(`${base}/api/v1/files/${file.stable_id}/content`, {
+            method: 'PUT',
+            headers: { ...server.auth, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
+          });
+          req.on('response', (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
+          });
+          req.on('error', reject);
+          const chunk = Buffer.alloc(256 * 1024, 'z');
+          let sent = 0;
+          const pump = () => {
+            while (sent < 8 * 1024 * 1024 && !req.destroyed) {
+              sent += chunk.length;
+              if (!req.write(chunk)) return void req.once('drain', pump);
+            }
+            req.end();
+          };
+          pump();
+        });
+        expect(answer.status).toBe(413);
+        expect(answer.connection).toBe('close');
+        expect(JSON.parse(answer.body)).toMatchObject({ statusCode: 413 });
+        expect(server.docsync.files.get(file.stable_id)).toMatchObject({ hash: file.hash });
+      } finally {
+        await server.close();
+      }
     });
   });
 

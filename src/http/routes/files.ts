@@ -1,8 +1,8 @@
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import parseRange from 'range-parser';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { Type } from 'typebox';
 import type { Docsync } from '../../docsync.ts';
 import { BadRequestError, PayloadTooLargeError } from '../../errors.ts';
@@ -19,12 +19,16 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
   const { files } = docsync;
   const maxBytes = docsync.config.maxUploadBytes;
   /** One message for every upload over the limit, whichever layer noticed it first. */
-  const stageLimited = async (source: Readable): Promise<StagedBlob> => {
+  const stageLimited = async (source: Readable, reply: FastifyReply): Promise<StagedBlob> => {
     try {
       return await files.stage(source);
     } catch (error) {
-      if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new PayloadTooLargeError(maxBytes);
-      throw error;
+      const tooLarge = error instanceof PayloadTooLargeError || (error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE';
+      if (!tooLarge) throw error;
+      // The client may still be sending: the answer closes the connection (as Fastify's own body
+      // limit does) rather than leaving the rest of the body to be read or the request destroyed.
+      void reply.header('connection', 'close');
+      throw error instanceof PayloadTooLargeError ? error : new PayloadTooLargeError(maxBytes);
     }
   };
 
@@ -32,9 +36,12 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
 
   /** Refuses an upload whose declared size is already too large, before reading any of it. */
-  const rejectDeclaredOversize = async (request: FastifyRequest): Promise<void> => {
+  const rejectDeclaredOversize = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const declared = Number(request.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBytes + MULTIPART_OVERHEAD) throw new PayloadTooLargeError(maxBytes);
+    if (Number.isFinite(declared) && declared > maxBytes + MULTIPART_OVERHEAD) {
+      void reply.header('connection', 'close');
+      throw new PayloadTooLargeError(maxBytes);
+    }
   };
 
   app.post(
@@ -64,7 +71,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
               throw new BadRequestError(`only one file part, named 'file', is accepted (got '${part.fieldname}')`);
             }
             upload = { filename: part.filename };
-            staged = await stageLimited(part.file);
+            staged = await stageLimited(part.file, reply);
           } else {
             fields.set(part.fieldname, fieldText(part));
           }
@@ -171,10 +178,10 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
         response: { 200: FileSchema, ...errorResponses(400, 401, 404, 413) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       files.get(request.params.id);
       const body = await contentStream(request);
-      const staged = await stageLimited(body.stream);
+      const staged = await stageLimited(body.stream, reply);
       // A multipart file part over the limit is cut off at it, not failed: never store the cut-off bytes.
       if (body.truncated()) {
         await files.discard(staged);
@@ -229,7 +236,10 @@ async function contentStream(request: FastifyRequest): Promise<{ stream: Readabl
   if (!body || typeof (body as Readable).pipe !== 'function') {
     throw new BadRequestError('expected the new content as application/octet-stream or multipart/form-data');
   }
-  return { stream: body, truncated: () => false };
+  // Staged through a PassThrough: a refused upload (over the limit) destroys that, and the request
+  // stream is only unpiped. Destroying the request itself counts as the client aborting, and an
+  // injected request (light-my-request, Node 24) then never gets its 413.
+  return { stream: body.pipe(new PassThrough()), truncated: () => false };
 }
 
 function fieldText(part: MultipartValue): string {
