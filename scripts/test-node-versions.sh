@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on this machine's Node and again on the current LTS (Node 24), the two
 # lines docsync supports. Node 24 comes from the npm registry's `node@24` package (a binary with its
-# headers), kept in a cache folder; better-sqlite3 is rebuilt against it and back afterwards.
-# The last line printed is the sum over both runs: `N passed, N failed`.
+# headers), kept in a cache folder. node_modules is installed afresh for it with `npm ci` (native
+# modules built against those headers, and the optional better-sqlite3 13 that npm leaves out on
+# Node 20), then once more for this machine's Node afterwards. An EBADENGINE warning from either
+# install counts as a failure. The last line printed is the sum over both runs: `N passed, N failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 LTS_MAJOR=24
-# 24.18.1, not the newest 24.x: from 24.19.0 on, Node aborts in `node::ObjectWrap` destructors run
-# after its Environment is gone (nodejs/node#65446), which better-sqlite3 12 hits at process exit.
-# better-sqlite3 13 avoids it but needs Node >= 22; until Node 20 is dropped, test on 24.18.1.
-LTS_VERSION=24.18.1
+LTS_VERSION=24.21.0
 cache="${DOCSYNC_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docsync/node$LTS_VERSION}"
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
@@ -42,19 +41,27 @@ lts_bin="$cache/node_modules/node/bin"
 lts_headers="$(dirname "$(dirname "$(find "$cache/node_modules" -path '*/include/node/node_version.h' -print -quit)")")"
 lts_headers="$(dirname "$lts_headers")"
 
-rebuild_sqlite() {
-  npm rebuild better-sqlite3 --build-from-source "$@" >"$logs/rebuild.log" 2>&1 || { cat "$logs/rebuild.log"; return 1; }
+# `npm ci` with the node binary found first on PATH; fails on any EBADENGINE warning.
+install_modules() {
+  npm ci --no-audit --no-fund "$@" >"$logs/install.log" 2>&1 || { tail -n 40 "$logs/install.log"; return 1; }
+  if grep -q EBADENGINE "$logs/install.log"; then
+    echo "npm ci on Node $(node -v) warned EBADENGINE:"
+    grep -A3 EBADENGINE "$logs/install.log"
+    return 1
+  fi
 }
 
-if PATH="$lts_bin:$PATH" rebuild_sqlite --nodedir="$lts_headers"; then
+echo "=== npm ci on Node $LTS_MAJOR"
+if PATH="$lts_bin:$PATH" npm_config_nodedir="$lts_headers" install_modules; then
   # Native modules built during the run (the package install test) use the same headers.
   PATH="$lts_bin:$PATH" npm_config_nodedir="$lts_headers" run_suite "$logs/second"
 else
-  echo "better-sqlite3 did not build for Node $LTS_MAJOR"
+  echo "npm ci failed on Node $LTS_MAJOR"
   echo "0 passed, 1 failed" >"$logs/second"
 fi
 # Leave node_modules working for the machine's own Node again.
-rebuild_sqlite || echo "better-sqlite3 did not rebuild for $(node -v): run npm rebuild better-sqlite3"
+echo "=== npm ci on Node $(node -v), to leave node_modules as they were"
+install_modules || echo "npm ci failed on $(node -v): run it again"
 
 read -r p1 _ f1 _ <"$logs/first"
 read -r p2 _ f2 _ <"$logs/second"

@@ -3,6 +3,7 @@ import { CONFIG_FILE_NAME } from '../config-file.ts';
 import { CONFIG_ENV, OPTIONS } from '../config.ts';
 import { AppError, ConfigError, storageErrorOf } from '../errors.ts';
 import { CommandExit, EXIT, exitCodeOf } from './exit-codes.ts';
+import { sqlite } from '../store/sqlite.ts';
 import { VERSION } from '../version.ts';
 import { registerBackup } from './backup.ts';
 import { registerFiles } from './files.ts';
@@ -21,7 +22,7 @@ import { registerUser } from './user.ts';
 export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('docsync')
     .description('docsync: a document store whose instances sync through WebDAV or a shared folder')
-    .version(VERSION)
+    .version(`${VERSION} (Node ${process.version}, ${sqlite.description})`)
     .option(`--${OPTIONS.dataDir.flag} <path>`, `${OPTIONS.dataDir.help} (env ${OPTIONS.dataDir.env}; default ./data)`)
     .option('--config <file>', `config file (env ${CONFIG_ENV}; default ${CONFIG_FILE_NAME} in the data dir, if there is one)`)
     .showHelpAfterError()

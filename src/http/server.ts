@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { describeRemote } from '../config.ts';
 import type { Docsync } from '../docsync.ts';
+import { sqlite } from '../store/sqlite.ts';
 import { buildApp, loggerOptions } from './app.ts';
 
 export interface RunningServer {
@@ -14,7 +15,7 @@ export async function startServer(docsync: Docsync, options: { handleSignals?: b
   const app = await buildApp(docsync, { logger: loggerOptions(docsync.config.logLevel, docsync.config.logFormat) });
   const address = await app.listen({ port: docsync.config.port, host: docsync.config.host });
   app.log.info(
-    { dataDir: docsync.config.dataDir, remote: describeRemote(docsync.config.remote), instanceId: docsync.instanceId },
+    { dataDir: docsync.config.dataDir, remote: describeRemote(docsync.config.remote), instanceId: docsync.instanceId, node: process.version, sqlite: sqlite.description },
     'docsync is running',
   );
   let closing: Promise<void> | undefined;

@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { Sqlite } from '../store/sqlite.ts';
 import { readStoredRow, toStored, type RejectedRow, type RemoteFileRow, type Stored } from '../domain/shared-row.ts';
 import { AppError } from '../errors.ts';
 import { RemoteCorruptError } from './errors.ts';
@@ -61,7 +62,7 @@ export class RemoteSnapshot {
 
   /** A new, empty snapshot: the state of a remote that was just initialised. */
   static create(path: string, repoId: string): RemoteSnapshot {
-    const db = new Database(path);
+    const db = new Sqlite(path);
     db.pragma('journal_mode = DELETE');
     db.exec(SCHEMA);
     const set = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
@@ -76,7 +77,7 @@ export class RemoteSnapshot {
   static open(path: string): RemoteSnapshot {
     let db: Database.Database | undefined;
     try {
-      db = new Database(path);
+      db = new Sqlite(path);
       db.pragma('journal_mode = DELETE');
       const snapshot = new RemoteSnapshot(db, path);
       const format = Number(snapshot.meta('format_version'));

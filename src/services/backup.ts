@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { Sqlite } from '../store/sqlite.ts';
 import { isoUtc, type Clock } from '../domain/clock.ts';
 import type { IdSource } from '../domain/ids.ts';
 import { AppError, BadFileError, LocalStateError } from '../errors.ts';
@@ -106,7 +107,7 @@ export async function createBackup(deps: BackupDeps, file: string): Promise<Back
 async function snapshotDatabase(db: Db, target: string): Promise<void> {
   await fsp.rm(target, { force: true });
   await db.backup(target, { progress: () => 0x7fffffff });
-  const copy = new Database(target);
+  const copy = new Sqlite(target);
   try {
     copy.pragma('journal_mode = DELETE');
   } finally {
@@ -122,7 +123,7 @@ interface NamedBlob {
 
 /** The blobs a database copy names: its files' (all of them) and its file history's (kept when here). */
 function blobsNamedBy(dbFile: string): { files: number; blobs: NamedBlob[] } {
-  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  const db = new Sqlite(dbFile, { readonly: true, fileMustExist: true });
   try {
     const rows = db
       .prepare<[], { hash: string; file_type: string; required: number }>(
@@ -236,7 +237,7 @@ async function readSmall(file: string, entry: TarEntry): Promise<string> {
 function checkDatabase(dbFile: string): { files: number; blobs: NamedBlob[] } {
   let db: Database.Database | undefined;
   try {
-    db = new Database(dbFile, { readonly: true, fileMustExist: true });
+    db = new Sqlite(dbFile, { readonly: true, fileMustExist: true });
     const check = (db.pragma('quick_check(5)') as { quick_check: string }[]).map((r) => r.quick_check);
     if (check[0] !== 'ok') throw new Error(`quick_check: ${check.join('; ')}`);
     const version = db.pragma('user_version', { simple: true }) as number;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { Sqlite } from './sqlite.ts';
 import { LocalStateError } from '../errors.ts';
 
 /** Layout of a data dir: one database, blobs by content address, temp files beside them. */
@@ -82,7 +83,7 @@ export function inspectDatabase(file: string): DatabaseState {
   if (stat.size === 0) return 'empty';
   let db: Database.Database | undefined;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = new Sqlite(file, { readonly: true, fileMustExist: true });
     const version = db.pragma('user_version', { simple: true }) as number;
     const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'files'").get() as { n: number };
     return version > 0 && tables.n === 1 ? 'ok' : 'no_schema';

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { Sqlite } from './sqlite.ts';
 import { makeDirs, unreadableDatabase } from './data-dir.ts';
 import { MIGRATIONS } from './migrations.ts';
 
@@ -18,7 +19,7 @@ export function openDatabase(file: string, { verify = false }: { verify?: boolea
   makeDirs(path.dirname(file));
   let db: Db | undefined;
   try {
-    db = new Database(file);
+    db = new Sqlite(file);
     db.pragma('busy_timeout = 5000');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { Sqlite } from '../../src/store/sqlite.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCliCaptured } from '../support/cli.ts';
 import { tempDir } from '../support/instance.ts';
@@ -54,7 +55,7 @@ describe('docsync gc', () => {
    * nothing else holds it open).
    */
   const watchedWholeWindow = (dataDir: string) => {
-    const db = new Database(path.join(tmp.dir, dataDir, 'docsync.db'));
+    const db = new Sqlite(path.join(tmp.dir, dataDir, 'docsync.db'));
     try {
       const changed = db.prepare("UPDATE sync_state SET value = ? WHERE key = 'history_since'").run(new Date(Date.now() - 40 * DAY).toISOString());
       expect(changed.changes).toBe(1);

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { Sqlite } from '../../src/store/sqlite.ts';
 import { seededIdSource } from '../../src/domain/ids.ts';
 import { RemoteCorruptError } from '../../src/remote/errors.ts';
 import { remotePaths } from '../../src/remote/paths.ts';
@@ -359,7 +360,7 @@ describe.each(remoteTargetNames())('remote metadata on %s', (name) => {
     // Rewrite the published snapshot as a future docsync would, and point version.txt at it.
     const local = `${tmp.dir}/future-${name}.db`;
     fs.writeFileSync(local, (await remote.getBytes(snapshotPath(head), { maxBytes: 1 << 24 }))!);
-    const db = new Database(local);
+    const db = new Sqlite(local);
     db.prepare("UPDATE meta SET value = ? WHERE key = 'format_version'").run(String(FORMAT_VERSION + 1));
     db.close();
     const bytes = fs.readFileSync(local);

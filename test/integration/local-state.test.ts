@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { Sqlite } from '../../src/store/sqlite.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { StableId } from '../../src/domain/ids.ts';
@@ -40,7 +41,7 @@ describe('local state is never silently reset', () => {
     ['missing', () => undefined, /but no database/],
     ['empty', (file: string) => fs.writeFileSync(file, ''), /but an empty database file/],
     ['garbage', (file: string) => fs.writeFileSync(file, 'junk\n'), /cannot be read \(file is not a database\)/],
-    ['a database without docsync tables', (file: string) => new Database(file).exec('CREATE TABLE t (x)').close(), /but a database without docsync tables/],
+    ['a database without docsync tables', (file: string) => new Sqlite(file).exec('CREATE TABLE t (x)').close(), /but a database without docsync tables/],
   ])('refuses to start when the database is %s beside blobs, naming the data dir and the recovery command', async (name, make, found) => {
     await storeWithOneFile();
     for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${database()}${suffix}`, { force: true });

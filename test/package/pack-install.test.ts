@@ -50,6 +50,11 @@ describe('the npm package', () => {
     const allowed = Number(process.versions.node.split('.')[0]) < 22 ? ['content-disposition', 'cookie'] : [];
     expect(warned.filter((name) => !allowed.includes(name!))).toEqual([]);
 
+    // The SQLite driver: better-sqlite3 13 (an optional dependency, left out where its engines do not
+    // match) on Node 22 and later, 12 on Node 20 — 12 aborts on Node 24.19+ when a statement is collected.
+    const version = await run(path.join(prefix, 'bin/docsync'), ['--version'], { env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` } });
+    expect(version.stdout).toMatch(Number(process.versions.node.split('.')[0]) >= 22 ? /better-sqlite3 13\./ : /better-sqlite3 12\./);
+
     const child = spawn(path.join(prefix, 'bin/docsync'), ['serve', '--init'], {
       cwd: scratch.dir,
       env: {

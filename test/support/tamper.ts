@@ -1,5 +1,6 @@
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { Sqlite } from '../../src/store/sqlite.ts';
 import { cryptoIdSource, newStableId } from '../../src/domain/ids.ts';
 import { RemoteMetadataStore } from '../../src/remote/remote-metadata.ts';
 import type { Remote } from '../../src/remote/remote.ts';
@@ -22,7 +23,7 @@ export async function commitTampered(remote: Remote, tamper: (db: Database.Datab
     if (!head) throw new Error('commitTampered: the remote has no version.txt yet');
     const statePath = path.join(tmp.dir, 'state.db');
     (await metadata.catchUp(statePath, head)).state.close();
-    const db = new Database(statePath);
+    const db = new Sqlite(statePath);
     try {
       tamper(db, head.version + 1);
     } finally {

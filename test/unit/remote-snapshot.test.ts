@@ -1,5 +1,6 @@
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { Sqlite } from '../../src/store/sqlite.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RemoteCorruptError } from '../../src/remote/errors.ts';
 import type { RemoteFileRow } from '../../src/domain/shared-row.ts';
@@ -38,7 +39,7 @@ describe('a snapshot with invalid rows', () => {
   afterEach(() => tmp.remove());
 
   const tamper = (work: (db: Database.Database) => void) => {
-    const db = new Database(file);
+    const db = new Sqlite(file);
     db.pragma('ignore_check_constraints = ON'); // a hostile writer is bound by none of our constraints
     work(db);
     db.close();
