@@ -1,30 +1,36 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { LocalStateError } from '../errors.ts';
 
 /**
  * What a killed `backup` or `restore-backup` leaves behind, and how the next run deals with it.
- * Work in progress lives under hidden names that carry the process id (`.docsync-backup-<pid>-…`
- * beside the backup file, `.restore-<pid>-…` in the data dir): a later run removes those whose
- * process is gone, and never one whose process still runs (a backup taken at the same moment).
+ * Work in progress lives under hidden names that carry the process id and the host
+ * (`.docsync-backup-<pid>-<host>-…` beside the backup file, `.restore-<pid>-<host>-…` in the data
+ * dir): a later run on the same host removes those whose process is gone, and never one whose
+ * process still runs (a backup taken at the same moment) nor one of another host or container
+ * writing to a shared folder, whose process ids mean nothing here.
  */
 export const BACKUP_TEMP_PREFIX = '.docsync-backup-';
 export const RESTORE_STAGING_PREFIX = '.restore-';
 
-/** A name for work of this process: `<prefix><pid>-<unique><suffix>`. */
+const HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+
+/** A name for work of this process: `<prefix><pid>-<host>-<unique><suffix>`. */
 export function workName(prefix: string, unique: string, suffix = ''): string {
-  return `${prefix}${process.pid}-${unique}${suffix}`;
+  return `${prefix}${process.pid}-${HOST}-${unique}${suffix}`;
 }
 
-/** Removes the entries of `dir` named `<prefix><pid>-…` whose process no longer runs; returns their names. */
+/** Removes the entries of `dir` named `<prefix><pid>-<host>-…` of this host whose process no longer runs; returns their names. */
 export async function sweepInterrupted(dir: string, prefix: string): Promise<string[]> {
   const names = await fsp.readdir(dir).catch(() => [] as string[]);
   const swept: string[] = [];
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
-    if (!Number.isInteger(pid) || processRuns(pid)) continue;
+    const match = /^(\d+)-([0-9a-f]{8})-/.exec(name.slice(prefix.length));
+    if (!match || match[2] !== HOST || processRuns(Number(match[1]))) continue;
     await fsp.rm(path.join(dir, name), { recursive: true, force: true });
     swept.push(name);
   }

@@ -132,7 +132,7 @@ describe('backup / restore-backup killed half way', () => {
 
     const again = await cli(['restore-backup', 'full.tar'], 'restored');
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/^removed what an interrupted restore left: \.restore-\d+-[0-9a-f]+$/m);
+    expect(again.stderr).toMatch(/^removed what an interrupted restore left: \.restore-\d+-[0-9a-f]{8}-[0-9a-f]+$/m);
     expect(again.stderr).toMatch(/^finished the restore of .*full\.tar that was interrupted/m);
     expect(entries('restored')).toEqual(['blobs', 'docsync.db']);
     await expectWholeStore('restored');
