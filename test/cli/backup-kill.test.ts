@@ -123,12 +123,14 @@ describe('backup / restore-backup killed half way', () => {
     await killWhen(['restore-backup', path.join(tmp.dir, 'full.tar')], 'restored', blobsMoving);
     expect(fs.existsSync(path.join(tmp.dir, 'restored', 'docsync.db'))).toBe(false);
 
-    for (const args of [['files', 'ls'], ['serve']]) {
+    for (const args of [['files', 'ls'], ['recover'], ['serve']]) {
       const opened = await cli(args, 'restored');
       expect(opened.code, args.join(' ')).toBe(2);
       expect(opened.stderr).toContain(`A restore of ${path.join(tmp.dir, 'full.tar')} into ${path.join(tmp.dir, 'restored')} (started `);
       expect(opened.stderr).toContain(`did not finish: the data dir is half restored and docsync will not open it. Run 'docsync restore-backup`);
     }
+    // Refused before anything was made or moved (`recover` would otherwise start a database).
+    expect(fs.existsSync(path.join(tmp.dir, 'restored', 'docsync.db'))).toBe(false);
 
     const again = await cli(['restore-backup', 'full.tar'], 'restored');
     expect(again.code, again.stderr).toBe(0);
