@@ -8,6 +8,7 @@ import { RemoteMetadataStore } from './remote/remote-metadata.ts';
 import { AuthService } from './services/auth-service.ts';
 import { FileService } from './services/file-service.ts';
 import { HistoryService } from './services/history-service.ts';
+import { refuseInterruptedRestore } from './services/interrupted-work.ts';
 import { SqliteAuthRepository } from './store/auth-repository.ts';
 import { BlobStore } from './store/blob-store.ts';
 import { openDatabase, type Db } from './store/database.ts';
@@ -79,6 +80,7 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
   const ids = options.ids ?? cryptoIdSource;
   const paths = dataPaths(config.dataDir);
   prepareDataDir(config.dataDir, { create: options.create ?? true });
+  refuseInterruptedRestore(config.dataDir);
   refuseLostDatabase(config.dataDir);
   const db = openDatabase(paths.database, { verify: options.verifyDatabase ?? true });
   const fileRepository = new SqliteFileRepository(db);

@@ -7,7 +7,7 @@ import { RemoteUnavailableError } from '../remote/errors.ts';
  */
 export const EXIT = {
   ok: 0,
-  /** The command failed, or part of it did (a transfer that will be retried, a file not imported). */
+  /** The command failed, or part of it did (a transfer that will be retried, a file not imported), or for a dry run would. */
   error: 1,
   /** Bad usage or configuration, or a data dir that cannot be used as it is: the person must act. */
   usage: 2,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { FileRecord } from '../domain/file.ts';
-import { formatBytes } from '../errors.ts';
+import { AppError, formatBytes, storageErrorOf } from '../errors.ts';
 import { withDocsync } from './context.ts';
 import { println, type CliIo } from './io.ts';
 
@@ -42,21 +42,31 @@ export function registerFiles(program: Command, io: CliIo): void {
 
   files
     .command('put <paths...>')
-    .description('add files from disk')
+    .description('add files from disk. A path that cannot be added (missing, a folder, unreadable) does not stop the others: every failure is listed at the end (exit 1)')
     .option('--collection <name>', 'add to this collection (repeatable)', collect)
     .option('--label <name>', 'add this label (repeatable)', collect)
     .option('--doc-id <id>', 'document the files belong to')
     .action((paths: string[], opts: PutOptions, command: Command) =>
       withDocsync(command, io, async (docsync) => {
+        // Like `import`: one bad path among many must not leave the person guessing which were added.
+        const failed: Array<{ path: string; error: string }> = [];
         for (const p of paths) {
           const source = path.resolve(io.cwd, p);
-          const file = await docsync.files.create(fs.createReadStream(source), {
-            filename: path.basename(source),
-            collections: opts.collection ?? [],
-            labels: opts.label ?? [],
-            ...(opts.docId !== undefined && { docId: opts.docId }),
-          });
-          println(io.stdout, fileLine(file));
+          try {
+            const file = await docsync.files.create(fs.createReadStream(source), {
+              filename: path.basename(source),
+              collections: opts.collection ?? [],
+              labels: opts.label ?? [],
+              ...(opts.docId !== undefined && { docId: opts.docId }),
+            });
+            println(io.stdout, fileLine(file));
+          } catch (error) {
+            failed.push({ path: p, error: describeReadError(error) });
+          }
+        }
+        for (const f of failed) println(io.stderr, `failed: ${f.path}: ${f.error}`);
+        if (failed.length > 0) {
+          throw new AppError('put_incomplete', `${failed.length} of ${paths.length} file(s) were not added (listed above); the rest was`, 422);
         }
       }),
     );
@@ -143,4 +153,19 @@ export function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
   return bytes % (1024 * 1024) === 0 ? formatBytes(bytes) : `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** One line for a path that could not be added: the AppError message, or the system error's meaning. */
+export function describeReadError(error: unknown): string {
+  const mapped = error instanceof AppError ? error : storageErrorOf(error);
+  if (mapped) return mapped.message;
+  const meaning: Record<string, string> = {
+    ENOENT: 'no such file',
+    EISDIR: "is a folder (use 'docsync import' for folders)",
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    ENOTDIR: 'a part of the path is not a folder',
+  };
+  const code = (error as NodeJS.ErrnoException).code;
+  return (code && meaning[code]) ?? (error instanceof Error ? error.message : String(error));
 }

@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { AppError } from '../errors.ts';
 import { exportFolder } from '../services/folder-export.ts';
-import { importFolder, type FoldersAs } from '../services/folder-import.ts';
+import { importFolder, type FoldersAs, type ImportReport } from '../services/folder-import.ts';
 import { withDocsync } from './context.ts';
 import { formatSize } from './files.ts';
 import { println, type CliIo } from './io.ts';
@@ -22,6 +22,7 @@ export function registerImportExport(program: Command, io: CliIo): void {
     .option('--collection <name>', 'add every file to this collection (repeatable)', collect)
     .option('--label <name>', 'give every file this label (repeatable)', collect)
     .addOption(new Option('--folders-as <what>', "each sub-folder name on a file's path becomes one collection, or one label").choices(['collections', 'labels']))
+    .option('--dry-run', 'read and check every file, write nothing: list what would be imported (with its collections and labels), what is already in the store, and what would fail (exit 1 then)')
     .option('--json', 'print the report as JSON')
     .action((folder: string, opts: ImportOptions, command: Command) =>
       withDocsync(command, io, async (docsync) => {
@@ -32,9 +33,11 @@ export function registerImportExport(program: Command, io: CliIo): void {
           labels: opts.label ?? [],
           ...(opts.foldersAs !== undefined && { foldersAs: opts.foldersAs }),
           exclude: [docsync.config.dataDir, ...(remote.kind === 'folder' ? [remote.path] : [])],
+          dryRun: opts.dryRun === true,
           onProgress: bar.update,
         }).finally(bar.stop);
         if (opts.json) println(io.stdout, JSON.stringify(report, null, 2));
+        else if (report.dry_run) for (const line of planLines(report)) println(io.stdout, line);
         else {
           for (const d of report.duplicates) println(io.stderr, `duplicate: ${d.path} (same content as ${d.existing_id} ${JSON.stringify(d.existing_filename)})`);
           for (const s of report.skipped) println(io.stderr, `skipped:   ${s.path} (${s.reason})`);
@@ -44,6 +47,9 @@ export function registerImportExport(program: Command, io: CliIo): void {
             `imported ${report.imported.length}, duplicates ${report.duplicates.length}, failed ${report.failed.length} ` +
               `(${report.total_files} file(s), ${formatSize(report.total_bytes)}${report.sidecar ? ', names and metadata from docsync-export.json' : ''})`,
           );
+        }
+        if (report.failed.length > 0 && report.dry_run) {
+          throw new AppError('import_would_fail', `${report.failed.length} file(s) would not be imported (listed above); nothing was written`, 422);
         }
         if (report.failed.length > 0) throw new AppError('import_incomplete', `${report.failed.length} file(s) were not imported (listed above); the rest was`, 422);
       }),
@@ -71,7 +77,31 @@ export function registerImportExport(program: Command, io: CliIo): void {
     );
 }
 
+/** A dry run's plan, one line per file (like `sync --dry-run`), then the totals. */
+function planLines(report: ImportReport): string[] {
+  const tags = (f: { collections: string[]; labels: string[] }): string =>
+    [f.collections.length > 0 ? `collections=${f.collections.join(',')}` : '', f.labels.length > 0 ? `labels=${f.labels.join(',')}` : '']
+      .filter(Boolean)
+      .join('  ');
+  // One line per file, whatever its name holds (a newline is a legal character in a file name).
+  const shown = (p: string): string => (/[\u0000-\u001f\u007f]/.test(p) ? JSON.stringify(p) : p);
+  return [
+    ...report.imported.map((f) => `import     ${shown(f.path)}  as ${JSON.stringify(f.filename)}  ${tags(f)}`.trimEnd()),
+    ...report.duplicates.map((d) =>
+      d.existing_id !== undefined
+        ? `present    ${shown(d.path)}  same content as ${d.existing_id} ${JSON.stringify(d.existing_filename)} (already in the store)`
+        : `duplicate  ${shown(d.path)}  same content as ${shown(d.same_as_path ?? '')} (in this folder)`,
+    ),
+    ...report.skipped.map((s) => `skip       ${shown(s.path)}  ${s.reason}`),
+    ...report.failed.map((f) => `fail       ${shown(f.path)}  ${f.error}`),
+    `Dry run: nothing was imported. Would import ${report.imported.length}, duplicates ${report.duplicates.length}, ` +
+      `would fail ${report.failed.length} (${report.total_files} file(s), ${formatSize(report.total_bytes)}` +
+      `${report.sidecar ? ', names and metadata from docsync-export.json' : ''})`,
+  ];
+}
+
 interface ImportOptions {
+  dryRun?: boolean;
   collection?: string[];
   label?: string[];
   foldersAs?: FoldersAs;

@@ -12,6 +12,16 @@ import { dataPaths, makeDirs } from '../store/data-dir.ts';
 import { MIGRATIONS } from '../store/migrations.ts';
 import { listTar, openEntry, TarFormatError, TarWriter, type TarEntry } from '../store/tar.ts';
 import { VERSION } from '../version.ts';
+import {
+  BACKUP_TEMP_PREFIX,
+  clearRestoreMarker,
+  interruptedRestore,
+  RESTORE_STAGING_PREFIX,
+  sweepInterrupted,
+  syncDir,
+  workName,
+  writeRestoreMarker,
+} from './interrupted-work.ts';
 
 /**
  * A backup is one uncompressed tar: `docsync-backup.json` (what it is), the blobs the database
@@ -34,6 +44,8 @@ export interface BackupReport {
   rounds: number;
   /** Blobs a live (or not yet synced) row names that the data dir does not hold: the backup lacks them too. */
   missing: string[];
+  /** Temp files of killed backups removed from the backup's folder. */
+  swept: string[];
 }
 
 /**
@@ -54,12 +66,16 @@ export interface BackupDeps {
 }
 
 export async function createBackup(deps: BackupDeps, file: string): Promise<BackupReport> {
-  const partial = `${file}.partial`;
-  const dbCopy = `${file}.db.partial`;
-  await fsp.rm(partial, { force: true });
+  // Written under hidden temp names beside the file, renamed at the end: a killed backup never
+  // leaves a file under the name asked for, and the next backup into that folder removes its temp files.
+  const folder = path.dirname(file);
+  const swept = await sweepInterrupted(folder, BACKUP_TEMP_PREFIX);
+  const unique = `${deps.clock.now()}`;
+  const partial = path.join(folder, workName(BACKUP_TEMP_PREFIX, unique, '.tar.partial'));
+  const dbCopy = path.join(folder, workName(BACKUP_TEMP_PREFIX, unique, '.db'));
   const writer = await TarWriter.create(partial);
   const blobs = dataPaths(deps.dataDir).blobs;
-  const report: BackupReport = { file, files: 0, blobs: 0, bytes: 0, rounds: 0, missing: [] };
+  const report: BackupReport = { file, files: 0, blobs: 0, bytes: 0, rounds: 0, missing: [], swept };
   try {
     const manifest = { format: BACKUP_FORMAT, version: BACKUP_VERSION, created_at: isoUtc(deps.clock.now()), docsync_version: VERSION, instance_id: deps.instanceId };
     await writer.addBuffer(MANIFEST, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), deps.clock.now());
@@ -93,6 +109,7 @@ export async function createBackup(deps: BackupDeps, file: string): Promise<Back
     report.bytes += await writer.addFile(DATABASE, dbCopy);
     await writer.finish();
     await fsp.rename(partial, file);
+    await syncDir(folder);
     return report;
   } catch (error) {
     await writer.abort();
@@ -149,6 +166,10 @@ export interface RestoreReport {
   /** Files of the data dir moved aside by `--force`. */
   movedAside: string[];
   createdAt: string;
+  /** A restore that had been interrupted, finished by this one (then `--force` is not needed). */
+  resumed?: { backup: string; started_at: string };
+  /** Staging folders of killed restores removed from the data dir. */
+  swept: string[];
 }
 
 /**
@@ -173,13 +194,26 @@ export async function restoreBackup(
     if (error.code === 'ENOTDIR') throw new LocalStateError('data_dir_invalid', `The data dir ${dataDir} is not a folder`);
     throw error;
   });
-  if (existing.length > 0 && !options.force) {
+  const swept = existing.length > 0 ? await sweepInterrupted(dataDir, RESTORE_STAGING_PREFIX) : [];
+  // A data dir a restore left half done holds nothing to keep but a database, which is moved aside
+  // anyway: finishing the restore needs no --force.
+  const resumed = existing.length > 0 ? interruptedRestore(dataDir) : undefined;
+  if (existing.length > swept.length && !options.force && !resumed) {
     throw new LocalStateError('data_dir_not_empty', `The data dir ${dataDir} is not empty: restore into a new folder, or pass --force to replace its database (moved aside, not deleted)`);
   }
   makeDirs(dataDir);
-  const staging = path.join(dataDir, `.restore-${options.ids.bytes(6).toString('hex')}`);
+  const staging = path.join(dataDir, workName(RESTORE_STAGING_PREFIX, options.ids.bytes(6).toString('hex')));
   const store = new BlobStore(path.join(staging, 'blobs'), path.join(staging, 'tmp'), options.ids);
-  const report: RestoreReport = { dataDir, files: 0, blobs: 0, damaged: [], movedAside: [], createdAt: head.created_at ?? '' };
+  const report: RestoreReport = {
+    dataDir,
+    files: 0,
+    blobs: 0,
+    damaged: [],
+    movedAside: [],
+    createdAt: head.created_at ?? '',
+    ...(resumed && { resumed }),
+    swept,
+  };
   try {
     const present = new Set<string>();
     for (const entry of entries.slice(1)) {
@@ -208,7 +242,10 @@ export async function restoreBackup(
         422,
       );
     }
+    // From here until the database is in, the data dir is neither the old store nor the new one.
+    await writeRestoreMarker(dataDir, { backup: file, started_at: isoUtc(options.clock.now()) });
     await moveIntoPlace(staging, dataDir, options.clock, report);
+    await clearRestoreMarker(dataDir);
     return report;
   } finally {
     await fsp.rm(staging, { recursive: true, force: true });
@@ -271,4 +308,5 @@ async function moveIntoPlace(staging: string, dataDir: string, clock: Clock, rep
   }
   // The database last: until it is in place, the data dir has no database a server would open.
   await fsp.rename(path.join(staging, DATABASE), paths.database);
+  await syncDir(dataDir);
 }

@@ -15,7 +15,7 @@ import {
   type MetadataPatch,
 } from '../domain/file.ts';
 import { newStableId, type IdSource, type StableId } from '../domain/ids.ts';
-import { BadRequestError, NotFoundError } from '../errors.ts';
+import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../errors.ts';
 import type { BlobStore, GarbageOptions, GarbageReport, StagedBlob } from '../store/blob-store.ts';
 import type { FileFilter, FilePage, SqliteFileRepository } from '../store/file-repository.ts';
 
@@ -52,6 +52,16 @@ export class FileService {
 
   discard(staged: StagedBlob): Promise<void> {
     return this.deps.blobs.discard(staged);
+  }
+
+  /** Refuses a size `stage` would refuse, without reading anything (an import's dry run). */
+  checkSize(size: number): void {
+    if (size > this.deps.maxUploadBytes) throw new PayloadTooLargeError(this.deps.maxUploadBytes);
+  }
+
+  /** Refuses what `createFromStaged` would refuse in `input`, writing nothing (an import's dry run). */
+  checkNew(input: NewFileInput): void {
+    validateNewFile(input);
   }
 
   async create(source: Readable, input: NewFileInput): Promise<FileRecord> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +18,8 @@ export interface ImportOptions {
   foldersAs?: FoldersAs;
   /** Folders never entered (the data dir and the remote folder, when they lie inside the imported one). */
   exclude: string[];
+  /** Read and check every file, write nothing: the report says what an import would do. */
+  dryRun?: boolean;
   onProgress?: (progress: ImportProgress) => void;
 }
 
@@ -28,8 +31,15 @@ export interface ImportProgress {
 }
 
 export interface ImportReport {
-  imported: Array<{ path: string; id: string }>;
-  duplicates: Array<{ path: string; existing_id: string; existing_filename: string }>;
+  /** A dry run: `imported` and `duplicates` say what an import would do; nothing was written. */
+  dry_run: boolean;
+  /** Files added (a dry run: that would be), with what they are given. No `id` in a dry run. */
+  imported: Array<{ path: string; id?: string; filename: string; collections: string[]; labels: string[] }>;
+  /**
+   * Files skipped for content already in the store (`existing_id`), or, in a dry run, already met
+   * earlier in the same folder (`same_as_path`; a real import reports the file it just added).
+   */
+  duplicates: Array<{ path: string; existing_id?: string; existing_filename: string; same_as_path?: string }>;
   failed: Array<{ path: string; error: string }>;
   /** Entries not looked at, and why (links to folders, sockets, FIFOs). Hidden files are skipped silently. */
   skipped: Array<{ path: string; reason: string }>;
@@ -59,7 +69,16 @@ export async function importFolder(
 ): Promise<ImportReport> {
   const stat = await fsp.stat(root).catch(() => undefined);
   if (!stat?.isDirectory()) throw new BadRequestError(`${root} is not a folder`);
-  const report: ImportReport = { imported: [], duplicates: [], failed: [], skipped: [], total_files: 0, total_bytes: 0, sidecar: false };
+  const report: ImportReport = {
+    dry_run: options.dryRun === true,
+    imported: [],
+    duplicates: [],
+    failed: [],
+    skipped: [],
+    total_files: 0,
+    total_bytes: 0,
+    sidecar: false,
+  };
   const manifest = await readManifest(root);
   report.sidecar = manifest !== undefined;
   const candidates = await scan(root, options.exclude, report);
@@ -68,15 +87,19 @@ export async function importFolder(
   const progress: ImportProgress = { files: 0, totalFiles: candidates.length, bytes: 0, totalBytes: report.total_bytes };
   options.onProgress?.(progress);
   const seen = new Set<string>();
+  const planned = new Map<string, PlannedFile[]>();
   for (const candidate of candidates) {
     const entry = manifest?.get(candidate.rel.normalize('NFC'));
     if (entry) seen.add(candidate.rel.normalize('NFC'));
     const before = progress.bytes;
+    const onBytes = (n: number): void => {
+      progress.bytes += n;
+      options.onProgress?.(progress);
+    };
     try {
-      await importOne(deps, candidate, inputFor(candidate, entry, options), entry !== undefined, report, (n) => {
-        progress.bytes += n;
-        options.onProgress?.(progress);
-      });
+      const input = inputFor(candidate, entry, options);
+      if (options.dryRun) await planOne(deps, candidate, input, entry !== undefined, report, planned, onBytes);
+      else await importOne(deps, candidate, input, entry !== undefined, report, onBytes);
     } catch (error) {
       report.failed.push({ path: candidate.rel, error: describe(error) });
     }
@@ -118,7 +141,57 @@ async function importOne(
     return;
   }
   const file = await deps.files.createFromStaged(staged, input);
-  report.imported.push({ path: candidate.rel, id: file.stable_id });
+  report.imported.push({ path: candidate.rel, id: file.stable_id, filename: file.filename, collections: file.collections, labels: file.labels });
+}
+
+type Comparable = Pick<FileRecord, 'filename' | 'doc_id' | 'collections' | 'labels' | 'metadata'>;
+
+interface PlannedFile {
+  path: string;
+  file: Comparable;
+}
+
+/**
+ * `importOne` without a write: the same checks in the same order (size, reading, duplicates, the
+ * input), the content hashed as it is read rather than staged. Files planned earlier in the folder
+ * stand in for the rows a real import would have added by then.
+ */
+async function planOne(
+  deps: { files: FileService; repository: SqliteFileRepository },
+  candidate: Candidate,
+  input: NewFileInput,
+  fromSidecar: boolean,
+  report: ImportReport,
+  planned: Map<string, PlannedFile[]>,
+  onBytes: (n: number) => void,
+): Promise<void> {
+  deps.files.checkSize(candidate.size);
+  const hasher = createHash('sha256');
+  for await (const chunk of fs.createReadStream(candidate.abs)) {
+    hasher.update(chunk as Buffer);
+    onBytes((chunk as Buffer).length);
+  }
+  const hash = hasher.digest('hex');
+  const twin = deps.repository.liveWithHash(hash).find((f) => !fromSidecar || sameFile(f, input));
+  if (twin) {
+    report.duplicates.push({ path: candidate.rel, existing_id: twin.stable_id, existing_filename: twin.filename });
+    return;
+  }
+  const earlier = planned.get(hash)?.find((p) => !fromSidecar || sameFile(p.file, input));
+  if (earlier) {
+    report.duplicates.push({ path: candidate.rel, existing_filename: earlier.file.filename, same_as_path: earlier.path });
+    return;
+  }
+  deps.files.checkNew(input);
+  const file: Comparable = {
+    filename: input.filename,
+    doc_id: input.docId ?? null,
+    collections: normalizeTags(input.collections ?? []),
+    labels: normalizeTags(input.labels ?? []),
+    metadata: input.metadata ?? {},
+  };
+  planned.set(hash, [...(planned.get(hash) ?? []), { path: candidate.rel, file }]);
+  report.imported.push({ path: candidate.rel, filename: file.filename, collections: file.collections, labels: file.labels });
 }
 
 function inputFor(candidate: Candidate, entry: ManifestEntry | undefined, options: ImportOptions): NewFileInput {
@@ -139,7 +212,7 @@ function inputFor(candidate: Candidate, entry: ManifestEntry | undefined, option
   };
 }
 
-function sameFile(file: FileRecord, input: NewFileInput): boolean {
+function sameFile(file: Comparable, input: NewFileInput): boolean {
   return (
     file.filename === input.filename &&
     file.doc_id === (input.docId ?? null) &&

@@ -21,6 +21,8 @@ export const SYNC_STATE_KEYS = {
    * once this is older than the history window.
    */
   historySince: 'history_since',
+  /** Why the last automatic GC was put off: said once per reason, not at every sync (cleared when it runs). */
+  gcPutOff: 'gc_put_off',
   /**
    * Set while a catch-up runs, until the versions it read are recorded in the history: found at the
    * start of a sync, the last catch-up died in between (its state moved on, its versions were never

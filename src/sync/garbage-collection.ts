@@ -224,9 +224,15 @@ export async function collectAfterCommit(
     whyNotInStep(state, files, head) ??
     (watched === undefined || watched > since ? 'this instance has not yet seen a whole history window of commits' : undefined);
   if (notInStep) {
-    message?.(`Garbage collection put off: ${notInStep}`);
+    // The usual case for a month after an instance starts: said once, not at every sync (`docsync gc`
+    // still says why, every time it is asked). The same reason with other figures (a version, a
+    // count) is the same reason.
+    const kind = notInStep.replace(/[0-9]+/g, 'N');
+    if (state.get(SYNC_STATE_KEYS.gcPutOff) !== kind) message?.(`Garbage collection put off: ${notInStep}`);
+    state.set(SYNC_STATE_KEYS.gcPutOff, kind);
     return undefined;
   }
+  state.delete(SYNC_STATE_KEYS.gcPutOff);
   state.set(SYNC_STATE_KEYS.lastGcTime, isoUtc(now));
   try {
     const report = await collectRemoteGarbage(

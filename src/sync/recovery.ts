@@ -10,6 +10,7 @@ import { AppError, LocalStateError } from '../errors.ts';
 import { RemoteMetadataStore } from '../remote/remote-metadata.ts';
 import type { RemoteSnapshot } from '../remote/remote-snapshot.ts';
 import type { Remote } from '../remote/remote.ts';
+import { refuseInterruptedRestore } from '../services/interrupted-work.ts';
 import { dataPaths, inspectDatabase, prepareDataDir, type DatabaseState } from '../store/data-dir.ts';
 import { BlobStore } from '../store/blob-store.ts';
 import { openDatabase } from '../store/database.ts';
@@ -52,6 +53,8 @@ export async function recoverDataDir(config: Config, options: RecoveryOptions = 
   const ids = options.ids ?? cryptoIdSource;
   const paths = dataPaths(config.dataDir);
   prepareDataDir(config.dataDir, { create: false });
+  // Before anything is moved: a half-restored data dir is finished by its restore, not rebuilt.
+  refuseInterruptedRestore(config.dataDir);
   if (localSyncLockHeldElsewhere(config.dataDir)) {
     throw new LocalStateError('sync_running', `A docsync process is syncing ${config.dataDir}: stop it before recovering`);
   }

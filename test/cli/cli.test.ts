@@ -73,9 +73,31 @@ describe('docsync CLI', () => {
     expect((await cli(['files', 'ls', '--include-deleted'])).stdout).toMatch(/deleted .* "notes\.txt"/);
   });
 
+  it('puts every path it can when some cannot be added, lists each failure, and exits 1', async () => {
+    fs.writeFileSync(path.join(tmp.dir, 'a.txt'), 'a');
+    fs.writeFileSync(path.join(tmp.dir, 'c.txt'), 'c');
+    fs.mkdirSync(path.join(tmp.dir, 'folder'));
+    const put = await cli(['files', 'put', 'a.txt', 'gone.txt', 'c.txt', 'folder', 'also-gone.pdf']);
+    expect(put.code).toBe(1);
+    expect(put.stdout.trim().split('\n').map((l) => l.match(/"(.*)"/)?.[1])).toEqual(['a.txt', 'c.txt']);
+    expect(put.stderr).toBe(
+      'failed: gone.txt: no such file\n' +
+        "failed: folder: is a folder (use 'docsync import' for folders)\n" +
+        'failed: also-gone.pdf: no such file\n' +
+        'error: 3 of 5 file(s) were not added (listed above); the rest was\n',
+    );
+    const ls = JSON.parse((await cli(['files', 'ls', '--json'])).stdout) as { files: { filename: string }[] };
+    expect(ls.files.map((f) => f.filename).sort()).toEqual(['a.txt', 'c.txt']);
+    // Nothing of the failed ones is left half-staged in the data dir.
+    expect(fs.readdirSync(path.join(tmp.dir, 'data', 'tmp'))).toEqual([]);
+  });
+
   it('reports errors with a message and a non-zero exit code', async () => {
     expect(await cli(['files', 'get', 'zzzzzzzzzzzz'])).toMatchObject({ code: 1, stderr: "error: No file with id 'zzzzzzzzzzzz'\n" });
-    expect((await cli(['files', 'put', 'missing.pdf'])).stderr).toMatch(/error: ENOENT/);
+    expect(await cli(['files', 'put', 'missing.pdf'])).toMatchObject({
+      code: 1,
+      stderr: 'failed: missing.pdf: no such file\nerror: 1 of 1 file(s) were not added (listed above); the rest was\n',
+    });
     expect((await cli(['files', 'ls', '--limit', 'lots'])).stderr).toMatch(/--limit must be a positive whole number/);
     expect((await cli(['files', 'frobnicate'])).code).toBe(2);
     const badConfig = await cli(['serve', '--port', 'http']);
