@@ -2,7 +2,7 @@ import { api } from './api.ts';
 import type { DocFile, FileFilters, FileSort } from './api-types.ts';
 import { BulkBar } from './bulk-bar.ts';
 import { confirmAction, editFile } from './dialogs.ts';
-import { byId, fill, formatBytes, formatDate, h, plural } from './dom.ts';
+import { byId, fill, formatBytes, formatDate, h } from './dom.ts';
 import { ListWindow } from './list-window.ts';
 import { errorMessage, notify, showError } from './notify.ts';
 import { rowMenu } from './row-menu.ts';
@@ -197,7 +197,8 @@ export class FilesView {
   }
 
   private summarize(): void {
-    byId('list-summary').textContent = this.pages.total ? plural(this.pages.total, 'file') : '';
+    const total = this.pages.total;
+    byId('list-summary').textContent = total ? `${total.toLocaleString()} ${total === 1 ? 'file' : 'files'}` : '';
   }
 
   /** Checkboxes and the bar follow the selection (no rows are rebuilt). */
