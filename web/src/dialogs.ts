@@ -33,6 +33,13 @@ function wire(dialog: HTMLDialogElement, form: HTMLFormElement, cancel: HTMLButt
     void submit();
   });
   cancel.addEventListener('click', dismiss);
+  // Escape as a key, not only as the dialog's close request: opened by a key over another modal (the
+  // file pane), Chromium would group the two, and one Escape would close both.
+  dialog.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    event.preventDefault();
+    dismiss();
+  });
   dialog.addEventListener('cancel', (event) => {
     event.preventDefault();
     dismiss();
