@@ -50,7 +50,9 @@ export class ListWindow {
     this.table.setAttribute('aria-rowcount', String(total + 1));
     const height = this.rowHeight || 48;
     const head = this.table.tHead?.offsetHeight ?? 0;
-    const top = -this.wrap.getBoundingClientRect().top - head;
+    // A list below the viewport (or above it) keeps its first (or last) rows built: Tab from the
+    // filters reaches the first row, and scrolling down finds it there.
+    const top = Math.max(0, Math.min(total * height - window.innerHeight, -this.wrap.getBoundingClientRect().top - head));
     const first = Math.max(0, Math.min(total, Math.floor(top / height) - BUFFER));
     const last = Math.max(first, Math.min(total, Math.ceil((top + window.innerHeight) / height) + BUFFER));
     const wanted: HTMLTableRowElement[] = [];
