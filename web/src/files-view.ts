@@ -2,10 +2,10 @@ import { api } from './api.ts';
 import type { DocFile, FileFilters, FileSort } from './api-types.ts';
 import { BulkBar } from './bulk-bar.ts';
 import { confirmAction, editFile } from './dialogs.ts';
-import { byId, fill, formatBytes, formatDate, h } from './dom.ts';
+import { byId, fill, h } from './dom.ts';
 import { ListWindow } from './list-window.ts';
 import { errorMessage, notify, showError } from './notify.ts';
-import { rowMenu } from './row-menu.ts';
+import { fileRow } from './file-row.ts';
 import { PAGE, RowPages } from './row-pages.ts';
 
 /** The sortable columns, in table order, with the direction a first click sorts by. */
@@ -17,12 +17,6 @@ const SORTABLE_END: Array<{ key: FileSort; title: string; first: 'asc' | 'desc';
   { key: 'size', title: 'Size', first: 'desc', class: 'col-size' },
   { key: 'modified', title: 'Modified', first: 'desc', class: 'col-date' },
 ];
-const STATUS_TEXT: Record<DocFile['sync_status'], string> = {
-  synced: 'Synced',
-  modified: 'Not synced yet',
-  pending_delete: 'Deletion not synced yet',
-  conflict: 'Conflict',
-};
 
 /**
  * The file list: filters (collection, label, part of the name), sorting by column, a windowed table
@@ -177,7 +171,15 @@ export class FilesView {
     if (!file) return undefined;
     let row = this.built.get(file);
     if (!row) {
-      row = this.row(file);
+      row = fileRow(file, {
+        selected: this.bulk.isSelected(file.stable_id),
+        select: (index, checked, range) => void this.bulk.toggle(file.stable_id, index, checked, range),
+        open: this.onOpen,
+        edit: () => void this.edit(file),
+        history: () => this.onHistory(file),
+        remove: () => void this.remove(file),
+        filter: (kind, value) => this.setFilters({ [kind]: value }),
+      });
       this.built.set(file, row);
     } else {
       this.paintRow(row);
@@ -303,106 +305,6 @@ export class FilesView {
       h('p', { class: 'empty-title' }, 'No documents yet'),
       h('p', { class: 'muted' }, 'Drop files on this page or choose them above.'),
       h('p', { class: 'muted' }, 'Files added on other instances appear here after a sync.'),
-    );
-  }
-
-  private row(file: DocFile): HTMLTableRowElement {
-    const id = file.stable_id;
-    const name = file.filename;
-    const status = file.sync_status !== 'synced' && h('span', { class: `status status-${file.sync_status}` }, STATUS_TEXT[file.sync_status]);
-    const docId = file.doc_id && h('span', {}, `doc ${file.doc_id}`);
-    const selected = this.bulk.isSelected(id);
-    const open = (e: Event) => {
-      const event = e as MouseEvent;
-      if (!this.onOpen || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
-      event.preventDefault();
-      this.onOpen(file);
-    };
-    return h(
-      'tr',
-      { 'data-id': id, class: selected ? 'selected' : undefined },
-      h(
-        'td',
-        { class: 'col-select' },
-        h('input', {
-          type: 'checkbox',
-          class: 'select-row',
-          value: id,
-          checked: selected,
-          'aria-label': `Select ${name}`,
-          'data-focus-key': `select:${id}`,
-          onclick: (event: Event) => {
-            const box = event.target as HTMLInputElement;
-            const index = Number(box.closest('tr')?.getAttribute('aria-rowindex')) - 2;
-            void this.bulk.toggle(id, index, box.checked, (event as MouseEvent).shiftKey);
-          },
-        }),
-      ),
-      h(
-        'td',
-        { class: 'name-cell' },
-        h('a', { class: 'filename', href: api.contentUrl(id), target: '_blank', rel: 'noopener', 'data-focus-key': `open:${id}`, onclick: open }, name),
-        h('div', { class: 'file-meta' }, h('span', { class: 'meta-size' }, formatBytes(file.size)), docId, status),
-      ),
-      h('td', { class: 'col-type type' }, file.file_type),
-      h('td', { class: 'tags-cell col-tags' }, this.chips(file.collections, 'collection')),
-      h('td', { class: 'tags-cell col-tags' }, this.chips(file.labels, 'label')),
-      h('td', { class: 'num col-size' }, formatBytes(file.size)),
-      h('td', { class: 'date col-date' }, h('time', { datetime: file.updated_at }, formatDate(file.updated_at))),
-      h(
-        'td',
-        { class: 'actions' },
-        h(
-          'div',
-          { class: 'action-buttons' },
-          h(
-            'a',
-            { class: 'button', href: api.contentUrl(id), download: name, 'aria-label': `Download ${name}`, 'data-focus-key': `download:${id}` },
-            'Download',
-          ),
-          h(
-            'button',
-            { type: 'button', 'aria-label': `Edit collections and labels of ${name}`, 'data-focus-key': `edit:${id}`, onclick: () => void this.edit(file) },
-            'Edit',
-          ),
-          h(
-            'button',
-            { type: 'button', 'aria-label': `History of ${name}`, 'data-focus-key': `history:${id}`, onclick: () => this.onHistory(file) },
-            'History',
-          ),
-          h(
-            'button',
-            { type: 'button', class: 'danger-text', 'aria-label': `Delete ${name}`, 'data-focus-key': `delete:${id}`, onclick: () => void this.remove(file) },
-            'Delete',
-          ),
-        ),
-        rowMenu(`Actions for ${name}`, `menu:${id}`, () => [
-          ...(this.onOpen ? [{ text: 'Details', label: `Details of ${name}`, action: () => this.onOpen?.(file) }] : []),
-          { text: 'Download', label: `Download ${name}`, action: () => h('a', { href: api.contentUrl(id), download: name }).click() },
-          { text: 'Edit', label: `Edit collections and labels of ${name}`, action: () => void this.edit(file) },
-          { text: 'History', label: `History of ${name}`, action: () => this.onHistory(file) },
-          { text: 'Delete', label: `Delete ${name}`, danger: true, action: () => void this.remove(file) },
-        ]),
-      ),
-    );
-  }
-
-  private chips(values: string[], kind: 'collection' | 'label'): HTMLElement | string {
-    if (values.length === 0) return h('span', { class: 'muted' }, '–');
-    return h(
-      'ul',
-      { class: 'chips' },
-      ...values.map((value) =>
-        h(
-          'li',
-          {},
-          h(
-            'button',
-            { type: 'button', class: `chip chip-${kind}`, title: `Show only files with ${kind} “${value}”`, onclick: () => this.setFilters({ [kind]: value }) },
-            value,
-          ),
-        ),
-      ),
     );
   }
 
