@@ -26,13 +26,25 @@ export class ListWindow {
   shown: [number, number] = [0, 0];
   private rowHeight = 0;
   private scheduled = false;
+  /** The row holding the keyboard focus: the rows around it stay built while it is near the viewport. */
+  private focusIndex: number | undefined;
 
   constructor(
     private readonly wrap: HTMLElement,
     private readonly table: HTMLTableElement,
     private readonly tbody: HTMLTableSectionElement,
     private readonly rows: WindowRows,
-  ) {}
+  ) {
+    // Now, not at the next frame: a Tab pressed right after this one must find the next row built.
+    tbody.addEventListener('focusin', (event) => {
+      const row = (event.target as Element).closest('tr');
+      this.focusIndex = row ? Number(row.getAttribute('aria-rowindex')) - 2 : undefined;
+      this.paint();
+    });
+    tbody.addEventListener('focusout', (event) => {
+      if (!tbody.contains(event.relatedTarget as Node | null)) this.focusIndex = undefined;
+    });
+  }
 
   /** Paints at the next frame (scroll and resize events come faster than frames). */
   schedule(): void {
@@ -53,8 +65,13 @@ export class ListWindow {
     // A list below the viewport (or above it) keeps its first (or last) rows built: Tab from the
     // filters reaches the first row, and scrolling down finds it there.
     const top = Math.max(0, Math.min(total * height - window.innerHeight, -this.wrap.getBoundingClientRect().top - head));
-    const first = Math.max(0, Math.min(total, Math.floor(top / height) - BUFFER));
-    const last = Math.max(first, Math.min(total, Math.ceil((top + window.innerHeight) / height) + BUFFER));
+    let first = Math.max(0, Math.min(total, Math.floor(top / height) - BUFFER));
+    let last = Math.max(first, Math.min(total, Math.ceil((top + window.innerHeight) / height) + BUFFER));
+    const focus = this.focusIndex;
+    if (focus !== undefined && focus >= first - BUFFER && focus < last + BUFFER) {
+      first = Math.max(0, Math.min(first, focus - BUFFER));
+      last = Math.min(total, Math.max(last, focus + BUFFER + 1));
+    }
     const wanted: HTMLTableRowElement[] = [];
     let missing = false;
     for (let index = first; index < last; index++) {
