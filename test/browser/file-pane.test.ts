@@ -139,7 +139,7 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
       await closePane(page, 'draft.txt');
       expect(await confirm.isVisible()).toBe(false);
 
-      // A rename typed, Escape: the page's confirm dialog, over the pane, focus on "Cancel".
+      // A rename typed, Escape: the page's confirm dialog, over the pane, focus on "Keep editing".
       await openPane(page, 'draft.txt');
       const name = pane(page).getByLabel('Name');
       await name.fill('draft-renamed.txt');
@@ -148,6 +148,7 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
       expect(await page.locator('#confirm-title').textContent()).toBe('Discard your changes?');
       expect(await page.locator('#confirm-text').textContent()).toContain('“draft.txt”');
       expect(await focused(page.locator('#confirm-cancel'))).toBe(true);
+      expect(await page.locator('#confirm-cancel').textContent()).toBe('Keep editing');
       expect(await pane(page).isVisible()).toBe(true);
       expect(await seriousA11yViolations(page)).toEqual([]);
       await page.screenshot({ path: path.join(ARTIFACTS, 'pane-11-unsaved-confirm.png') });
@@ -172,7 +173,7 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
       expect(await confirm.isVisible()).toBe(false);
       expect(one.docsync.files.get(file.stable_id)).toMatchObject({ filename: 'draft.txt', doc_id: null });
 
-      // Bad JSON typed counts as an edit: Trash asks too, and "Cancel" keeps the pane and the text.
+      // Bad JSON typed counts as an edit: Trash asks too, and "Keep editing" keeps the pane and the text.
       await openPane(page, 'draft.txt');
       await pane(page).getByLabel('Metadata').fill('{"year": 20');
       await pane(page).getByRole('button', { name: 'Trash' }).click();

@@ -170,6 +170,7 @@ export class FilePane {
       title: 'Discard your changes?',
       text: `The name, document id or metadata of “${this.file?.filename ?? ''}” changed here and are not saved.`,
       ok: 'Discard changes',
+      cancel: 'Keep editing',
       action: async () => undefined,
     });
   }
