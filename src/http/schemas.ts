@@ -58,6 +58,8 @@ export const FileListQuery = Type.Object(
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
     // A sorted page's cursor holds the last row's key (a filename: up to 255 characters).
     cursor: Type.Optional(Type.String({ maxLength: 2048 })),
+    // A windowed list scrolled far jumps to a position; the pages after it go on by cursor.
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, description: 'rows to skip; not with `cursor`' })),
   },
   { additionalProperties: false },
 );

@@ -188,6 +188,15 @@ export class RemoteSnapshot {
     this.db.prepare('VACUUM INTO ?').run(path);
   }
 
+  /**
+   * Content bytes the live rows name, each blob once: what a new instance's first pull fetches at
+   * most (its progress total). Rows that fail the checks count too: a cheap bound, not an exact sum.
+   */
+  liveBlobBytes(): number {
+    const sql = 'SELECT COALESCE(SUM(size), 0) AS n FROM (SELECT MAX(size) AS size FROM files WHERE deleted = 0 GROUP BY hash, file_type)';
+    return this.stmt<[], { n: number }>(sql).get()!.n;
+  }
+
   /** Counts the rows (tombstones included). */
   rowCount(): number {
     return this.stmt<[], { n: number }>('SELECT count(*) AS n FROM files').get()!.n;

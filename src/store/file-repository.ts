@@ -20,6 +20,8 @@ export interface FileFilter {
   order?: SortOrder;
   limit: number;
   cursor?: string;
+  /** Rows to skip (instead of a cursor): a windowed list jumping far down fetches the page there. */
+  offset?: number;
 }
 
 export type FileSort = 'name' | 'size' | 'modified' | 'type';
@@ -193,8 +195,8 @@ export class SqliteFileRepository {
       pageWhere.push(`(${sort.expr}, stable_id) ${dir === 'ASC' ? '>' : '<'} (?, ?)`);
       pageParams.push(...decodeSortCursor(filter.cursor, filter.sort, filter.order ?? 'asc'));
     }
-    const sql = `SELECT ${COLUMNS} FROM files ${whereClause(pageWhere)} ORDER BY ${sort.expr} ${dir}, stable_id ${dir} LIMIT ?`;
-    const rows = this.db.prepare<unknown[], FileRow>(sql).all(...pageParams, filter.limit + 1);
+    const sql = `SELECT ${COLUMNS} FROM files ${whereClause(pageWhere)} ORDER BY ${sort.expr} ${dir}, stable_id ${dir} LIMIT ? OFFSET ?`;
+    const rows = this.db.prepare<unknown[], FileRow>(sql).all(...pageParams, filter.limit + 1, filter.offset ?? 0);
     const more = rows.length > filter.limit;
     const page = more ? rows.slice(0, filter.limit) : rows;
     const last = page[page.length - 1];
@@ -220,8 +222,8 @@ export class SqliteFileRepository {
       pageWhere.push('rowid < ?');
       pageParams.push(decodeCursor(filter.cursor));
     }
-    const sql = `SELECT ${COLUMNS} FROM files ${whereClause(pageWhere)} ORDER BY rowid DESC LIMIT ?`;
-    const rows = this.db.prepare<unknown[], FileRow>(sql).all(...pageParams, filter.limit + 1);
+    const sql = `SELECT ${COLUMNS} FROM files ${whereClause(pageWhere)} ORDER BY rowid DESC LIMIT ? OFFSET ?`;
+    const rows = this.db.prepare<unknown[], FileRow>(sql).all(...pageParams, filter.limit + 1, filter.offset ?? 0);
     const more = rows.length > filter.limit;
     const page = more ? rows.slice(0, filter.limit) : rows;
     const last = page[page.length - 1];

@@ -26,8 +26,11 @@ export interface AdoptDeps {
   transferWorkers: number;
   summary: SyncSummary;
   message?: (text: string) => void;
-  /** Rows checked (their blobs fetched), then rows copied in: two phases, each counted in rows. */
-  progress?: (phase: 'downloading' | 'applying', done: number, total: number) => void;
+  /**
+   * Rows checked (their blobs fetched), then rows copied in: two phases, each counted in rows; the
+   * first also in content bytes (here, downloaded or already present) of the live blobs in all.
+   */
+  progress?: (phase: 'downloading' | 'applying', done: number, total: number, bytes?: number, bytesTotal?: number) => void;
 }
 
 /** Whether the first sync can take the page-by-page path: no local row of any kind yet. */
@@ -47,16 +50,24 @@ export async function adoptWhole(state: RemoteSnapshot, deps: AdoptDeps): Promis
   const total = state.rowCount();
   const missing: RemoteFileRow[] = [];
   let checked = 0;
+  // A blob shared by rows on two pages counts twice (pages are checked one by one, in bounded memory): capped at the total.
+  const bytesTotal = state.liveBlobBytes();
+  let bytes = 0;
+  const report = (done: number) => deps.progress?.('downloading', Math.min(done, total), total, Math.min(bytes, bytesTotal), bytesTotal);
+  report(0);
   for (let after = ''; ; ) {
     const { rows, last } = state.livePage(after, ADOPT_PAGE);
     if (last === undefined) break;
     after = last;
-    const failed = await downloadMissing(rows, deps);
+    const failed = await downloadMissing(rows, deps, (size) => {
+      bytes += size;
+      report(checked);
+    });
     for (const row of rows) if (failed.has(blobKey(row))) missing.push(row);
     checked += ADOPT_PAGE;
-    deps.progress?.('downloading', Math.min(checked, total), total);
+    report(checked);
   }
-  deps.progress?.('downloading', total, total);
+  report(total);
   const adopted = files.adoptFrom(state.path, {
     skipIds: [...state.rejected.keys()].filter((id): id is string => typeof id === 'string'),
     missingBlobs: missing,
@@ -67,8 +78,8 @@ export async function adoptWhole(state: RemoteSnapshot, deps: AdoptDeps): Promis
   summary.local_changed ||= adopted > 0;
 }
 
-/** Downloads the page's blobs not here yet; returns the keys that failed. */
-async function downloadMissing(rows: RemoteFileRow[], deps: AdoptDeps): Promise<Set<string>> {
+/** Downloads the page's blobs not here yet; returns the keys that failed. `here` hears each blob's size once it is here (downloaded or already). */
+async function downloadMissing(rows: RemoteFileRow[], deps: AdoptDeps, here: (size: number) => void): Promise<Set<string>> {
   const { blobs, summary } = deps;
   const needed = new Map<string, RemoteFileRow>();
   const looked = new Set<string>();
@@ -77,6 +88,7 @@ async function downloadMissing(rows: RemoteFileRow[], deps: AdoptDeps): Promise<
     if (looked.has(key)) continue;
     looked.add(key);
     if (!blobs.has(row.hash, row.file_type)) needed.set(key, row);
+    else here(row.size);
   }
   const failed = new Set<string>();
   let stop: unknown;
@@ -88,6 +100,7 @@ async function downloadMissing(rows: RemoteFileRow[], deps: AdoptDeps): Promise<
     try {
       await deps.remoteBlobs.download(row, blobs);
       summary.bytes_downloaded += row.size;
+      here(row.size);
     } catch (error) {
       failed.add(blobKey(row));
       summary.errors++;

@@ -173,7 +173,6 @@ export class SyncEngine {
       const adopt = !options.dryRun && !opened.fresh && lastSeen === undefined && canAdoptWhole(files);
       let actions: PlanAction[] = [];
       if (adopt) {
-        this.progress('downloading', 0, 1);
         await adoptWhole(snapshot, {
           files,
           blobs: this.deps.blobs,
@@ -182,7 +181,11 @@ export class SyncEngine {
           transferWorkers: this.deps.transferWorkers,
           summary: this.summary,
           message: (text) => this.deps.listener?.message?.(text),
-          progress: (phase, done, total) => this.progress(phase, done, total),
+          // Its bytes like any pull's (the page shows "1.2 MB of 3 MB"); all it moved are downloads.
+          progress: (phase, done, total, bytes, bytesTotal) => {
+            this.bytes = this.summary.bytes_downloaded;
+            this.progress(phase, done, total, bytes, bytesTotal);
+          },
         });
       } else {
         actions = this.plan(snapshot, since);

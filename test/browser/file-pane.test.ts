@@ -22,6 +22,7 @@ import {
   logIn,
   openPage,
   screenshot,
+  seriousA11yViolations,
   startInstance,
   tinyPdf,
   webDavEnv,
@@ -123,6 +124,76 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
     expect([...a.problems, ...b.problems]).toEqual([]);
     await a.context.close();
     await b.context.close();
+  });
+
+  it('asks before closing the pane, by ×, Escape or Trash, with edits not saved; the keyboard answers', { timeout: 90_000 }, async () => {
+    const { context, page, problems } = await openPage(browser, 'unsaved');
+    try {
+      const file = await one.docsync.files.create(Readable.from([Buffer.from('a draft')]), { filename: 'draft.txt' });
+      await logIn(page, one.url, PASSWORD);
+      const confirm = page.locator('#confirm-dialog');
+      const focused = (locator: Locator) => locator.evaluate((el) => el === document.activeElement);
+
+      // No edits: Escape closes at once.
+      await openPane(page, 'draft.txt');
+      await closePane(page, 'draft.txt');
+      expect(await confirm.isVisible()).toBe(false);
+
+      // A rename typed, Escape: the page's confirm dialog, over the pane, focus on "Keep editing".
+      await openPane(page, 'draft.txt');
+      const name = pane(page).getByLabel('Name');
+      await name.fill('draft-renamed.txt');
+      await name.press('Escape');
+      await confirm.and(page.locator('[open]')).waitFor();
+      expect(await page.locator('#confirm-title').textContent()).toBe('Discard your changes?');
+      expect(await page.locator('#confirm-text').textContent()).toContain('“draft.txt”');
+      expect(await focused(page.locator('#confirm-cancel'))).toBe(true);
+      expect(await page.locator('#confirm-cancel').textContent()).toBe('Keep editing');
+      expect(await pane(page).isVisible()).toBe(true);
+      expect(await seriousA11yViolations(page)).toEqual([]);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'pane-11-unsaved-confirm.png') });
+      // Escape again answers the confirm only: back to editing, the edit kept, focus where it was.
+      await page.keyboard.press('Escape');
+      await confirm.waitFor({ state: 'hidden' });
+      expect(await pane(page).isVisible()).toBe(true);
+      expect(await name.inputValue()).toBe('draft-renamed.txt');
+      expect(await focused(name)).toBe(true);
+
+      // Metadata re-indented is no change, a doc id is: × asks; Tab to "Discard changes", Enter.
+      await name.fill('draft.txt');
+      await pane(page).getByLabel('Metadata').fill('{   }');
+      await pane(page).getByLabel('Document id').fill('doc-9');
+      await pane(page).getByRole('button', { name: 'Close the file pane' }).click();
+      await confirm.and(page.locator('[open]')).waitFor();
+      await page.keyboard.press('Tab');
+      expect(await focused(page.locator('#confirm-ok'))).toBe(true);
+      expect(await page.locator('#confirm-ok').textContent()).toBe('Discard changes');
+      await page.keyboard.press('Enter');
+      await pane(page).waitFor({ state: 'hidden' });
+      expect(await confirm.isVisible()).toBe(false);
+      expect(one.docsync.files.get(file.stable_id)).toMatchObject({ filename: 'draft.txt', doc_id: null });
+
+      // Bad JSON typed counts as an edit: Trash asks too, and "Keep editing" keeps the pane and the text.
+      await openPane(page, 'draft.txt');
+      await pane(page).getByLabel('Metadata').fill('{"year": 20');
+      await pane(page).getByRole('button', { name: 'Trash' }).click();
+      await confirm.and(page.locator('[open]')).waitFor();
+      await page.locator('#confirm-cancel').click();
+      await confirm.waitFor({ state: 'hidden' });
+      expect(await pane(page).isVisible()).toBe(true);
+      expect(await page.locator('#trash-panel').isVisible()).toBe(false);
+      expect(await pane(page).getByLabel('Metadata').inputValue()).toBe('{"year": 20');
+      // Saved, nothing is unsaved any more: Escape closes at once.
+      await pane(page).getByLabel('Metadata').fill('{"year": 2020}');
+      await pane(page).getByRole('button', { name: 'Save changes' }).click();
+      await pane(page).getByRole('status').filter({ hasText: 'Saved draft.txt' }).waitFor();
+      await closePane(page, 'draft.txt');
+      expect(await confirm.isVisible()).toBe(false);
+      expect(one.docsync.files.get(file.stable_id)?.metadata).toEqual({ year: 2020 });
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
   });
 
   async function scenario(page: Page, other: Page, downloads: string[]): Promise<void> {

@@ -150,6 +150,27 @@ describe('files API', () => {
       expect(page2.next_cursor).toBeNull();
     });
 
+    it('jumps to a position with offset, then pages on by cursor (the windowed list)', async () => {
+      for (const name of ['e.txt', 'c.txt', 'a.txt', 'd.txt', 'b.txt']) await created(name, name);
+      const list = async (query: string) => {
+        const res = await get(`/api/v1/files${query}`);
+        expect(res.statusCode, res.body).toBe(200);
+        return res.json<{ files: FileRecord[]; total: number; next_cursor: string | null }>();
+      };
+      const jumped = await list('?sort=name&limit=2&offset=1');
+      expect(jumped.files.map((f) => f.filename)).toEqual(['b.txt', 'c.txt']);
+      expect(jumped.total).toBe(5);
+      const next = await list(`?sort=name&limit=2&cursor=${jumped.next_cursor}`);
+      expect(next.files.map((f) => f.filename)).toEqual(['d.txt', 'e.txt']);
+      expect(next.next_cursor).toBeNull();
+      // Newest first (no sort) skips the same way; past the end is an empty page, not an error.
+      expect((await list('?limit=2&offset=3')).files.map((f) => f.filename)).toEqual(['c.txt', 'e.txt']);
+      expect(await list('?limit=2&offset=50')).toMatchObject({ files: [], total: 5, next_cursor: null });
+      const both = await get(`/api/v1/files?offset=1&cursor=${jumped.next_cursor}`);
+      expect(both.statusCode).toBe(400);
+      expect(both.json().message).toBe('offset and cursor cannot be used together');
+    });
+
     it('shows tombstones only with include_deleted', async () => {
       const file = await created('gone.txt', 'x');
       await h.app.inject({ method: 'DELETE', url: `/api/v1/files/${file.stable_id}`, headers: h.auth });
@@ -167,6 +188,7 @@ describe('files API', () => {
       ['?sort=colour', /querystring\/sort must be equal to one of the allowed values/],
       ['?owner=me', /querystring must NOT have additional properties/],
       ['?cursor=%25%25', /cursor is not valid/],
+      ['?offset=-1', /querystring\/offset must be >= 0/],
     ])('refuses %s with 400', async (query, message) => {
       const res = await get(`/api/v1/files${query}`);
       expect(res.statusCode).toBe(400);

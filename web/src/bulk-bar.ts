@@ -1,5 +1,5 @@
 import { api } from './api.ts';
-import type { BulkAction, BulkReport, DocFile, FileFilters, Selection } from './api-types.ts';
+import type { BulkAction, BulkReport, FileFilters, Selection } from './api-types.ts';
 import { confirmAction } from './dialogs.ts';
 import { busy, byId, h, parseTags, plural } from './dom.ts';
 import { errorMessage, notify } from './notify.ts';
@@ -12,8 +12,8 @@ const CHANGES: Array<{ action: BulkAction['action']; text: string; done: string 
 ];
 
 export interface BulkBarDeps {
-  /** The rows shown, in order (shift-click ranges run over them). */
-  files(): DocFile[];
+  /** The ids of the rows at positions `from`…`to` (inclusive) in the list's order: a shift-click range. */
+  idsBetween(from: number, to: number): Promise<string[]>;
   /** How many files match the filters (select all matching). */
   total(): number;
   filters(): FileFilters;
@@ -24,16 +24,17 @@ export interface BulkBarDeps {
 }
 
 /**
- * The selection and what can be done with it. Either explicit ids (clicks, shift-click ranges,
- * "select all shown") or "every file matching the filters" minus the ones unticked since — the
- * latter goes to the server as the filter, so 100,000 matching files are never loaded to be chosen.
+ * The selection and what can be done with it. Either explicit ids (clicks, shift-click ranges) or
+ * "every file matching the filters" (the header's box, the bar's button) minus the ones unticked
+ * since — the latter goes to the server as the filter, so 100,000 matching files are never loaded
+ * to be chosen.
  */
 export class BulkBar {
   private readonly ids = new Set<string>();
   private allMatching = false;
   private readonly except = new Set<string>();
-  /** The last row clicked: a shift-click selects from it. */
-  private anchor: string | undefined;
+  /** The last row clicked (its position in the list): a shift-click selects from it. */
+  private anchor: number | undefined;
   private readonly bar = h('section', { id: 'bulk-bar', class: 'bulk-bar', 'aria-label': 'Selected files', hidden: true });
   private readonly count = h('span', { class: 'bulk-count', 'aria-live': 'polite' });
   private readonly matching = h('button', { type: 'button', onclick: () => this.selectAllMatching() });
@@ -62,20 +63,40 @@ export class BulkBar {
     return this.allMatching ? !this.except.has(id) : this.ids.has(id);
   }
 
-  /** A row's box was clicked; with shift, every row between it and the last one clicked follows. */
-  toggle(id: string, checked: boolean, range: boolean): void {
-    const files = this.deps.files();
-    const from = range && this.anchor ? files.findIndex((f) => f.stable_id === this.anchor) : -1;
-    const to = files.findIndex((f) => f.stable_id === id);
-    const span = from >= 0 && to >= 0 ? files.slice(Math.min(from, to), Math.max(from, to) + 1) : [{ stable_id: id }];
-    for (const file of span) this.set(file.stable_id, checked);
-    this.anchor = id;
+  /**
+   * A row's box was clicked (the row at `index`); with shift, every row between it and the last one
+   * clicked follows, loaded or not (the list is windowed: the ids come from the server when needed).
+   */
+  async toggle(id: string, index: number, checked: boolean, range: boolean): Promise<void> {
+    const from = range ? this.anchor : undefined;
+    this.anchor = index;
+    this.set(id, checked);
+    if (from !== undefined && from !== index) {
+      try {
+        for (const each of await this.deps.idsBetween(Math.min(from, index), Math.max(from, index))) this.set(each, checked);
+      } catch (error) {
+        notify(`Could not select the range: ${errorMessage(error)}`, 'error');
+      }
+    }
     this.update();
   }
 
-  selectShown(checked: boolean): void {
-    for (const file of this.deps.files()) this.set(file.stable_id, checked);
-    this.update();
+  /** The header's box: every file matching the filters, or none. */
+  selectAll(checked: boolean): void {
+    if (checked) this.selectAllMatching();
+    else this.clear();
+  }
+
+  /** A new sort: positions mean other rows, so a shift-click starts afresh. */
+  forgetAnchor(): void {
+    this.anchor = undefined;
+  }
+
+  /** For the header's box: 'all' (every matching file), 'some' or 'none'. */
+  state(): 'all' | 'some' | 'none' {
+    const size = this.size();
+    if (size === 0) return 'none';
+    return size >= this.deps.total() ? 'all' : 'some';
   }
 
   clear(): void {

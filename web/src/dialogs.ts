@@ -33,6 +33,13 @@ function wire(dialog: HTMLDialogElement, form: HTMLFormElement, cancel: HTMLButt
     void submit();
   });
   cancel.addEventListener('click', dismiss);
+  // Escape as a key, not only as the dialog's close request: opened by a key over another modal (the
+  // file pane), Chromium would group the two, and one Escape would close both.
+  dialog.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    event.preventDefault();
+    dismiss();
+  });
   dialog.addEventListener('cancel', (event) => {
     event.preventDefault();
     dismiss();
@@ -124,11 +131,12 @@ async function runConfirmed(): Promise<void> {
 }
 
 /** Asks first; runs `action` on OK (errors shown in the dialog). Resolves to whether it ran. */
-export function confirmAction(options: { title: string; text: string; ok: string; action: () => Promise<void> }): Promise<boolean> {
+export function confirmAction(options: { title: string; text: string; ok: string; cancel?: string; action: () => Promise<void> }): Promise<boolean> {
   return new Promise((resolve) => {
     byId('confirm-title').textContent = options.title;
     byId('confirm-text').textContent = options.text;
     byId('confirm-ok').textContent = options.ok;
+    byId('confirm-cancel').textContent = options.cancel ?? 'Cancel';
     showError(byId('confirm-error'), null);
     // Focus starts on Cancel: Enter right away must not destroy anything.
     confirming = { ...open(byId<HTMLDialogElement>('confirm-dialog'), byId('confirm-cancel')), action: options.action, resolve };

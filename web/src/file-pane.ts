@@ -1,5 +1,6 @@
 import { api } from './api.ts';
 import type { DocFile } from './api-types.ts';
+import { confirmAction } from './dialogs.ts';
 import { busy, byId, fill, formatBytes, formatDate, h } from './dom.ts';
 import { tokenizeMarkup } from './highlight.ts';
 import { errorMessage, notify, showError } from './notify.ts';
@@ -21,7 +22,8 @@ export function previewKind(mimeType: string): PreviewKind {
 /**
  * "Work on one": a side pane (a modal <dialog>: focus stays inside, Escape closes it and focus goes
  * back to the row) with a preview of the file, its name, doc id and metadata to edit, a new version
- * to upload, and the way to its history and to the trash. File content is only ever shown by the
+ * to upload, and the way to its history and to the trash. Closing it (×, Escape, Trash) or opening
+ * another file with edits not saved asks first. File content is only ever shown by the
  * browser's own viewers (PDF in a frame under the content CSP, images) or as text nodes, never as markup.
  */
 export class FilePane {
@@ -50,9 +52,9 @@ export class FilePane {
   onTrash: () => void = () => undefined;
 
   constructor() {
-    const close = h('button', { type: 'button', class: 'icon', 'aria-label': 'Close the file pane', onclick: () => this.close() }, '×');
+    const close = h('button', { type: 'button', class: 'icon', 'aria-label': 'Close the file pane', onclick: () => void this.requestClose() }, '×');
     const history = h('button', { type: 'button', onclick: () => this.file && this.onHistory(this.file) }, 'History');
-    const trash = h('button', { type: 'button', onclick: () => (this.close(), this.onTrash()) }, 'Trash');
+    const trash = h('button', { type: 'button', onclick: () => void this.requestClose().then((closed) => closed && this.onTrash()) }, 'Trash');
     const label = (input: HTMLElement, text: string) => h('label', { for: input.id }, text);
     const form = h(
       'form',
@@ -84,9 +86,17 @@ export class FilePane {
       this.preview,
       form,
     );
+    // Escape handled here, not by the dialog's own close request: Chromium lets a page refuse only
+    // one close request per user activation, and a second Escape (answering the confirm) could close
+    // the pane with the edits.
+    this.dialog.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || event.defaultPrevented) return;
+      event.preventDefault();
+      void this.requestClose();
+    });
     this.dialog.addEventListener('cancel', (event) => {
       event.preventDefault();
-      this.close();
+      void this.requestClose();
     });
     // However it closes (here, or every dialog at logout), it forgets the file and stops its preview.
     this.dialog.addEventListener('close', () => {
@@ -98,7 +108,8 @@ export class FilePane {
     byId('app-view').appendChild(this.dialog);
   }
 
-  open(file: DocFile): void {
+  async open(file: DocFile): Promise<void> {
+    if (this.dialog.open && this.file?.stable_id !== file.stable_id && !(await this.mayDiscard())) return;
     const active = document.activeElement;
     this.opener = active instanceof HTMLElement && !this.dialog.contains(active) ? active : this.opener;
     this.show(file);
@@ -121,6 +132,14 @@ export class FilePane {
     }
   }
 
+  /** Closes the pane, asking first when the details hold changes not saved; resolves to whether it closed. */
+  async requestClose(): Promise<boolean> {
+    if (!(await this.mayDiscard())) return false;
+    this.close();
+    return true;
+  }
+
+  /** Closes without asking (the file was deleted, the session ended). */
   close(): void {
     if (this.dialog.open) this.dialog.close();
     // The list may have been redrawn meanwhile: find the row's link again by its key.
@@ -129,9 +148,38 @@ export class FilePane {
     target?.focus();
   }
 
-  private show(file: DocFile): void {
+  /**
+   * Whether the name, document id or metadata fields differ from the file shown: what Save would send
+   * (metadata compared as JSON, so re-indenting it is no change; text that is not JSON is one).
+   */
+  private unsaved(): boolean {
+    const file = this.file;
+    if (!file || !this.dialog.open) return false;
+    if (this.nameInput.value.trim() !== file.filename || (this.docIdInput.value.trim() || null) !== file.doc_id) return true;
+    try {
+      return JSON.stringify(JSON.parse(this.metadataInput.value.trim() || '{}')) !== JSON.stringify(file.metadata);
+    } catch {
+      return true;
+    }
+  }
+
+  /** True when nothing is unsaved, or the person chose to discard it (the page's confirm dialog, over the pane). */
+  private async mayDiscard(): Promise<boolean> {
+    if (!this.unsaved()) return true;
+    return confirmAction({
+      title: 'Discard your changes?',
+      text: `The name, document id or metadata of “${this.file?.filename ?? ''}” changed here and are not saved.`,
+      ok: 'Discard changes',
+      cancel: 'Keep editing',
+      action: async () => undefined,
+    });
+  }
+
+  private show(file: DocFile, saved = false): void {
     const changedContent = this.file?.stable_id !== file.stable_id || this.file.hash !== file.hash;
     if (this.file?.stable_id !== file.stable_id) this.say('');
+    // A newer version of the same file (a sync, a restore) must not overwrite what is being typed.
+    const keepEdits = !saved && this.file?.stable_id === file.stable_id && this.unsaved();
     this.file = file;
     this.title.textContent = file.filename;
     this.meta.textContent = [file.file_type.toUpperCase(), formatBytes(file.size), `modified ${formatDate(file.updated_at)}`, `id ${file.stable_id}`].join(' · ');
@@ -139,11 +187,13 @@ export class FilePane {
     this.download.setAttribute('download', file.filename);
     this.download.setAttribute('aria-label', `Download ${file.filename}`);
     this.uploadButton.setAttribute('aria-label', `Upload new version of ${file.filename}`);
-    this.nameInput.value = file.filename;
-    this.docIdInput.value = file.doc_id ?? '';
-    this.metadataInput.value = JSON.stringify(file.metadata, null, 2);
-    this.metadataInput.removeAttribute('aria-invalid');
-    showError(this.error, null);
+    if (!keepEdits) {
+      this.nameInput.value = file.filename;
+      this.docIdInput.value = file.doc_id ?? '';
+      this.metadataInput.value = JSON.stringify(file.metadata, null, 2);
+      this.metadataInput.removeAttribute('aria-invalid');
+      showError(this.error, null);
+    }
     if (changedContent) void this.renderPreview(file);
   }
 
@@ -207,7 +257,7 @@ export class FilePane {
       const updated = await busy(this.save, () => api.updateFile(file.stable_id, patch));
       if (this.file?.stable_id !== file.stable_id) return;
       this.say(`Saved ${updated.filename}; the next sync shares it.`);
-      this.show(updated);
+      this.show(updated, true);
       this.onChanged();
     } catch (error) {
       this.fail(`Could not save: ${errorMessage(error)}`, this.save);

@@ -2,11 +2,12 @@ import { api } from './api.ts';
 import type { DocFile, FileFilters, FileSort } from './api-types.ts';
 import { BulkBar } from './bulk-bar.ts';
 import { confirmAction, editFile } from './dialogs.ts';
-import { append, busy, byId, fill, formatBytes, formatDate, h, plural } from './dom.ts';
+import { byId, fill, h } from './dom.ts';
+import { ListWindow } from './list-window.ts';
 import { errorMessage, notify, showError } from './notify.ts';
-import { rowMenu } from './row-menu.ts';
+import { fileRow } from './file-row.ts';
+import { PAGE, RowPages } from './row-pages.ts';
 
-const PAGE = 100;
 /** The sortable columns, in table order, with the direction a first click sorts by. */
 const SORTABLE: Array<{ key: FileSort; title: string; first: 'asc' | 'desc'; class?: string }> = [
   { key: 'name', title: 'Name', first: 'asc' },
@@ -16,31 +17,27 @@ const SORTABLE_END: Array<{ key: FileSort; title: string; first: 'asc' | 'desc';
   { key: 'size', title: 'Size', first: 'desc', class: 'col-size' },
   { key: 'modified', title: 'Modified', first: 'desc', class: 'col-date' },
 ];
-const MAX_PAGE = 1000;
-const STATUS_TEXT: Record<DocFile['sync_status'], string> = {
-  synced: 'Synced',
-  modified: 'Not synced yet',
-  pending_delete: 'Deletion not synced yet',
-  conflict: 'Conflict',
-};
 
 /**
- * The file list: filters (collection, label, part of the name), sorting by column, pages of 100
- * appended as the list scrolls (or by "Load more": a page adds its rows, it never redraws the
- * table), a selection for bulk actions, and per row edit, history, delete (in a menu at phone
- * width). `refresh()` reloads what is shown (after uploads, syncs, SSE events) and keeps the
- * keyboard focus where it was.
+ * The file list: filters (collection, label, part of the name), sorting by column, a windowed table
+ * (the page is as tall as all the rows, the DOM holds the ones near the viewport; pages of rows are
+ * fetched by position as the list scrolls: see RowPages and ListWindow), a selection for bulk
+ * actions, and per row edit, history, delete (in a menu at phone width). `refresh()` reloads the
+ * rows where the list is (after uploads, syncs, SSE events) and keeps the keyboard focus where it was.
  */
 export class FilesView {
   private filters: FileFilters = { collection: '', label: '', q: '' };
-  private files: DocFile[] = [];
-  private total = 0;
-  private nextCursor: string | null = null;
+  private pages = this.newPages();
   private loaded = false;
+  /** Each file's row, built once per loaded version of the file (a refresh loads new versions). */
+  private built = new WeakMap<DocFile, HTMLTableRowElement>();
+  private window: ListWindow | undefined;
+  /** A page that failed to load is asked for again at the next scroll, not at every frame. */
+  private loadFailed = false;
   /** Without it: newest first. */
   private sort: { key: FileSort; order: 'asc' | 'desc' } | undefined;
   private readonly bulk: BulkBar;
-  private tbody: HTMLTableSectionElement | undefined;
+  private table: HTMLTableElement | undefined;
   /** Answers to older requests are dropped: typing fast must not show stale results. */
   private requestSeq = 0;
   private readonly knownCollections = new Set<string>();
@@ -84,15 +81,14 @@ export class FilesView {
       this.debounce = setTimeout(apply, 250);
     });
     byId('clear-filters').addEventListener('click', () => this.setFilters({ q: '', collection: '', label: '' }));
-    const more = byId<HTMLButtonElement>('load-more');
-    more.addEventListener('click', () => void busy(more, () => this.loadMore()));
-    // Scrolling near the end loads the next page; the button stays for the keyboard.
-    new IntersectionObserver((entries) => {
-      if (entries.some((entry) => entry.isIntersecting) && !more.disabled && this.nextCursor) more.click();
-    }, { rootMargin: '600px' }).observe(more);
+    window.addEventListener('scroll', () => {
+      this.loadFailed = false;
+      this.window?.schedule();
+    }, { passive: true });
+    window.addEventListener('resize', () => this.window?.remeasure());
     this.bulk = new BulkBar({
-      files: () => this.files,
-      total: () => this.total,
+      idsBetween: (from, to) => this.pages.ids(from, to),
+      total: () => this.pages.total,
       filters: () => this.filters,
       changed: () => this.paintSelection(),
       done: async () => {
@@ -117,53 +113,78 @@ export class FilesView {
   }
 
   clear(): void {
-    this.files = [];
+    this.pages = this.newPages();
     this.loaded = false;
+    this.window = undefined;
+    this.table = undefined;
     fill(byId('file-list'));
     byId('list-summary').textContent = '';
   }
 
-  /** Reloads the first page (as many rows as are shown, so "Load more" is not undone). */
+  /** Reloads the rows where the list is (new filters or sort: its top), then shows them in place of the old ones. */
   async refresh(options: { reset?: boolean } = {}): Promise<void> {
     const seq = ++this.requestSeq;
-    const limit = options.reset ? PAGE : Math.min(MAX_PAGE, Math.max(PAGE, this.files.length));
+    const pages = this.newPages();
+    const [from, to] = options.reset || !this.window ? [0, PAGE] : this.window.shown;
     try {
-      const page = await api.listFiles(this.filters, { limit, ...this.sortParams() });
+      const added = await pages.load(from, to);
       if (seq !== this.requestSeq) return;
-      this.files = page.files;
-      this.total = page.total;
-      this.nextCursor = page.next_cursor;
+      this.pages = pages;
       this.loaded = true;
+      this.loadFailed = false;
       showError(byId('list-error'), null);
-      this.render();
+      this.rememberTags(added);
+      this.render(options.reset === true);
     } catch (error) {
       if (seq !== this.requestSeq) return;
       showError(byId('list-error'), `Could not load the files: ${errorMessage(error)}`);
     }
   }
 
-  private async loadMore(): Promise<void> {
-    if (!this.nextCursor) return;
-    const seq = ++this.requestSeq;
-    try {
-      const page = await api.listFiles(this.filters, { cursor: this.nextCursor, limit: PAGE, ...this.sortParams() });
-      if (seq !== this.requestSeq) return;
-      const seen = new Set(this.files.map((file) => file.stable_id));
-      const added = page.files.filter((file) => !seen.has(file.stable_id));
-      this.files.push(...added);
-      this.total = page.total;
-      this.nextCursor = page.next_cursor;
-      // Only the new rows are built: the cost of a page does not grow with the rows above it.
-      if (this.tbody) {
-        append(this.tbody, ...added.map((file) => this.row(file)));
+  private newPages(): RowPages {
+    return new RowPages((page) => api.listFiles(this.filters, { ...page, ...this.sortParams() }));
+  }
+
+  /** Rows scrolled into view that are not loaded: their pages are fetched, then painted. */
+  private need(from: number, to: number): void {
+    if (this.loadFailed) return;
+    const pages = this.pages;
+    pages.load(from, to).then(
+      (added) => {
+        if (pages !== this.pages) return;
         this.rememberTags(added);
         this.summarize();
-      } else {
-        this.render();
-      }
-    } catch (error) {
-      notify(`Could not load more files: ${errorMessage(error)}`, 'error');
+        // Now, not at the next frame: the rows are wanted in the frame that is coming.
+        this.window?.paint();
+      },
+      (error: unknown) => {
+        if (pages !== this.pages || this.loadFailed) return;
+        this.loadFailed = true;
+        notify(`Could not load more files: ${errorMessage(error)}`, 'error');
+      },
+    );
+  }
+
+  /** Row `index`, built when first shown, its box following the selection. */
+  private rowAt(index: number): HTMLTableRowElement | undefined {
+    const file = this.pages.get(index);
+    if (!file) return undefined;
+    let row = this.built.get(file);
+    if (!row) {
+      row = fileRow(file, {
+        selected: this.bulk.isSelected(file.stable_id),
+        select: (index, checked, range) => void this.bulk.toggle(file.stable_id, index, checked, range),
+        open: this.onOpen,
+        edit: () => void this.edit(file),
+        history: () => this.onHistory(file),
+        remove: () => void this.remove(file),
+        filter: (kind, value) => this.setFilters({ [kind]: value }),
+      });
+      this.built.set(file, row);
+    } else {
+      this.paintRow(row);
     }
+    return row;
   }
 
   private sortParams(): { sort?: FileSort; order?: 'asc' | 'desc' } {
@@ -173,27 +194,31 @@ export class FilesView {
   private setSort(key: FileSort, first: 'asc' | 'desc'): void {
     const order = this.sort?.key === key ? (this.sort.order === 'asc' ? 'desc' : 'asc') : first;
     this.sort = { key, order };
+    this.bulk.forgetAnchor();
     void this.refresh({ reset: true });
   }
 
   private summarize(): void {
-    byId('load-more').hidden = !this.nextCursor;
-    byId('list-summary').textContent =
-      this.total === this.files.length ? plural(this.total, 'file') : `${this.files.length} of ${this.total} files`;
+    const total = this.pages.total;
+    byId('list-summary').textContent = total ? `${total.toLocaleString()} ${total === 1 ? 'file' : 'files'}` : '';
   }
 
   /** Checkboxes and the bar follow the selection (no rows are rebuilt). */
   private paintSelection(): void {
-    for (const box of this.tbody?.querySelectorAll<HTMLInputElement>('input.select-row') ?? []) {
-      box.checked = this.bulk.isSelected(box.value);
-      box.closest('tr')?.classList.toggle('selected', box.checked);
-    }
+    for (const row of this.table?.tBodies[0]?.rows ?? []) this.paintRow(row);
     const all = document.getElementById('select-page') as HTMLInputElement | null;
     if (all) {
-      const count = this.files.filter((file) => this.bulk.isSelected(file.stable_id)).length;
-      all.checked = count > 0 && count === this.files.length;
-      all.indeterminate = count > 0 && count < this.files.length;
+      const state = this.bulk.state();
+      all.checked = state === 'all';
+      all.indeterminate = state === 'some';
     }
+  }
+
+  private paintRow(row: HTMLTableRowElement): void {
+    const box = row.querySelector<HTMLInputElement>('input.select-row');
+    if (!box) return;
+    box.checked = this.bulk.isSelected(box.value);
+    row.classList.toggle('selected', box.checked);
   }
 
   private header(): HTMLTableRowElement {
@@ -213,13 +238,13 @@ export class FilesView {
     const selectAll = h('input', {
       type: 'checkbox',
       id: 'select-page',
-      'aria-label': 'Select all shown files',
+      'aria-label': 'Select all matching files',
       'data-focus-key': 'select-page',
-      onchange: (event: Event) => this.bulk.selectShown((event.target as HTMLInputElement).checked),
+      onchange: (event: Event) => this.bulk.selectAll((event.target as HTMLInputElement).checked),
     });
     return h(
       'tr',
-      {},
+      { 'aria-rowindex': '1' },
       h('th', { scope: 'col', class: 'col-select' }, selectAll),
       ...SORTABLE.map(sortable),
       h('th', { scope: 'col', class: 'col-tags' }, 'Collections'),
@@ -233,26 +258,33 @@ export class FilesView {
     return Boolean(this.filters.q || this.filters.collection || this.filters.label);
   }
 
-  private render(): void {
+  /** Shows the loaded rows: the table is built once and kept (a refresh must not jump the scroll). */
+  private render(toTop: boolean): void {
     // Focus inside an open row menu goes back to its button on the new row (the menu closes).
     const active = document.activeElement?.closest('.row-menu')?.querySelector('.menu-button') ?? document.activeElement;
     const focusKey = (active as HTMLElement | null)?.dataset?.focusKey;
-    this.rememberTags(this.files);
     const list = byId('file-list');
-    this.tbody = undefined;
-    if (this.files.length === 0) {
-      byId('load-more').hidden = !this.nextCursor;
-      byId('list-summary').textContent = '';
+    this.summarize();
+    if (this.pages.total === 0) {
+      this.window = undefined;
+      this.table = undefined;
       fill(list, this.emptyState());
+    } else if (this.table?.isConnected && this.window) {
+      fill(this.table.tHead!, this.header());
     } else {
-      this.summarize();
-      this.tbody = h('tbody', {}, ...this.files.map((file) => this.row(file)));
-      fill(
-        list,
-        h('table', { class: 'files' }, h('caption', { class: 'visually-hidden' }, 'Files'), h('thead', {}, this.header()), this.tbody),
-      );
-      this.paintSelection();
+      const tbody = h('tbody');
+      this.table = h('table', { class: 'files' }, h('caption', { class: 'visually-hidden' }, 'Files'), h('thead', {}, this.header()), tbody);
+      const wrap = h('div', { class: 'list-window' }, this.table);
+      fill(list, wrap);
+      this.window = new ListWindow(wrap, this.table, tbody, {
+        total: () => this.pages.total,
+        row: (index) => this.rowAt(index),
+        need: (from, to) => this.need(from, to),
+      });
     }
+    if (this.window && toTop && list.getBoundingClientRect().top < 0) list.scrollIntoView();
+    this.window?.paint();
+    this.paintSelection();
     this.bulk.render();
     if (focusKey) list.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
   }
@@ -273,102 +305,6 @@ export class FilesView {
       h('p', { class: 'empty-title' }, 'No documents yet'),
       h('p', { class: 'muted' }, 'Drop files on this page or choose them above.'),
       h('p', { class: 'muted' }, 'Files added on other instances appear here after a sync.'),
-    );
-  }
-
-  private row(file: DocFile): HTMLTableRowElement {
-    const id = file.stable_id;
-    const name = file.filename;
-    const status = file.sync_status !== 'synced' && h('span', { class: `status status-${file.sync_status}` }, STATUS_TEXT[file.sync_status]);
-    const docId = file.doc_id && h('span', {}, `doc ${file.doc_id}`);
-    const selected = this.bulk.isSelected(id);
-    const open = (e: Event) => {
-      const event = e as MouseEvent;
-      if (!this.onOpen || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
-      event.preventDefault();
-      this.onOpen(file);
-    };
-    return h(
-      'tr',
-      { 'data-id': id, class: selected ? 'selected' : undefined },
-      h(
-        'td',
-        { class: 'col-select' },
-        h('input', {
-          type: 'checkbox',
-          class: 'select-row',
-          value: id,
-          checked: selected,
-          'aria-label': `Select ${name}`,
-          'data-focus-key': `select:${id}`,
-          onclick: (event: Event) => this.bulk.toggle(id, (event.target as HTMLInputElement).checked, (event as MouseEvent).shiftKey),
-        }),
-      ),
-      h(
-        'td',
-        { class: 'name-cell' },
-        h('a', { class: 'filename', href: api.contentUrl(id), target: '_blank', rel: 'noopener', 'data-focus-key': `open:${id}`, onclick: open }, name),
-        h('div', { class: 'file-meta' }, h('span', { class: 'meta-size' }, formatBytes(file.size)), docId, status),
-      ),
-      h('td', { class: 'col-type type' }, file.file_type),
-      h('td', { class: 'tags-cell col-tags' }, this.chips(file.collections, 'collection')),
-      h('td', { class: 'tags-cell col-tags' }, this.chips(file.labels, 'label')),
-      h('td', { class: 'num col-size' }, formatBytes(file.size)),
-      h('td', { class: 'date col-date' }, h('time', { datetime: file.updated_at }, formatDate(file.updated_at))),
-      h(
-        'td',
-        { class: 'actions' },
-        h(
-          'div',
-          { class: 'action-buttons' },
-          h(
-            'a',
-            { class: 'button', href: api.contentUrl(id), download: name, 'aria-label': `Download ${name}`, 'data-focus-key': `download:${id}` },
-            'Download',
-          ),
-          h(
-            'button',
-            { type: 'button', 'aria-label': `Edit collections and labels of ${name}`, 'data-focus-key': `edit:${id}`, onclick: () => void this.edit(file) },
-            'Edit',
-          ),
-          h(
-            'button',
-            { type: 'button', 'aria-label': `History of ${name}`, 'data-focus-key': `history:${id}`, onclick: () => this.onHistory(file) },
-            'History',
-          ),
-          h(
-            'button',
-            { type: 'button', class: 'danger-text', 'aria-label': `Delete ${name}`, 'data-focus-key': `delete:${id}`, onclick: () => void this.remove(file) },
-            'Delete',
-          ),
-        ),
-        rowMenu(`Actions for ${name}`, `menu:${id}`, () => [
-          ...(this.onOpen ? [{ text: 'Details', label: `Details of ${name}`, action: () => this.onOpen?.(file) }] : []),
-          { text: 'Download', label: `Download ${name}`, action: () => h('a', { href: api.contentUrl(id), download: name }).click() },
-          { text: 'Edit', label: `Edit collections and labels of ${name}`, action: () => void this.edit(file) },
-          { text: 'History', label: `History of ${name}`, action: () => this.onHistory(file) },
-          { text: 'Delete', label: `Delete ${name}`, danger: true, action: () => void this.remove(file) },
-        ]),
-      ),
-    );
-  }
-
-  private chips(values: string[], kind: 'collection' | 'label'): HTMLElement | string {
-    if (values.length === 0) return h('span', { class: 'muted' }, '–');
-    return h(
-      'ul',
-      { class: 'chips' },
-      ...values.map((value) =>
-        h(
-          'li',
-          {},
-          h(
-            'button',
-            { type: 'button', class: `chip chip-${kind}`, title: `Show only files with ${kind} “${value}”`, onclick: () => this.setFilters({ [kind]: value }) },
-            value,
-          ),
-        ),
-      ),
     );
   }
 

@@ -50,7 +50,7 @@ files.onLocalChange = () => {
   refreshTrash();
 };
 files.onHistory = (file) => void history.show(file);
-files.onOpen = (file) => pane.open(file);
+files.onOpen = (file) => void pane.open(file);
 pane.onHistory = (file) => void history.show(file);
 pane.onTrash = () => void trash.open();
 pane.onChanged = () => {

@@ -98,12 +98,14 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
     },
     async (request) => {
       const q = request.query;
+      if (q.offset !== undefined && q.cursor !== undefined) throw new BadRequestError('offset and cursor cannot be used together');
       const page = files.list({
         ...(q.collection !== undefined && { collection: q.collection }),
         ...(q.label !== undefined && { label: q.label }),
         ...(q.doc_id !== undefined && { docId: q.doc_id }),
         ...(q.q !== undefined && { q: q.q }),
         ...(q.cursor !== undefined && { cursor: q.cursor }),
+        ...(q.offset !== undefined && { offset: q.offset }),
         ...(q.sort !== undefined && { sort: q.sort, order: q.order ?? 'asc' }),
         includeDeleted: q.include_deleted ?? false,
         limit: q.limit ?? 50,
