@@ -247,7 +247,8 @@ describe.skipIf(!ready)('conflicts and live status in Chromium, two instances th
         expect(answer.headers()['x-frame-options']).toBe('SAMEORIGIN');
       }
       // Both frames hold Chromium's PDF document and its viewer, never markup of the file.
-      const pdfFrames = () => page.frames().filter((f) => /\/(content|remote-content)(\?|#|$)/.test(f.url()));
+      // Only the page's own frames: Chromium's PDF viewer may open inner frames on the same URL.
+      const pdfFrames = () => page.mainFrame().childFrames().filter((f) => /\/(content|remote-content)(\?|#|$)/.test(f.url()));
       await expect.poll(() => pdfFrames().length).toBe(2);
       for (const frame of pdfFrames()) {
         await expect.poll(() => frame.evaluate(() => [document.contentType, document.querySelectorAll('script').length])).toEqual(['application/pdf', 0]);
