@@ -224,7 +224,7 @@ describe.skipIf(!ready)('file list in Chromium: 100K files, sorting, bulk action
       });
       const far = page.locator(`#file-list tbody tr[aria-rowindex="${target}"] input.select-row`);
       await far.click({ modifiers: ['Shift'] });
-      await expect.poll(() => page.locator('.bulk-count').textContent()).toBe('5001 files selected');
+      await expect.poll(() => page.locator('.bulk-count').textContent()).toBe('5,001 files selected');
       await expect.poll(() => page.locator('#select-page').evaluate((box: HTMLInputElement) => box.indeterminate)).toBe(true);
       await screenshot(page, 'list-100k-range-selected');
       await page.getByRole('button', { name: 'Clear selection' }).click();

@@ -62,7 +62,7 @@ export function formatDate(iso: string | null): string {
 
 /** "3 files", "1 file". */
 export function plural(count: number, word: string): string {
-  return `${count} ${word}${count === 1 ? '' : 's'}`;
+  return `${count.toLocaleString()} ${word}${count === 1 ? '' : 's'}`;
 }
 
 /** `"a, b ,, c"` → `['a', 'b', 'c']`, without duplicates. */
