@@ -125,12 +125,6 @@ export async function openPage(browser: Browser, name: string): Promise<{ contex
   return { context, page, problems };
 }
 
-/** Starts the artifacts folder afresh, so no screenshot of an earlier run passes for this one's. */
-export function clearArtifacts(): void {
-  fs.rmSync(ARTIFACTS, { recursive: true, force: true });
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-}
-
 export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });

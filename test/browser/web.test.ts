@@ -12,7 +12,6 @@ import { startWebDavServer, type WebDavTestServer } from '../support/webdav-serv
 import {
   apacheAvailable,
   chromiumAvailable,
-  clearArtifacts,
   ensureWebBuild,
   launchChromium,
   logIn,
@@ -90,7 +89,6 @@ describe.skipIf(!ready)('web page in Chromium, two instances through Apache WebD
 
   beforeAll(async () => {
     ensureWebBuild();
-    clearArtifacts();
     webdav = await startWebDavServer('apache');
     one = await startInstance(PASSWORD, webDavEnv(webdav, '/browser'));
     two = await startInstance(PASSWORD, webDavEnv(webdav, '/browser'));
