@@ -484,12 +484,15 @@ describe('bugs found on format 2 with compaction, GC and restores, fixed (regres
 });
 
 describe('open bugs: a late switch after the next holder collected what it names', () => {
-  // Bug 17 (invariant 1, `unconditional`). B freezes right before its version switch; its lock
-  // expires, A takes it over, commits the same version (a compaction) and runs the GC, which deletes
-  // B's delta of that version (named by no version.txt it knows, older than the window, at or before
-  // the oldest kept snapshot). B's frozen switch then lands and names that missing delta: every
-  // reader fails with "version.txt names journal/…, which is missing" and nothing converges. Bug 16
-  // puts back the blobs of such a commit, not its delta. Reached by CI seed 1016 on `unconditional`
+  // Bug 17 (invariant 1, `unconditional`). B freezes right before its version switch (a compaction:
+  // delta and snapshot of version 9 uploaded); its lock expires, A takes it over, commits its own
+  // version 9 and runs the GC. B's snapshot 9, old by then and in no chain, becomes the GC's `base`, so
+  // B's delta 9 is "at or before the oldest kept snapshot" and is deleted. B's frozen switch then
+  // lands and names that delta; a 412 on its read-back ends B's sync before any look (bug 16 puts
+  // back blobs, and only from a sync that gets that far), and every reader fails with "version.txt
+  // names journal/000009-…, which is missing" for good. A fix belongs in the GC (an orphan of the
+  // head's version is no base; keep it while a late switch can still name it) rather than in the
+  // author, which may never look again. Reached by CI seed 1016 on `unconditional`
   // once a push stopped paying a refused PUT and a MKCOL per new shard folder (its calls moved, so
   // the seed's park landed on the switch); the code at fault (GC, late switch) is older.
   // Replay: npm run sim -- --seed 1016 --avoid-known-bugs --server unconditional
