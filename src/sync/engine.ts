@@ -503,6 +503,9 @@ export class SyncEngine {
             if (untouched) released.push(current);
           } else if (push.content) {
             this.summary.uploaded++;
+            // Edited during this sync: the store kept the pushed content for the look after the
+            // switch (`FileServiceDeps.uploadedUncommitted`); that is done, so it may go now.
+            if (current.hash !== push.local.hash) released.push(push.local);
           } else {
             this.summary.metadata_synced++;
           }

@@ -7,7 +7,7 @@ import type { EventRef, FaultKind, FaultTarget, Step } from '../../sim/steps.ts'
  * Bugs in docsync found by the simulation (sim/), each as the shortest step list that shows it,
  * replayed in the simulated world (then its end phase and final checks).
  *
- * Every bug found so far but 17 and 18 (open, at the end) is fixed; each test asserts that the invariants hold on its steps (and,
+ * Every bug found so far is fixed; each test asserts that the invariants hold on its steps (and,
  * where the bug needs one, that the fault it needs really happened). A new open bug goes in as
  * `it.fails` with its shortest step list, and `KNOWN_BUG_AVOIDANCE` in sim/run.ts steers the CI run
  * clear of it until it is fixed.
@@ -483,20 +483,21 @@ describe('bugs found on format 2 with compaction, GC and restores, fixed (regres
   });
 });
 
-describe('open bugs: a late switch after the next holder collected what it names', () => {
+describe('bugs 17 and 18, a late switch after the next holder collected what it names, fixed (regression tests)', () => {
   // Bug 17 (invariant 1, `unconditional`). B freezes right before its version switch (a compaction:
   // delta and snapshot of version 9 uploaded); its lock expires, A takes it over, commits its own
   // version 9 and runs the GC. B's snapshot 9, old by then and in no chain, becomes the GC's `base`, so
   // B's delta 9 is "at or before the oldest kept snapshot" and is deleted. B's frozen switch then
   // lands and names that delta; a 412 on its read-back ends B's sync before any look (bug 16 puts
   // back blobs, and only from a sync that gets that far), and every reader fails with "version.txt
-  // names journal/000009-…, which is missing" for good. A fix belongs in the GC (an orphan of the
-  // head's version is no base; keep it while a late switch can still name it) rather than in the
-  // author, which may never look again. Reached by CI seed 1016 on `unconditional`
+  // names journal/000009-…, which is missing" for good. Fixed in the GC (src/sync/remote-gc.ts): a
+  // snapshot or journal of the head's version or newer that version.txt does not name is never the
+  // base and never deleted (a late switch may still name it); the next head lets it age out. Reached
+  // by CI seed 1016 on `unconditional`
   // once a push stopped paying a refused PUT and a MKCOL per new shard folder (its calls moved, so
   // the seed's park landed on the switch); the code at fault (GC, late switch) is older.
   // Replay: npm run sim -- --seed 1016 --avoid-known-bugs --server unconditional
-  it.fails('bug 17: a late switch names the delta the next holder\'s GC deleted meanwhile', async () => {
+  it('bug 17: a late switch names the delta the next holder\'s GC deleted meanwhile', async () => {
     const steps = [
       { dt: 0, kind: 'sync', inst: A, force: true },
       { dt: 0, kind: 'fault', fault: 'lostWrite', op: 'put', target: 'blob', times: 1, ms: 0 },
@@ -529,9 +530,12 @@ describe('open bugs: a late switch after the next holder collected what it names
   // Bug 18 (invariant 5, `nonatomic`). As bug 17, but what the GC took is a blob of B's commit, and
   // while B was frozen its user edited that file: the local store released the old content, so B's
   // look after its late switch (bug 16's fix) has nothing to put back, and a live row names a blob
-  // that exists nowhere. CI seed 1016 on `nonatomic`, reached the same way as bug 17.
+  // that exists nowhere. CI seed 1016 on `nonatomic`, reached the same way as bug 17. Fixed in the
+  // local store: an edit does not release a blob a sync uploaded for a commit not known to have
+  // landed yet (`uploaded_blob:` in the sync state, `FileServiceDeps.uploadedUncommitted`); the sync
+  // releases it once its commit is settled and its look after the switch is done.
   // Replay: npm run sim -- --seed 1016 --avoid-known-bugs --server nonatomic
-  it.fails('bug 18: a late switch names a blob the GC took and its author\'s own edit released locally', async () => {
+  it('bug 18: a late switch names a blob the GC took and its author\'s own edit released locally', async () => {
     const steps = [
       { dt: 0, kind: 'sync', inst: A, force: true },
       { dt: 1653, kind: 'fault', fault: 'lostWrite', op: 'put', target: 'blob', times: 1, ms: 0 },
