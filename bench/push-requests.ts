@@ -1,14 +1,18 @@
 /**
- * `push` section: how many HTTP requests a push makes on loopback Apache (what a hosted server's
+ * `push` section: how many HTTP requests a push makes on a loopback server (Apache by default, the
+ * issue's target; `--push-servers` adds the others) (what a hosted server's
  * rate limit counts), by method and by what they carry (blob, snapshot, control: version.txt, the
  * lock), and the blob bytes sent. Counted at a proxy in front of the server (each request logged, in
  * order, on stderr); bytes by a
- * `MeteredRemote`. Each push goes to a remote that already holds a repository (one file):
- *  1. one new file, whose shard folder is not there yet;
- *  2. 300 new files (1 KB), most of their shard folders not there yet;
- *  3. 300 more, into shards that mostly exist by then;
- *  4. one new file into an existing shard (the common case once a repository has grown);
- *  5. 300 more, a sync killed after its blob uploads, then the sync that completes it.
+ * `MeteredRemote`. The first push creates the repository, and with it all 256 shard folders (once
+ * per remote: `RemoteBlobStore.readyShards`); each push after it goes to a remote that holds one:
+ *  1. one new file, the first blob in its shard;
+ *  2. 300 new files (1 KB), most of them the first blob in their shard;
+ *  3. 300 more, into shards that mostly hold blobs by then;
+ *  4. one new file into a shard that holds a blob (the common case once a repository has grown);
+ *  5. 300 more, a sync killed after its blob uploads, then the sync that completes it;
+ *  6. one new file to a remote whose version.txt does not say `shards all` (as an earlier build
+ *     left it), with only the shard folders its blobs use: the one-time price of making the others.
  * Targets (the issue): one file ≤ 8 requests; 300 files ≤ 1.3 requests per file.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,10 +21,12 @@ import { Readable } from 'node:stream';
 import { loadConfig } from '../src/config.ts';
 import { openDocsync, type Docsync } from '../src/docsync.ts';
 import { REMOTE_RETRY_POLICY } from '../src/remote/open-remote.ts';
+import { isBlobShard, remotePaths } from '../src/remote/paths.ts';
+import type { Remote } from '../src/remote/remote.ts';
 import { RetryingRemote } from '../src/remote/retrying-remote.ts';
 import { WebDavRemote } from '../src/remote/webdav-remote.ts';
 import { SimulatedCrash, type SyncCheckpoint } from '../src/sync/engine.ts';
-import { startWebDavServer } from '../test/support/webdav-servers.ts';
+import { startWebDavServer, type WebDavServerKind } from '../test/support/webdav-servers.ts';
 import { tempDir } from './cleanup.ts';
 import { BENCH_PASSWORD } from './instance.ts';
 import { describeCalls, MeteredRemote, startCountingProxy } from './remote-meter.ts';
@@ -42,9 +48,9 @@ interface Measured {
   target?: number;
 }
 
-export async function benchPushRequests(log: Log): Promise<Table> {
+export async function benchPushRequests(log: Log, kind: WebDavServerKind = 'apache'): Promise<Table> {
   const tmp = tempDir('push');
-  const server = await startWebDavServer('apache');
+  const server = await startWebDavServer(kind);
   const remoteRoot = '/push-requests';
   const proxy = await startCountingProxy(server.baseUrl, remoteRoot);
   let crashAt: SyncCheckpoint | undefined;
@@ -96,33 +102,48 @@ export async function benchPushRequests(log: Log): Promise<Table> {
     await work();
     const requests = proxy.take();
     const bytes = meter.take();
-    log(`push: ${label}: ${requests.total} requests`);
+    log(`push (${kind}): ${label}: ${requests.total} requests`);
     for (const line of requestList(requests.log)) log(`push:   ${line}`);
     return { label, files, requests: requests.total, byMethod: describeCalls(requests.byKey), blobBytes: bytes.up.blob, ...(target && { target }) };
   };
   try {
     await docsync.sync.capabilities(); // The first contact's probe, not part of any push.
     await add(1);
-    await docsync.sync.sync();
     const results: Measured[] = [];
+    results.push(await count('first push: new repository, 1 file', 1, () => docsync.sync.sync()));
     await add(1);
-    results.push(await count('1 new file, its shard new', 1, () => docsync.sync.sync(), ONE_FILE_TARGET));
+    results.push(await count('1 new file, first blob in its shard', 1, () => docsync.sync.sync(), ONE_FILE_TARGET));
     await add(BATCH);
-    results.push(await count(`${BATCH} new files, shards new`, BATCH, () => docsync.sync.sync(), PER_FILE_TARGET * BATCH));
+    results.push(await count(`${BATCH} new files, most first in their shard`, BATCH, () => docsync.sync.sync(), PER_FILE_TARGET * BATCH));
     await add(BATCH);
-    results.push(await count(`${BATCH} new files, shards exist`, BATCH, () => docsync.sync.sync(), PER_FILE_TARGET * BATCH));
+    results.push(await count(`${BATCH} new files, shards hold blobs`, BATCH, () => docsync.sync.sync(), PER_FILE_TARGET * BATCH));
     await addIntoExistingShard();
-    results.push(await count('1 new file, its shard exists', 1, () => docsync.sync.sync(), ONE_FILE_TARGET));
+    results.push(await count('1 new file, its shard holds blobs', 1, () => docsync.sync.sync(), ONE_FILE_TARGET));
     await add(BATCH);
     crashAt = 'after_blob_upload';
     results.push(await count(`${BATCH} new files, killed after blob upload`, BATCH, () => docsync.sync.sync().catch(() => undefined)));
     results.push(await count('… then the sync that completes it', BATCH, () => docsync.sync.sync()));
-    return pushTable(results);
+    await forgetAllShards(meter);
+    await add(1);
+    results.push(await count('1 new file, version.txt without `shards all`', 1, () => docsync.sync.sync()));
+    return pushTable(results, kind);
   } finally {
     docsync.close();
     await proxy.close();
     await server.stop();
     tmp.remove();
+  }
+}
+
+/**
+ * Makes the remote look as an earlier build left it: version.txt without its `shards all` line, and
+ * only the shard folders that hold blobs (the empty ones removed).
+ */
+async function forgetAllShards(remote: Remote): Promise<void> {
+  const text = (await remote.getBytes(remotePaths.versionFile))!.toString('utf8');
+  await remote.put(remotePaths.versionFile, Buffer.from(text.replace(/^shards all\n/m, '')));
+  for (const entry of (await remote.list('')) ?? []) {
+    if (entry.isDirectory && isBlobShard(entry.name) && (await remote.list(entry.name))?.length === 0) await remote.delete(entry.name);
   }
 }
 
@@ -147,18 +168,19 @@ function requestList(lines: string[]): string[] {
   return [...kept, ...[...folded].map(([key, n]) => `${key} ×${n}`)];
 }
 
-function pushTable(results: Measured[]): Table {
+/** The issue's targets are for Apache; the other servers are measured beside it (not judged). */
+function pushTable(results: Measured[], kind: WebDavServerKind): Table {
   const rows: Row[] = results.map((r) => ({
     cells: [r.label, int(r.requests), fixed(r.requests / r.files, 2), int(r.blobBytes), r.byMethod],
-    ...(r.target !== undefined && { ok: r.requests <= r.target }),
+    ...(r.target !== undefined && kind === 'apache' && { ok: r.requests <= r.target }),
   }));
   return {
-    title: 'push: HTTP requests per push (loopback Apache, counted at a proxy)',
+    title: `push: HTTP requests per push (loopback ${kind}, counted at a proxy)`,
     columns: ['push', 'requests', 'per file', 'blob bytes up', 'requests by method and kind'],
     textColumns: [4],
     rows,
     notes: [
-      `Files of ${FILE_BYTES} bytes; each push goes to a remote that already holds a repository. Targets: 1 file ≤ ${ONE_FILE_TARGET} requests, ${BATCH} files ≤ ${PER_FILE_TARGET} per file.`,
+      `Files of ${FILE_BYTES} bytes. The first push makes the repository and all 256 shard folders (once per remote); the others go to a remote that holds a repository. Targets: 1 file ≤ ${ONE_FILE_TARGET} requests, ${BATCH} files ≤ ${PER_FILE_TARGET} per file.`,
       'Kinds: blob = a content file or its shard folder (MKCOL, listing); snapshot = metadata/*.db; control = version.txt, the lock, the metadata folder, the root.',
       sourceLine(),
     ],

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --only status,insert,transfer,webdav,sync,sync-transfer,push,sse,login,format] [--sizes 10000,100000,1000000] [--insert-rows 100000]
  *  [--transfer-mb 1024] [--iterations 2000] [--webdav-concurrency 8] [--webdav-runs 3] [--sync-sizes 10000,100000]
- *  [--sync-files 2000] [--sync-runs 5] [--sse-clients 1000] [--sse-files 200] [--sse-runs 3]
+ *  [--push-servers apache,nginx,rclone,lighttpd,sabre] [--sync-files 2000] [--sync-runs 5] [--sse-clients 1000] [--sse-files 200] [--sse-runs 3]
  *  [--format-sizes 3000,100000,1000000] [--format-reference <format-1 checkout>] [--format-commits 100]`: the performance targets of the issues,
  * one or more tables per section. Defaults are the full targets. Progress goes to stderr, tables to stdout.
  */
@@ -13,6 +13,7 @@ import { benchLocalStatus } from './local-status.ts';
 import { benchLoginFlood } from './login-flood.ts';
 import { benchSse } from './sse.ts';
 import { benchPushRequests } from './push-requests.ts';
+import type { WebDavServerKind } from '../test/support/webdav-servers.ts';
 import { benchSync } from './sync.ts';
 import { benchSyncTransfer } from './sync-transfer.ts';
 import { renderTable, type Table } from './table.ts';
@@ -36,6 +37,8 @@ const USAGE = `usage: npm run bench -- [options]
   --sync-transfer-mb <list>  file sizes in MiB of the sync-transfer section (default: 256,1024)
   --sync-transfer-runs <n>   timed runs per size and remote of the sync-transfer section, median shown (default: 3)
   --sync-nochange <n>   timed no-change syncs per size (default: 100, so that p99 is not just the maximum)
+  --push-servers <list>  WebDAV servers of the push section: apache, nginx, rclone, lighttpd, sabre
+                        (default: apache; the targets are judged on Apache only)
   --sse-clients <n>     connected SSE clients (default: 1000)
   --sse-files <n>       files each SSE run's sync uploads, one progress event each (default: 200)
   --sse-runs <n>        progress streams measured by the SSE section, median shown (default: 3)
@@ -64,6 +67,7 @@ interface Options {
   syncNoChange: number;
   syncTransferMib: number[];
   syncTransferRuns: number;
+  pushServers: WebDavServerKind[];
   sseClients: number;
   sseFiles: number;
   sseRuns: number;
@@ -84,6 +88,22 @@ function positiveInt(name: string, text: string): number {
   return n;
 }
 
+const PUSH_SERVERS: readonly WebDavServerKind[] = ['apache', 'nginx', 'rclone', 'lighttpd', 'sabre'];
+
+function pushServers(text: string): WebDavServerKind[] {
+  const kinds = text.split(',').map((s) => s.trim());
+  const unknown = kinds.filter((k) => !(PUSH_SERVERS as readonly string[]).includes(k));
+  if (unknown.length > 0) throw new UsageError(`--push-servers: unknown server(s) ${unknown.join(', ')}; choose from ${PUSH_SERVERS.join(', ')}`);
+  return kinds as WebDavServerKind[];
+}
+
+/** One server at a time: the push counts must not share the machine with another server's run. */
+async function sequentially<T, R>(items: readonly T[], run: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (const item of items) results.push(await run(item));
+  return results;
+}
+
 function parseOptions(argv: string[]): Options | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -101,6 +121,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       'sync-nochange': { type: 'string' },
       'sync-transfer-mb': { type: 'string' },
       'sync-transfer-runs': { type: 'string' },
+      'push-servers': { type: 'string' },
       'sse-clients': { type: 'string' },
       'sse-files': { type: 'string' },
       'sse-runs': { type: 'string' },
@@ -134,6 +155,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     syncNoChange: positiveInt('sync-nochange', values['sync-nochange'] ?? '100'),
     syncTransferMib: (values['sync-transfer-mb'] ?? '256,1024').split(',').map((s) => positiveInt('sync-transfer-mb', s.trim())),
     syncTransferRuns: positiveInt('sync-transfer-runs', values['sync-transfer-runs'] ?? '3'),
+    pushServers: pushServers(values['push-servers'] ?? 'apache'),
     sseClients: positiveInt('sse-clients', values['sse-clients'] ?? '1000'),
     sseFiles: positiveInt('sse-files', values['sse-files'] ?? '200'),
     sseRuns: positiveInt('sse-runs', values['sse-runs'] ?? '3'),
@@ -169,7 +191,7 @@ async function runSection(section: Section, options: Options): Promise<Table | T
     case 'sync-transfer':
       return benchSyncTransfer({ sizesMib: options.syncTransferMib, runs: options.syncTransferRuns }, log);
     case 'push':
-      return benchPushRequests(log);
+      return sequentially(options.pushServers, (kind) => benchPushRequests(log, kind));
     case 'sse':
       return benchSse({ clients: options.sseClients, files: options.sseFiles, runs: options.sseRuns }, log);
     case 'login':

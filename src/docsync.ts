@@ -3,7 +3,7 @@ import { systemClock, type Clock, type Timers } from './domain/clock.ts';
 import { cryptoIdSource, type IdSource } from './domain/ids.ts';
 import { openRemote } from './remote/open-remote.ts';
 import type { Remote } from './remote/remote.ts';
-import { RemoteBlobMissingError, RemoteBlobStore } from './remote/remote-blobs.ts';
+import { blobKey, RemoteBlobMissingError, RemoteBlobStore } from './remote/remote-blobs.ts';
 import { RemoteMetadataStore } from './remote/remote-metadata.ts';
 import { AuthService } from './services/auth-service.ts';
 import { FileService } from './services/file-service.ts';
@@ -122,7 +122,14 @@ export function openDocsync(config: Config, options: DocsyncOptions = {}): Docsy
     ids,
     db,
     instanceId,
-    files: new FileService({ files: fileRepository, blobs, clock, ids, maxUploadBytes: config.maxUploadBytes }),
+    files: new FileService({
+      files: fileRepository,
+      blobs,
+      clock,
+      ids,
+      maxUploadBytes: config.maxUploadBytes,
+      uploadedUncommitted: (hash, fileType) => syncState.hasUploadedBlob(blobKey({ hash, file_type: fileType })),
+    }),
     fileRepository,
     history: new HistoryService({
       files: fileRepository,

@@ -5,10 +5,13 @@
  * blob by hash and type; folders, shards and how an upload is confirmed are this module's business,
  * so a remote without folders (an object store listed by prefix) needs a new store, not a new engine.
  *
- * Requests, the scarce thing on hosted servers: `createShards` makes all 256 shard folders at once
- * (as restic makes its `data/` folders), so that no later push pays for a folder; the sync does not
- * call it yet, because the remote GC would then list 256 folders on every run. Otherwise a shard
- * folder is created only when a PUT says it is
+ * Requests, the scarce thing on hosted servers: `readyShards` makes all 256 shard folders once per
+ * remote, before its first upload (as restic makes its `data/` folders at `init`), and version.txt
+ * says so from then on (`VersionHead.allShards`), so that no later push of any instance pays for a
+ * folder: a push into a shard no blob used yet is one PUT, not a refused PUT, a MKCOL and the PUT
+ * again. Over a remote's life that costs no more MKCOLs (one per shard either way); its price is
+ * that the remote GC lists 256 folders, empty ones included, on each run. A shard folder missing all
+ * the same (removed by hand) is created when a PUT says it is
  * missing (measured: 409 from Apache, lighttpd, the folder and memory remotes; 404 from rclone and
  * sabre/dav; nginx creates it by itself), or up front when one listing of the root (for a larger batch)
  * shows it absent. A refused PUT is cheap only while its body is small: the client sends the whole
@@ -88,6 +91,12 @@ export class RemoteBlobStore {
   private rootListing: Promise<void> | undefined;
   /** Whether the root was listed: then a shard not in `shards` is missing. */
   private listed = false;
+  /**
+   * Every shard folder is taken to exist (version.txt says they were all made, or `createShards`
+   * made them): no MKCOL and no listing before a PUT. Taken, not seen: a PUT into one that is missing
+   * after all (409/404, or a reset) still makes it and sends the PUT again.
+   */
+  private allShards = false;
 
   constructor(
     private readonly remote: Remote,
@@ -109,7 +118,7 @@ export class RemoteBlobStore {
    * shard folders are known to exist, so a missing one is created before its first PUT.
    */
   async prepareUploads(count: number): Promise<void> {
-    if (count < ROOT_LISTING_MIN_UPLOADS) return;
+    if (count < ROOT_LISTING_MIN_UPLOADS || this.allShards) return;
     this.rootListing ??= this.remote.list('').then((entries) => {
       for (const entry of entries ?? []) if (entry.isDirectory) this.shards.add(entry.name);
       this.listed = true;
@@ -118,8 +127,21 @@ export class RemoteBlobStore {
   }
 
   /**
+   * Before the uploads of a push: whether every shard folder exists, for the commit to say so in
+   * version.txt. `known` (version.txt says so already): yes, and no request. Otherwise, when there is
+   * anything to upload, they are made now (`createShards`: once per remote, the first push with
+   * content; later the root listing shows them all). A failure is the caller's: the uploads can go on
+   * without (each shard is then made as its PUT finds it missing).
+   */
+  async readyShards(known: boolean, uploads: number, workers = 4): Promise<boolean> {
+    if (known) this.allShards = true;
+    else if (uploads > 0) await this.createShards(workers);
+    return this.allShards;
+  }
+
+  /**
    * Creates every shard folder the root lacks: one listing, then a MKCOL per missing folder,
-   * `workers` at a time; returns how many it made. Meant for a repository's creation or migration.
+   * `workers` at a time; returns how many it made. Then every shard is known to exist.
    */
   async createShards(workers = 4): Promise<number> {
     await this.prepareUploads(ROOT_LISTING_MIN_UPLOADS);
@@ -129,20 +151,23 @@ export class RemoteBlobStore {
       while (next < missing.length) await this.ensureShard(missing[next++]!);
     };
     await Promise.all(Array.from({ length: Math.min(workers, missing.length) }, worker));
+    this.allShards = true;
     return missing.length;
   }
 
   /**
    * Writes one blob (its size is exact: `open` is called again on a retry). Its shard folder is
-   * created when known missing, when not known to exist and the blob is large, or when the PUT
-   * answers that it is missing (409/404), then the PUT is sent once more.
+   * created when known missing, when not known to exist and the blob is large (unless every shard is
+   * taken to exist), or when the PUT answers that it is missing (409/404), then the PUT is sent once more.
    */
   async upload(blob: BlobRef, open: () => Readable): Promise<Uploaded> {
     const path = remotePaths.blob(blob.hash, blob.file_type);
     const shard = remotePaths.blobDir(blob.hash);
     const body = { size: blob.size, open };
+    // Not seen this sync (taken to exist is not seen: see the reset below).
     const unknown = !this.shards.has(shard);
-    if (this.creating.has(shard) || (unknown && (this.listed || blob.size >= SHARD_FIRST_MIN_BYTES))) await this.ensureShard(shard);
+    const first = unknown && !this.allShards && (this.listed || blob.size >= SHARD_FIRST_MIN_BYTES);
+    if (this.creating.has(shard) || first) await this.ensureShard(shard);
     try {
       await this.remote.put(path, body);
     } catch (error) {

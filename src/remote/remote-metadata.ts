@@ -95,6 +95,8 @@ export interface CommitInfo {
   committedAt: string;
   /** Write a snapshot with this commit: always for a new or migrated remote; else when due. */
   compact?: boolean;
+  /** Every shard folder is known to exist (`VersionHead.allShards`); absent: as the base said. */
+  allShards?: boolean;
 }
 
 /**
@@ -257,6 +259,7 @@ export class RemoteMetadataStore {
       // After a compaction, the last few deltas stay listed for readers a few versions behind.
       deltas: compact ? listed.slice(-DELTAS_KEPT_AFTER_COMPACTION) : listed,
       recent,
+      ...((info.allShards ?? chained?.allShards) && { allShards: true }),
     };
     await hooks.beforeSwitch?.(head);
     await this.switchTo(head, base, hooks);
@@ -274,7 +277,7 @@ export class RemoteMetadataStore {
     const snapshot: ChainFile = { version, commit, size: bytes.length, sha256: sha256(bytes) };
     await this.putCreatingParent(remotePaths.snapshotV2(version, commit), bytes);
     const recent = [...base.recent, commit].slice(-RECENT_COMMITS);
-    const head: VersionHead = { format: 2, version, commit, repo: base.repo, snapshot, deltas: [], recent };
+    const head: VersionHead = { format: 2, version, commit, repo: base.repo, snapshot, deltas: [], recent, ...(base.allShards && { allShards: true }) };
     await this.switchTo(head, base, {});
     return head;
   }

@@ -30,6 +30,12 @@ export interface VersionHead {
   deltas: ChainFile[];
   /** Commit ids of the last versions, oldest first; the last is `commit` (format 2; empty for format 1). */
   recent: string[];
+  /**
+   * Every blob shard folder (`00` … `ff`) was made for this repository (line `shards all`): an
+   * upload needs no MKCOL nor listing first (`RemoteBlobStore`). Nothing docsync does removes a shard
+   * folder; should one be gone anyway, its PUT finds it missing and makes it, as without this line.
+   */
+  allShards?: boolean;
 }
 
 /** The remote path of a listed snapshot. */
@@ -109,7 +115,8 @@ export function parseVersionFile(text: string): VersionHead {
     : recent.length > 0 && recent.at(-1) !== commit ? 'its recent commits do not end with its commit'
     : undefined;
   if (problem) throw new RemoteCorruptError(`version.txt is inconsistent: ${problem}`);
-  return { format: 2, version, commit, repo, snapshot, deltas, recent: recent.length > 0 ? recent : [commit] };
+  const allShards = one('shards')?.[0] === 'all';
+  return { format: 2, version, commit, repo, snapshot, deltas, recent: recent.length > 0 ? recent : [commit], ...(allShards && { allShards }) };
 }
 
 /** `snapshot <version> <commit> <size> <sha256>` (the same for `delta`). */
@@ -153,7 +160,8 @@ export function formatVersionFile(head: VersionHead): string {
     `${head.version}\nformat 2\nrepo ${head.repo}\ncommit ${head.commit}\n` +
     chain('snapshot', head.snapshot) +
     head.deltas.map((d) => chain('delta', d)).join('') +
-    `recent ${head.recent.join(' ')}\n`
+    `recent ${head.recent.join(' ')}\n` +
+    (head.allShards ? 'shards all\n' : '')
   );
 }
 

@@ -34,6 +34,12 @@ export interface FileServiceDeps {
   clock: Clock;
   ids: IdSource;
   maxUploadBytes: number;
+  /**
+   * Whether a sync uploaded the blob for a commit not known to have landed yet (its switch may still
+   * land late, after another holder's GC took the remote copy): the local copy is the only one left
+   * to put back from, so an edit does not release it (late-switch.ts).
+   */
+  uploadedUncommitted?: (hash: string, fileType: string) => boolean;
 }
 
 /**
@@ -213,7 +219,8 @@ export class FileService {
     return this.deps.blobs.collectGarbage(isReferenced, this.deps.clock.now(), options);
   }
 
-  private readonly isReferenced = (hash: string, ext: string): boolean => this.deps.files.isBlobReferenced(hash, ext);
+  private readonly isReferenced = (hash: string, ext: string): boolean =>
+    this.deps.files.isBlobReferenced(hash, ext) || (this.deps.uploadedUncommitted?.(hash, ext) ?? false);
 
   private releaseBlob(hash: string, fileType: string): void {
     this.deps.blobs.removeIfUnreferenced(hash, fileType, this.isReferenced);

@@ -193,6 +193,11 @@ export class SyncStateStore {
       .map((row) => row.key.slice(UPLOADED_BLOB_PREFIX.length));
   }
 
+  /** Whether the blob `key` (`<hash>.<ext>`) was uploaded to any remote and no commit names it yet. */
+  hasUploadedBlob(key: string): boolean {
+    return this.get(`${UPLOADED_BLOB_PREFIX}${key}`) !== undefined;
+  }
+
   recordUploadedBlob(key: string, where: string): void {
     this.set(`${UPLOADED_BLOB_PREFIX}${key}`, where);
   }

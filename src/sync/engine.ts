@@ -451,14 +451,20 @@ export class SyncEngine {
     // remote, to be converted).
     if (pushes.length === 0 && !fresh && !migrate) return undefined;
     const snapshotRepoId = snapshot.repoId;
-    const uploaded = await this.uploadBlobs(pushes);
+    const uploaded = await this.uploadBlobs(pushes, base);
     await this.deps.checkpoint?.('after_blob_upload');
     const version = (base?.version ?? 0) + 1;
     const committed = pushes.filter((p) => p.kind === 'push_delete' || !uploaded.failed.has(blobKey(p.local)));
     const rows = committed.map((push) => toRemote(push.local, version));
     this.progress('committing', 0, 1);
     let recorded = false;
-    const info = { repo: snapshotRepoId, instance: this.deps.instanceId, committedAt: isoUtc(this.deps.clock.now()), compact: fresh || migrate };
+    const info = {
+      repo: snapshotRepoId,
+      instance: this.deps.instanceId,
+      committedAt: isoUtc(this.deps.clock.now()),
+      compact: fresh || migrate,
+      ...(uploaded.allShards && { allShards: true }),
+    };
     const { head: newHead, journal, replaced } = await metadata.commit(snapshot, rows, base, info, {
       ...(this.deps.conditionalSwitch && { conditional: this.deps.conditionalSwitch }),
       // Right before version.txt moves: a sync that stalled past its lock's expiry must not commit.
@@ -500,6 +506,9 @@ export class SyncEngine {
             if (untouched) released.push(current);
           } else if (push.content) {
             this.summary.uploaded++;
+            // Edited during this sync: the store kept the pushed content for the look after the
+            // switch (`FileServiceDeps.uploadedUncommitted`); that is done, so it may go now.
+            if (current.hash !== push.local.hash) released.push(push.local);
           } else {
             this.summary.metadata_synced++;
           }
@@ -563,7 +572,10 @@ export class SyncEngine {
    * names, nor those an interrupted sync already uploaded (see `uploadedEarlier`). Each is confirmed
    * before a commit may name it; a failed one is left out of the commit and retried next sync.
    */
-  private async uploadBlobs(pushes: Extract<PlanAction, { kind: 'push' | 'push_delete' }>[]): Promise<{ failed: Set<string> }> {
+  private async uploadBlobs(
+    pushes: Extract<PlanAction, { kind: 'push' | 'push_delete' }>[],
+    base: VersionHead | undefined,
+  ): Promise<{ failed: Set<string>; allShards: boolean }> {
     const { blobs, state } = this.deps;
     const where = this.deps.remote.description;
     const wanted = uniqueBlobs(
@@ -584,7 +596,10 @@ export class SyncEngine {
     let moved = 0;
     const bytesTotal = candidates.reduce((sum, file) => sum + file.size, 0);
     this.progress('uploading', 0, candidates.length, 0, bytesTotal);
+    let allShards = false;
     try {
+      // Every shard folder, made once per remote and said in version.txt: no push pays for one again.
+      allShards = await this.remoteBlobs.readyShards(base?.allShards === true, candidates.length, this.deps.transferWorkers);
       await this.remoteBlobs.prepareUploads(candidates.length);
     } catch (error) {
       this.noteStall(error);
@@ -614,7 +629,7 @@ export class SyncEngine {
       if (!upload.confirmed && !failed.has(blobKey(upload))) state.recordUploadedBlob(blobKey(upload), where);
     }
     if (this.stalled) throw this.stalled;
-    return { failed };
+    return { failed, allShards };
   }
 
   /**

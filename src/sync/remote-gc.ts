@@ -14,6 +14,8 @@
  * every journal after `base` (they lead from it to the window), whatever `current` names, anything
  * newer than the current snapshot, and anything without a modification time. Deleted: older
  * snapshots than `base`, and journals at or before the oldest kept snapshot, when older than the window.
+ * A snapshot or journal of the current version (or newer) that `current` does not name is no `base`
+ * and is kept: a switch frozen before it landed may still name it (a late switch, see late-switch.ts).
  */
 import { RemoteAuthError, RemoteTimeoutError } from '../remote/errors.ts';
 import { LockLostError } from '../remote/lock.ts';
@@ -116,6 +118,7 @@ class GcRun {
     const currentVersion = versionOf(current.snapshot);
     if (currentVersion === undefined) throw new Error(`not a snapshot path: ${current.snapshot}`);
     const named = new Set([current.snapshot, ...current.deltas]);
+    const headVersion = Math.max(currentVersion, ...current.deltas.map((delta) => parseJournalName(delta)?.version ?? currentVersion));
     const files: MetadataFile[] = [];
     for (const { dir, kind, parse } of METADATA_DIRS) {
       for (const entry of (await this.list(dir)) ?? []) {
@@ -129,12 +132,16 @@ class GcRun {
     }
     const windowStart = serverNow - windowMs;
     const old = (f: MetadataFile) => f.modifiedAt !== undefined && f.modifiedAt < windowStart;
-    const snapshots = files.filter((f) => f.kind === 'snapshot' && f.version <= currentVersion);
+    // Unnamed files of the head's version or newer are a sync's commit whose switch has not landed
+    // (yet): one frozen right before it lands it late, after this GC, naming them. They are never
+    // the base nor deleted; the next head past them lets them age out like any other.
+    const settled = (f: MetadataFile) => named.has(f.path) || f.version < headVersion;
+    const snapshots = files.filter((f) => f.kind === 'snapshot' && f.version <= currentVersion && settled(f));
     const base = Math.max(-1, ...snapshots.filter(old).map((f) => f.version));
     const keptSnapshots = snapshots.filter((f) => !old(f) || f.version >= base).map((f) => f.version);
     const floor = Math.min(currentVersion, ...keptSnapshots);
     const deletable = files.filter(
-      (file) => !named.has(file.path) && old(file) && file.version <= currentVersion && (file.kind === 'snapshot' ? file.version < base : file.version <= floor),
+      (file) => !named.has(file.path) && old(file) && file.version <= currentVersion && settled(file) && (file.kind === 'snapshot' ? file.version < base : file.version <= floor),
     );
     if (deletable.length > 0) await this.confirmHolding();
     for (const file of deletable) {

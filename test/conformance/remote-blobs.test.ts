@@ -176,6 +176,37 @@ describe.each(remoteTargetNames())('remote blobs on %s', (name) => {
     expect(remote.take()).toEqual({ list: 1 });
   });
 
+  it('readyShards: nothing to upload and not said, no request; else every shard made once; said (version.txt), no request', async () => {
+    const remote = await freshRemote();
+    expect(await new RemoteBlobStore(remote).readyShards(false, 0)).toBe(false);
+    expect(remote.take()).toEqual({});
+    expect(await new RemoteBlobStore(remote).readyShards(false, 1)).toBe(true);
+    expect(remote.take()).toEqual({ list: 1, mkdir: 256 });
+    // A later push of any instance, told by version.txt: a blob into any shard, and a batch, go straight in.
+    const store = new RemoteBlobStore(remote);
+    expect(await store.readyShards(true, 5)).toBe(true);
+    const batch = ['02', '3c', '80', 'c4'].map((p) => blobIn(p, 'said'));
+    await store.prepareUploads(batch.length);
+    await Promise.all(batch.map((b) => store.upload(b.ref, open(b.data))));
+    expect(remote.take()).toEqual({ put: 4 });
+  });
+
+  it('every shard said to exist, yet one was removed by hand: its PUT finds it missing, it is made again, the blob lands', async () => {
+    const remote = await freshRemote();
+    const small = blobIn('e1', 'removed shard');
+    const data = Buffer.alloc(2 * 1024 * 1024, 3);
+    const large = { ref: { hash: createHash('sha256').update(data).digest('hex'), file_type: 'bin', size: data.length }, data };
+    const store = new RemoteBlobStore(remote);
+    await store.readyShards(true, 2);
+    await store.upload(small.ref, open(small.data));
+    // nginx makes the folder itself; elsewhere PUT (refused), MKCOL, PUT.
+    expect(remote.take()).toEqual(name === 'nginx' ? { put: 1 } : { put: 2, mkdir: 1 });
+    // A large blob too (said to exist, its shard is not made first: only a false claim costs its body twice).
+    await store.upload(large.ref, open(large.data));
+    expect(remote.take()).toEqual(name === 'nginx' || remotePaths.blobDir(large.ref.hash) === 'e1' ? { put: 1 } : { put: 2, mkdir: 1 });
+    for (const b of [small, large]) expect((await remote.stat(remotePaths.blob(b.ref.hash, b.ref.file_type)))?.size).toBe(b.ref.size);
+  });
+
   it('has, confirm and download: confirmed by the PUT answer where the remote vouches for it, else by one read per shard', async () => {
     const remote = await freshRemote();
     const one = blobIn('10', 'lone');

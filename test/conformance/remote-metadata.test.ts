@@ -306,6 +306,24 @@ describe.each(remoteTargetNames())('remote metadata on %s', (name) => {
     caught.state.close();
   });
 
+  it('`shards all`: written once a commit says so, carried by every later commit (a compaction too); not into a new repository', async () => {
+    const { remote, store, state, head: v1 } = await firstCommit('repo-shards');
+    expect(v1.allShards).toBeUndefined();
+    const { head: v2 } = await store.commit(state, [row(B, 0)], v1, { ...info('repo-shards'), allShards: true });
+    expect(v2.allShards).toBe(true);
+    expect((await remote.getBytes(remotePaths.versionFile))!.toString()).toMatch(/^shards all$/m);
+    // A commit that does not say (nothing uploaded, or another caller) keeps what its base said.
+    const { head: v3 } = await store.commit(state, [row(A, 0, { labels: ['x'] })], v2, info('repo-shards'));
+    const { head: v4 } = await store.commit(state, [row(B, 0, { labels: ['y'] })], v3, { ...info('repo-shards'), compact: true });
+    expect([v3.allShards, v4.allShards, v4.snapshot.version]).toEqual([true, true, 4]);
+    expect((await reader(remote).store.readHead())?.allShards).toBe(true);
+    state.close();
+    const fresh = await store.initialize(statePath(), 'repo-shards-new');
+    const { head: v5 } = await store.commit(fresh, [], v4, info('repo-shards-new'));
+    fresh.close();
+    expect(v5.allShards).toBeUndefined();
+  });
+
   it('a listed delta that does not follow on from the chain (another parent): refused as corrupt, for a new reader too', async () => {
     const { remote, store, state, head: v1 } = await firstCommit('repo-11');
     const kept = reader(remote);

@@ -179,6 +179,29 @@ describe.each(webDavKindsForTests())('requests a sync makes on %s', (kind) => {
       pushing.close();
     }
   });
+
+  it('a one-file push whose blob is the first in its shard: the same (every shard folder was made by the first push)', async () => {
+    const viaProxy = server.baseUrl.replace(new URL(server.baseUrl).origin, proxy.origin);
+    const connect = () =>
+      new RetryingRemote(new WebDavRemote({ baseUrl: viaProxy, username: server.username, password: server.password, remoteRoot: '/push-new-shard' }));
+    const pushing = startCluster({ connect }, ['a']);
+    try {
+      const a = pushing.nodes[0]!;
+      const first = await a.put('first.pdf', 'first');
+      await a.sync();
+      let text = 'second';
+      for (let i = 0; sha256Hex(text).startsWith(first.hash.slice(0, 2)); i++) text = `second ${i}`;
+      await a.put('second.pdf', text);
+      const before = proxy.log.length;
+      expect(await a.sync()).toMatchObject({ uploaded: 1, errors: 0 });
+      const requests = proxy.log.slice(before);
+      expect(requests.filter((r) => r.startsWith('MKCOL ') && !r.includes('version.txt.lock'))).toEqual([]);
+      expect(requests.filter((r) => /^PUT \/dav\/push-new-shard\/[0-9a-f]{2}\//.test(r))).toHaveLength(1);
+      if (kind === 'apache') expect(requests.length, requests.join('\n')).toBeLessThanOrEqual(8);
+    } finally {
+      pushing.close();
+    }
+  });
 });
 
 function sha256Hex(text: string): string {

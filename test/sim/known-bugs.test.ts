@@ -418,7 +418,9 @@ describe('bugs found on format 2 with compaction, GC and restores, fixed (regres
   // names that are missing (src/sync/late-switch.ts); killed before that look, the commit stays
   // marked and its next sync looks. The simulation judges such blobs at the end of that instance's
   // sync, not at the switch (`World.settleLateBlobs`). (Seed 5072 of the long run on `nonatomic`,
-  // shrunk to 10 steps.)
+  // shrunk to 10 steps. B's second park was at call 22 while a PUT into a new shard folder cost a
+  // refused PUT and a MKCOL first; since every shard folder is made by the first push, the same
+  // point, its version switch, is call 20.)
   it('bug 16: a late switch on a nonatomic server puts back the blob another holder collected meanwhile', async () => {
     const steps = [
       { dt: 0, kind: 'sync', inst: A, force: true },
@@ -427,7 +429,7 @@ describe('bugs found on format 2 with compaction, GC and restores, fixed (regres
       { dt: 0, kind: 'create', inst: C, name: 438820, size: 233, bytes: 2091094202, dup: null },
       { dt: 0, kind: 'create', inst: B, name: 619702, size: 42233, bytes: 1845723257, dup: 0.5590488566085696 },
       { dt: 0, kind: 'sync', inst: C, force: false },
-      { dt: 0, kind: 'syncPark', inst: B, at: 22, frozen: false },
+      { dt: 0, kind: 'syncPark', inst: B, at: 20, frozen: false },
       { dt: 0, kind: 'sync', inst: A, force: false },
       { dt: 0, kind: 'fault', fault: '412', op: 'put', target: 'any', times: 1, ms: 0 },
       { dt: 0, kind: 'syncPark', inst: A, at: 5, frozen: false },
@@ -477,6 +479,87 @@ describe('bugs found on format 2 with compaction, GC and restores, fixed (regres
     ] as Step[];
     const result = await run(steps, { server: 'unconditional', faults: [] });
     expect(result.stats.tolerated['4']).toBeGreaterThan(0);
+    expect(result.violations).toEqual([]);
+  });
+});
+
+describe('bugs 17 and 18, a late switch after the next holder collected what it names, fixed (regression tests)', () => {
+  // Bug 17 (invariant 1, `unconditional`). B freezes right before its version switch (a compaction:
+  // delta and snapshot of version 9 uploaded); its lock expires, A takes it over, commits its own
+  // version 9 and runs the GC. B's snapshot 9, old by then and in no chain, becomes the GC's `base`, so
+  // B's delta 9 is "at or before the oldest kept snapshot" and is deleted. B's frozen switch then
+  // lands and names that delta; a 412 on its read-back ends B's sync before any look (bug 16 puts
+  // back blobs, and only from a sync that gets that far), and every reader fails with "version.txt
+  // names journal/000009-…, which is missing" for good. Fixed in the GC (src/sync/remote-gc.ts): a
+  // snapshot or journal of the head's version or newer that version.txt does not name is never the
+  // base and never deleted (a late switch may still name it); the next head lets it age out. Reached
+  // by CI seed 1016 on `unconditional`
+  // once a push stopped paying a refused PUT and a MKCOL per new shard folder (its calls moved, so
+  // the seed's park landed on the switch); the code at fault (GC, late switch) is older.
+  // Replay: npm run sim -- --seed 1016 --avoid-known-bugs --server unconditional
+  it('bug 17: a late switch names the delta the next holder\'s GC deleted meanwhile', async () => {
+    const steps = [
+      { dt: 0, kind: 'sync', inst: A, force: true },
+      { dt: 0, kind: 'fault', fault: 'lostWrite', op: 'put', target: 'blob', times: 1, ms: 0 },
+      { dt: 0, kind: 'create', inst: A, name: 259545, size: 49785, bytes: 1308590706, dup: null },
+      { dt: 0, kind: 'create', inst: B, name: 857690, size: 52621, bytes: 1136458698, dup: null },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'crash', inst: B, at: 27, after: false },
+      { dt: 0, kind: 'create', inst: A, name: 424135, size: 170, bytes: 1379849092, dup: null },
+      { dt: 0, kind: 'editContent', inst: B, pick: 0.053069581277668476, size: 332, bytes: 87943963 },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'editMeta', inst: A, pick: 0.7042119854595512, variant: 269145629 },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'create', inst: B, name: 674299, size: 227, bytes: 1359602551, dup: null },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'fault', fault: 'delay', op: 'getBytes', target: 'lock', times: 3, ms: 356095 },
+      { dt: 0, kind: 'create', inst: B, name: 74885, size: 39, bytes: 1413593030, dup: null },
+      { dt: 0, kind: 'editContent', inst: A, pick: 0.8164975845720619, size: 63795, bytes: 561955899 },
+      { dt: 0, kind: 'editContent', inst: B, pick: 0.2779941912740469, size: 139, bytes: 985921462 },
+      { dt: 0, kind: 'create', inst: B, name: 121049, size: 47, bytes: 2032240814, dup: null },
+      park(B, 'put version.txt', true),
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'fault', fault: '412', op: 'getBytes', target: 'any', times: 7, ms: 0 },
+    ] as Step[];
+    const result = await run(steps, { server: 'unconditional' }, 1016);
+    expect(result.violations).toEqual([]);
+  });
+
+  // Bug 18 (invariant 5, `nonatomic`). As bug 17, but what the GC took is a blob of B's commit, and
+  // while B was frozen its user edited that file: the local store released the old content, so B's
+  // look after its late switch (bug 16's fix) has nothing to put back, and a live row names a blob
+  // that exists nowhere. CI seed 1016 on `nonatomic`, reached the same way as bug 17. Fixed in the
+  // local store: an edit does not release a blob a sync uploaded for a commit not known to have
+  // landed yet (`uploaded_blob:` in the sync state, `FileServiceDeps.uploadedUncommitted`); the sync
+  // releases it once its commit is settled and its look after the switch is done.
+  // Replay: npm run sim -- --seed 1016 --avoid-known-bugs --server nonatomic
+  it('bug 18: a late switch names a blob the GC took and its author\'s own edit released locally', async () => {
+    const steps = [
+      { dt: 0, kind: 'sync', inst: A, force: true },
+      { dt: 1653, kind: 'fault', fault: 'lostWrite', op: 'put', target: 'blob', times: 1, ms: 0 },
+      { dt: 1370, kind: 'create', inst: C, name: 315968, size: 20, bytes: 540797717, dup: null },
+      { dt: 1216, kind: 'crash', inst: B, at: 30, after: false },
+      { dt: 1044, kind: 'create', inst: A, name: 259545, size: 49785, bytes: 1308590706, dup: null },
+      { dt: 1284, kind: 'clock', ms: 290397, pastTtl: false },
+      { dt: 13893, kind: 'sync', inst: B, force: false },
+      { dt: 532, kind: 'fault', fault: 'delay', op: 'all', target: 'version', times: 8, ms: 9038 },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 833, kind: 'editMeta', inst: A, pick: 0.6492518947925419, variant: 396700471 },
+      { dt: 671, kind: 'create', inst: B, name: 857690, size: 52621, bytes: 1136458698, dup: null },
+      { dt: 1592, kind: 'sync', inst: C, force: false },
+      { dt: 1680, kind: 'sync', inst: B, force: false },
+      { dt: 1100, kind: 'fault', fault: '423', op: 'put', target: 'metadata', times: 1, ms: 0 },
+      { dt: 95448, kind: 'sync', inst: C, force: false },
+      { dt: 99262, kind: 'fault', fault: '500', op: 'stat', target: 'any', times: 1, ms: 0 },
+      { dt: 0, kind: 'editContent', inst: B, pick: 0.2779941912740469, size: 139, bytes: 985921462 },
+      { dt: 9894, kind: 'create', inst: B, name: 121049, size: 47, bytes: 2032240814, dup: null },
+      park(B, 'put version.txt', true),
+      { dt: 1339, kind: 'editContent', inst: B, pick: 0.13561583613045514, size: 122, bytes: 818117954 },
+      { dt: 678, kind: 'sync', inst: A, force: true },
+    ] as Step[];
+    const result = await run(steps, { server: 'nonatomic' }, 1016);
     expect(result.violations).toEqual([]);
   });
 });

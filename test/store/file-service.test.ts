@@ -66,6 +66,21 @@ describe('FileService: the sync_status transitions the sync relies on', () => {
     expect(fs.readFileSync(blobPath(after), 'utf8')).toBe('version two, longer');
   });
 
+  it('replacing content keeps the old blob while a sync uploaded it for a commit not known to have landed', async () => {
+    // A sync pushing "version one" froze at its switch (the upload is recorded, no commit names it
+    // yet); its switch may land late, after another holder's GC took the remote copy, and the look
+    // after it can put the blob back only from here (src/sync/late-switch.ts).
+    const first = await create('notes.txt', 'version one');
+    t.docsync.syncState.recordUploadedBlob(`${first.hash}.${first.file_type}`, 'remote');
+    await t.docsync.files.replaceContent(first.stable_id, body('version two'));
+    expect(fs.readFileSync(blobPath(first), 'utf8')).toBe('version one');
+    // Once a commit names the uploads, nothing holds it any more: the next edit releases as always.
+    t.docsync.syncState.clearUploadedBlobs();
+    const second = await t.docsync.files.replaceContent(first.stable_id, body('version three'));
+    await t.docsync.files.replaceContent(first.stable_id, body('version four'));
+    expect(fs.existsSync(blobPath(second))).toBe(false);
+  });
+
   it('replacing content with identical bytes changes nothing', async () => {
     const synced = markSynced(await create('same.txt', 'unchanged'));
     t.clock.advance(1000);

@@ -231,6 +231,24 @@ describe('collectRemoteGarbage and what version.txt names', () => {
     expect(t.files()).toContain(named);
   });
 
+  it('keeps an unnamed compaction of the current version (a switch that may land late names it) and takes no base from it', async () => {
+    // The head is a compaction, snapshot 40 alone (old by now). Another instance froze right before
+    // switching to its own compaction 40 (snapshot and delta uploaded, old too). Taken as the base,
+    // its snapshot made every journal up to 40 "folded in", its own delta too.
+    const t = memoryAged();
+    await populate(t);
+    const frozen = { snapshot: remotePaths.snapshotV2(40, 'frozen'), delta: remotePaths.journal(40, 'frozen') };
+    await t.write(current.snapshot, 35 * DAY);
+    await t.write(frozen.snapshot, 34 * DAY);
+    await t.write(frozen.delta, 34 * DAY);
+    const report = await collectRemoteGarbage(t.remote, input({ current: { snapshot: current.snapshot, deltas: [] } }));
+    const left = t.files();
+    expect(left).toEqual(expect.arrayContaining([frozen.snapshot, frozen.delta, current.snapshot]));
+    // Before the base (40) and older than the window: these go, as before.
+    for (const gone of [remotePaths.snapshotV2(30, 'c'), remotePaths.journal(31, 'd')]) expect(left).not.toContain(gone);
+    expect(report).toMatchObject({ snapshots_deleted: 3, journals_deleted: 3 });
+  });
+
   it('refuses a current snapshot path it cannot read a version from', async () => {
     const t = memoryAged();
     await expect(collectRemoteGarbage(t.remote, input({ current: { snapshot: 'version.txt', deltas: [] } }))).rejects.toThrow(/not a snapshot path/);

@@ -57,6 +57,16 @@ describe('version.txt format 2', () => {
     expect(parsed.snapshot.version).toBe(78);
   });
 
+  it('round-trips `shards all` (every shard folder made); a head without it, or with another value, says nothing', () => {
+    const h: VersionHead = { ...head(7, 3), allShards: true };
+    const text = formatVersionFile(h);
+    expect(text.endsWith('shards all\n')).toBe(true);
+    expect(parseVersionFile(text)).toEqual(h);
+    expect(formatVersionFile(head(7, 3))).not.toMatch(/^shards/m);
+    expect(parseVersionFile(formatVersionFile(head(7, 3))).allShards).toBeUndefined();
+    expect(parseVersionFile(text.replace('shards all', 'shards some')).allShards).toBeUndefined();
+  });
+
   it('names its files under snapshots/ and journal/', () => {
     const h = head(7, 3);
     expect(snapshotPath(h)).toBe('snapshots/000003-c3.db');
