@@ -220,8 +220,11 @@ describe('file list sorting, bulk actions and zip', () => {
         peak = Math.max(peak, process.memoryUsage().rss);
       }
       expect(total).toBeGreaterThan(40 * blob.length);
-      // Buffering would need the whole 320 MiB; streaming needs a few chunks.
-      expect(peak - before).toBeLessThan(100 * 1024 * 1024);
+      // Buffering would need the whole 320 MiB; streaming needs a few chunks. RSS also keeps memory
+      // the allocator has not handed back: on Node 24 a streamed run peaked at 100-150 MiB (Node 20:
+      // under 100), so the bound is half the total, which only buffering crosses.
+      console.log(`[zip] RSS grew ${((peak - before) / 2 ** 20).toFixed(0)} MiB while streaming ${(total / 2 ** 20).toFixed(0)} MiB`);
+      expect(peak - before).toBeLessThan(160 * 1024 * 1024);
     } finally {
       await server.close();
     }
