@@ -118,6 +118,28 @@ export function storageErrorOf(error: unknown): AppError | undefined {
   return undefined;
 }
 
+/** Plain words for the file system errors a user can act on. */
+const FILE_ERROR_WORDS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EISDIR: 'is a folder',
+  ENOTDIR: 'a part of the path is not a folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+};
+
+/**
+ * Why a file could not be read, for a per-file failure list: an AppError's or a storage error's
+ * message, else plain words for the error's code (`words` adds to or rewords them for the caller's
+ * situation), else the error's own message.
+ */
+export function describeFileError(error: unknown, words: Readonly<Record<string, string>> = {}): string {
+  const mapped = error instanceof AppError ? error : storageErrorOf(error);
+  if (mapped) return mapped.message;
+  const code = (error as { code?: unknown } | null)?.code;
+  const meaning = typeof code === 'string' ? (words[code] ?? FILE_ERROR_WORDS[code]) : undefined;
+  return meaning ?? (error instanceof Error ? error.message : String(error));
+}
+
 export function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MB`;
   return `${bytes} bytes`;

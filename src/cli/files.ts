@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { FileRecord } from '../domain/file.ts';
-import { AppError, formatBytes, storageErrorOf } from '../errors.ts';
+import { AppError, describeFileError, formatBytes } from '../errors.ts';
 import { withDocsync } from './context.ts';
 import { println, type CliIo } from './io.ts';
 
@@ -61,7 +61,7 @@ export function registerFiles(program: Command, io: CliIo): void {
             });
             println(io.stdout, fileLine(file));
           } catch (error) {
-            failed.push({ path: p, error: describeReadError(error) });
+            failed.push({ path: p, error: describeFileError(error, { EISDIR: "is a folder (use 'docsync import' for folders)" }) });
           }
         }
         for (const f of failed) println(io.stderr, `failed: ${f.path}: ${f.error}`);
@@ -153,19 +153,4 @@ export function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
   return bytes % (1024 * 1024) === 0 ? formatBytes(bytes) : `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-}
-
-/** One line for a path that could not be added: the AppError message, or the system error's meaning. */
-export function describeReadError(error: unknown): string {
-  const mapped = error instanceof AppError ? error : storageErrorOf(error);
-  if (mapped) return mapped.message;
-  const meaning: Record<string, string> = {
-    ENOENT: 'no such file',
-    EISDIR: "is a folder (use 'docsync import' for folders)",
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    ENOTDIR: 'a part of the path is not a folder',
-  };
-  const code = (error as NodeJS.ErrnoException).code;
-  return (code && meaning[code]) ?? (error instanceof Error ? error.message : String(error));
 }

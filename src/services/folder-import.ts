@@ -4,7 +4,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { normalizeTags, type FileRecord } from '../domain/file.ts';
-import { BadFileError, BadRequestError, storageErrorOf } from '../errors.ts';
+import { BadFileError, BadRequestError, describeFileError } from '../errors.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
 import { MANIFEST_NAME, MAX_MANIFEST_BYTES, parseManifest, type ManifestEntry } from './export-manifest.ts';
 import type { FileService, NewFileInput } from './file-service.ts';
@@ -101,7 +101,7 @@ export async function importFolder(
       if (options.dryRun) await planOne(deps, candidate, input, entry !== undefined, report, planned, onBytes);
       else await importOne(deps, candidate, input, entry !== undefined, report, onBytes);
     } catch (error) {
-      report.failed.push({ path: candidate.rel, error: describe(error) });
+      report.failed.push({ path: candidate.rel, error: describeFileError(error, IMPORT_ERROR_WORDS) });
     }
     progress.files++;
     progress.bytes = before + candidate.size;
@@ -243,7 +243,7 @@ async function scan(root: string, exclude: string[], report: ImportReport): Prom
     try {
       names = (await fsp.readdir(dir)).sort();
     } catch (error) {
-      report.failed.push({ path: rel || '.', error: describe(error) });
+      report.failed.push({ path: rel || '.', error: describeFileError(error, IMPORT_ERROR_WORDS) });
       return;
     }
     for (const name of names) {
@@ -267,7 +267,7 @@ async function scan(root: string, exclude: string[], report: ImportReport): Prom
           report.skipped.push({ path: childRel, reason: 'not a regular file' });
         }
       } catch (error) {
-        report.failed.push({ path: childRel, error: describe(error) });
+        report.failed.push({ path: childRel, error: describeFileError(error, IMPORT_ERROR_WORDS) });
       }
     }
   };
@@ -283,17 +283,5 @@ function realpathOr(p: string): string {
   }
 }
 
-/** One line for the failure list: the AppError message, or the system error's meaning. */
-function describe(error: unknown): string {
-  const mapped = storageErrorOf(error);
-  if (mapped) return mapped.message;
-  const e = error as NodeJS.ErrnoException;
-  const meaning: Record<string, string> = {
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    ENOENT: 'gone while importing',
-    EISDIR: 'is a folder',
-    EIO: 'I/O error',
-  };
-  return (e.code && meaning[e.code]) ?? (error instanceof Error ? error.message : String(error));
-}
+/** A file listed a moment ago and then missing was removed during the import. */
+const IMPORT_ERROR_WORDS = { ENOENT: 'gone while importing' };
