@@ -196,6 +196,50 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
     }
   });
 
+  it('shows the upload of a new version as a progress bar in the pane; the row in the list follows', { timeout: 90_000 }, async () => {
+    const { context, page, problems } = await openPage(browser, 'progress');
+    try {
+      await one.docsync.files.create(Readable.from([Buffer.from('v1')]), { filename: 'slow-scan.txt' });
+      await logIn(page, one.url, PASSWORD);
+      await openPane(page, 'slow-scan.txt');
+      expect(await row(page, 'slow-scan.txt').locator('td.num').textContent()).toBe('2 B');
+      // The bar's values as they come, recorded in the page: polling from here could miss them.
+      await page.evaluate(() => {
+        const seen: number[] = ((window as unknown as { __barValues: number[] }).__barValues = []);
+        new MutationObserver(() => {
+          const bar = document.querySelector<HTMLProgressElement>('#file-pane .pane-upload progress');
+          if (bar && bar.checkVisibility() && seen.at(-1) !== bar.value) seen.push(bar.value);
+        }).observe(document.getElementById('file-pane')!, { subtree: true, childList: true, attributes: true });
+      });
+      // Uploads on loopback take no time: Chromium's network throttling makes 900 KB take ~4 s.
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
+      await pane(page).locator('input[type="file"]').setInputFiles({ name: 'slow-scan-v2.txt', mimeType: 'text/plain', buffer: Buffer.alloc(900 * 1024, 'y') });
+      const bar = pane(page).getByRole('progressbar', { name: 'Upload of slow-scan-v2.txt' });
+      await bar.waitFor();
+      await expect.poll(() => bar.evaluate((el: HTMLProgressElement) => el.value), { timeout: 10_000 }).toBeGreaterThan(10);
+      expect(await pane(page).getByRole('button', { name: 'Upload new version of slow-scan.txt' }).isDisabled()).toBe(true);
+      expect(await pane(page).locator('.pane-upload').textContent()).toMatch(/\d+%/);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'pane-12-version-progress.png') });
+      expect(await seriousA11yViolations(page)).toEqual([]);
+      await pane(page).getByRole('status').filter({ hasText: 'Uploaded a new version of slow-scan.txt' }).waitFor({ timeout: 20_000 });
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await bar.waitFor({ state: 'hidden' });
+      // The bar moved through values between empty and full, not only 0 and 100.
+      const values = await page.evaluate(() => (window as unknown as { __barValues: number[] }).__barValues);
+      expect(values.filter((value) => value > 0 && value < 100).length, `bar values ${values.join(', ')}`).toBeGreaterThanOrEqual(2);
+      // The list under the pane shows the new version (its size), and the pane previews it.
+      await expect.poll(() => row(page, 'slow-scan.txt').locator('td.num').textContent()).toBe('900 KB');
+      await pane(page).locator('pre.pane-text code', { hasText: 'yyyy' }).waitFor();
+      expect(await pane(page).getByRole('button', { name: 'Upload new version of slow-scan.txt' }).isDisabled()).toBe(false);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'pane-13-version-uploaded.png') });
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   async function scenario(page: Page, other: Page, downloads: string[]): Promise<void> {
     const { docsync } = one;
     const create = (name: string, content: string | Buffer, fields: { labels?: string[] } = {}) =>

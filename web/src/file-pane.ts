@@ -1,9 +1,10 @@
-import { api } from './api.ts';
+import { api, uploadVersion } from './api.ts';
 import type { DocFile } from './api-types.ts';
 import { confirmAction } from './dialogs.ts';
 import { busy, byId, fill, formatBytes, formatDate, h } from './dom.ts';
 import { tokenizeMarkup } from './highlight.ts';
 import { errorMessage, notify, showError } from './notify.ts';
+import { uploadProgress } from './upload.ts';
 
 /** A text preview shows at most this much (one ranged request); the download has the rest. */
 const TEXT_PREVIEW_BYTES = 256 * 1024;
@@ -37,6 +38,8 @@ export class FilePane {
   private readonly download = h('a', { class: 'button' }, 'Download');
   private readonly picker = h('input', { type: 'file', hidden: true, 'aria-label': 'New version' });
   private readonly uploadButton = h('button', { type: 'button' }, 'Upload new version');
+  /** A new version's progress while it uploads (the bar the upload list shows for new files). */
+  private readonly uploading = h('div', { class: 'pane-upload', hidden: true });
   private readonly nameInput = h('input', { id: 'pane-filename', required: true, autocomplete: 'off' });
   private readonly docIdInput = h('input', { id: 'pane-doc-id', autocomplete: 'off', placeholder: 'none' });
   private readonly metadataInput = h('textarea', { id: 'pane-metadata', rows: 6, spellcheck: 'false', 'aria-describedby': 'pane-metadata-hint pane-error' });
@@ -82,6 +85,7 @@ export class FilePane {
       h('div', { class: 'pane-head' }, this.title, close),
       this.meta,
       h('div', { class: 'pane-actions' }, this.download, this.uploadButton, this.picker, history, trash),
+      this.uploading,
       this.status,
       this.preview,
       form,
@@ -284,8 +288,13 @@ export class FilePane {
     const chosen = this.picker.files?.[0];
     this.picker.value = '';
     if (!file || !chosen) return;
+    const shown = uploadProgress(chosen.name);
+    shown.state.textContent = 'Uploading…';
+    fill(this.uploading, shown.bar, shown.state);
+    this.uploading.hidden = false;
+    this.say('');
     try {
-      const updated = await busy(this.uploadButton, () => api.replaceContent(file.stable_id, chosen));
+      const updated = await busy(this.uploadButton, () => uploadVersion(file.stable_id, chosen, shown.progress).done);
       if (this.file?.stable_id !== file.stable_id) return;
       this.say(updated.hash === file.hash ? `${file.filename} already has this content.` : `Uploaded a new version of ${updated.filename}; the next sync shares it.`);
       this.show(updated);
@@ -293,6 +302,8 @@ export class FilePane {
       this.uploadButton.focus();
     } catch (error) {
       this.say(`Could not upload a new version of ${file.filename}: ${errorMessage(error)}`, true);
+    } finally {
+      this.uploading.hidden = true;
     }
   }
 }

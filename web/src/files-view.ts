@@ -200,7 +200,9 @@ export class FilesView {
 
   private summarize(): void {
     const total = this.pages.total;
-    byId('list-summary').textContent = total ? `${total.toLocaleString()} ${total === 1 ? 'file' : 'files'}` : '';
+    const text = total ? `${total.toLocaleString()} ${total === 1 ? 'file' : 'files'}` : '';
+    const summary = byId('list-summary');
+    if (summary.textContent !== text) summary.textContent = text;
   }
 
   /** Checkboxes and the bar follow the selection (no rows are rebuilt). */
@@ -329,14 +331,16 @@ export class FilesView {
     this.onLocalChange();
   }
 
+  /** Offers the collections and labels seen so far as the filters' suggestions (rebuilt only when one is new: it runs at every scroll). */
   private rememberTags(files: DocFile[]): void {
+    const before = this.knownCollections.size + this.knownLabels.size;
     for (const file of files) {
       for (const value of file.collections) this.knownCollections.add(value);
       for (const value of file.labels) this.knownLabels.add(value);
     }
+    if (this.knownCollections.size + this.knownLabels.size === before) return;
     const options = (values: Set<string>) => [...values].sort().map((value) => h('option', { value }));
     fill(byId('known-collections'), ...options(this.knownCollections));
     fill(byId('known-labels'), ...options(this.knownLabels));
   }
 }
-

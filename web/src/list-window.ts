@@ -25,6 +25,8 @@ export class ListWindow {
   /** The rows built at the last paint: `[first, last)`. */
   shown: [number, number] = [0, 0];
   private rowHeight = 0;
+  /** The header's height, measured with the rows': a paint reads the layout once (the list's place). */
+  private headHeight = 0;
   private scheduled = false;
   /** The row holding the keyboard focus: the rows around it stay built while it is near the viewport. */
   private focusIndex: number | undefined;
@@ -61,7 +63,7 @@ export class ListWindow {
     const total = this.rows.total();
     this.table.setAttribute('aria-rowcount', String(total + 1));
     const height = this.rowHeight || 48;
-    const head = this.table.tHead?.offsetHeight ?? 0;
+    const head = this.headHeight;
     // A list below the viewport (or above it) keeps its first (or last) rows built: Tab from the
     // filters reaches the first row, and scrolling down finds it there.
     const top = Math.max(0, Math.min(total * height - window.innerHeight, -this.wrap.getBoundingClientRect().top - head));
@@ -86,6 +88,7 @@ export class ListWindow {
       const measured = this.tbody.querySelector<HTMLElement>('tr:not(.placeholder)')?.offsetHeight;
       if (measured) {
         this.rowHeight = measured;
+        this.headHeight = this.table.tHead?.offsetHeight ?? 0;
         this.paint();
         return;
       }
