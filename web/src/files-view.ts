@@ -281,6 +281,7 @@ export class FilesView {
       this.window = new ListWindow(wrap, this.table, tbody, {
         total: () => this.pages.total,
         row: (index) => this.rowAt(index),
+        has: (from, to) => this.pages.has(from, to),
         need: (from, to) => this.need(from, to),
       });
     }
