@@ -196,6 +196,75 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
     }
   });
 
+  it('goes to the previous and next file from the pane; with edits not saved it asks first, "Keep editing" keeps them', { timeout: 90_000 }, async () => {
+    const { context, page, problems } = await openPage(browser, 'steps');
+    try {
+      const made = [];
+      for (const n of [1, 2, 3]) made.push(await one.docsync.files.create(Readable.from([Buffer.from(`batch ${n}`)]), { filename: `batch-${n}.txt` }));
+      await logIn(page, one.url, PASSWORD);
+      await page.fill('#filter-q', 'batch-');
+      await expect.poll(() => page.locator('#list-summary').textContent()).toBe('3 files');
+      await page.getByRole('button', { name: 'Name' }).click();
+      await expect.poll(() => page.locator('#file-list a.filename').allTextContents()).toEqual(['batch-1.txt', 'batch-2.txt', 'batch-3.txt']);
+      const confirm = page.locator('#confirm-dialog');
+      const title = pane(page).locator('#pane-title');
+      const name = pane(page).getByLabel('Name');
+      const previous = pane(page).getByRole('button', { name: 'Previous file' });
+      const next = pane(page).getByRole('button', { name: 'Next file' });
+      await openPane(page, 'batch-1.txt');
+      // Before the first file there is none: said, nothing else changes.
+      await previous.click();
+      await pane(page).getByRole('status').filter({ hasText: 'This is the first file in the list.' }).waitFor();
+      expect(await title.textContent()).toBe('batch-1.txt');
+      // No edits: Next shows the next file at once, its preview and its details.
+      await next.click();
+      await expect.poll(() => title.textContent()).toBe('batch-2.txt');
+      await pane(page).locator('pre.pane-text code', { hasText: 'batch 2' }).waitFor();
+      expect(await name.inputValue()).toBe('batch-2.txt');
+      expect(await confirm.isVisible()).toBe(false);
+
+      // A rename typed, Next (by the keyboard): the confirm over the pane; "Keep editing" keeps the file and the edit.
+      await name.fill('batch-2-renamed.txt');
+      await next.focus();
+      await page.keyboard.press('Enter');
+      await confirm.and(page.locator('[open]')).waitFor();
+      expect(await page.locator('#confirm-title').textContent()).toBe('Discard your changes?');
+      expect(await page.locator('#confirm-text').textContent()).toContain('“batch-2.txt”');
+      expect(await page.locator('#confirm-cancel').textContent()).toBe('Keep editing');
+      expect(await seriousA11yViolations(page)).toEqual([]);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'pane-14-next-unsaved-confirm.png') });
+      await page.keyboard.press('Enter');
+      await confirm.waitFor({ state: 'hidden' });
+      expect(await title.textContent()).toBe('batch-2.txt');
+      expect(await name.inputValue()).toBe('batch-2-renamed.txt');
+      expect(await pane(page).locator('.pane-status').textContent()).toBe('');
+
+      // Previous, "Discard changes": the file before, the edit gone and never saved.
+      await previous.click();
+      await confirm.and(page.locator('[open]')).waitFor();
+      await page.locator('#confirm-ok').click();
+      await expect.poll(() => title.textContent()).toBe('batch-1.txt');
+      expect(await name.inputValue()).toBe('batch-1.txt');
+      await pane(page).locator('pre.pane-text code', { hasText: 'batch 1' }).waitFor();
+      expect(one.docsync.files.get(made[1]!.stable_id).filename).toBe('batch-2.txt');
+
+      // To the last file and past it.
+      await next.click();
+      await expect.poll(() => title.textContent()).toBe('batch-2.txt');
+      await next.click();
+      await expect.poll(() => title.textContent()).toBe('batch-3.txt');
+      await next.click();
+      await pane(page).getByRole('status').filter({ hasText: 'This is the last file in the list.' }).waitFor();
+      // Escape: focus goes back to the row of the file shown, not the one the pane was opened on.
+      await page.keyboard.press('Escape');
+      await pane(page).waitFor({ state: 'hidden' });
+      expect(await row(page, 'batch-3.txt').locator('a.filename').evaluate((link) => link === document.activeElement)).toBe(true);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('shows the upload of a new version as a progress bar in the pane; the row in the list follows', { timeout: 90_000 }, async () => {
     const { context, page, problems } = await openPage(browser, 'progress');
     try {

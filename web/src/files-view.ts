@@ -105,6 +105,15 @@ export class FilesView {
     };
   }
 
+  /** The file `step` rows from `file` in the list as it is (loaded when needed); undefined past an end or when `file` is not among the rows loaded. */
+  async neighbour(file: DocFile, step: 1 | -1): Promise<DocFile | undefined> {
+    const pages = this.pages;
+    const index = pages.indexOf(file.stable_id);
+    if (index === undefined || index + step < 0 || index + step >= pages.total) return undefined;
+    await pages.load(index + step, index + step + 1);
+    return pages.get(index + step);
+  }
+
   setFilters(filters: Partial<FileFilters>): void {
     for (const key of ['q', 'collection', 'label'] as const) {
       if (filters[key] !== undefined) this.inputs[key].value = filters[key];

@@ -33,6 +33,15 @@ export class RowPages {
     return this.blocks.get(Math.floor(index / BLOCK))?.[index % BLOCK];
   }
 
+  /** The position of the file with this id among the rows loaded, if it is there. */
+  indexOf(id: string): number | undefined {
+    for (const [block, files] of this.blocks) {
+      const at = files.findIndex((file) => file.stable_id === id);
+      if (at >= 0) return block * BLOCK + at;
+    }
+    return undefined;
+  }
+
   /** Whether the rows `from`…`to - 1` are all loaded. */
   has(from: number, to: number): boolean {
     for (let block = Math.floor(from / BLOCK); block * BLOCK < to; block++) if (!this.blocks.has(block)) return false;
