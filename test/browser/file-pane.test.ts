@@ -2,8 +2,10 @@
  * "Work on one" (issue 13) in headless Chromium, with two docsync instances behind a real Apache
  * WebDAV server: the file pane previews a PDF (sandboxed frame, the browser's viewer), a PNG and
  * XML (coloured; a file holding `<script>` is shown as text and runs nothing), renames and edits
- * doc id and metadata (bad JSON refused in the pane), uploads a new version, and leads to the
- * History dialog and the Trash; the changes reach the second instance by sync. Keyboard only where
+ * doc id and metadata (bad JSON refused in the pane), uploads a new version (its progress bar shown
+ * while it goes, under throttled upload), goes to the previous and next file, and leads to the History
+ * dialog and the Trash; the changes reach the second instance by sync. Closing the pane or going to
+ * another file with edits not saved asks first. Keyboard only where
  * a person would use it; Escape closes and focus goes back to the row. Screenshots go to
  * test-artifacts/browser/pane-*.png.
  */

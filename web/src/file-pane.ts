@@ -23,8 +23,8 @@ export function previewKind(mimeType: string): PreviewKind {
 /**
  * "Work on one": a side pane (a modal <dialog>: focus stays inside, Escape closes it and focus goes
  * back to the row) with a preview of the file, its name, doc id and metadata to edit, a new version
- * to upload, and the way to its history and to the trash. Closing it (×, Escape, Trash) or opening
- * another file with edits not saved asks first. File content is only ever shown by the
+ * to upload (its progress shown), Previous and Next (the list's order), and the way to its history and
+ * to the trash. Closing it (×, Escape, Trash) or going to another file with edits not saved asks first. File content is only ever shown by the
  * browser's own viewers (PDF in a frame under the content CSP, images) or as text nodes, never as markup.
  */
 export class FilePane {
