@@ -106,6 +106,10 @@ export class ListWindow {
       wanted.push(row ?? this.placeholder(height));
     }
     this.built = built;
+    // The buffer's rows too: one request for what this frame and the next show. Asked before the
+    // rows go in (a jump's request leaves first), once the row height, and so the range, is known.
+    const ask = missing || !this.rows.has(...buffered);
+    if (ask && this.rowHeight) this.rows.need(...buffered);
     this.reconcile(wanted);
     this.shown = [first, last];
     if (!this.rowHeight) {
@@ -120,8 +124,7 @@ export class ListWindow {
     // The table moves, not the body: a transformed table section made every jump's frame slower.
     this.table.style.top = `${first * height}px`;
     this.wrap.style.height = `${head + total * height}px`;
-    // The buffer's rows too: one request for what this frame and the next show.
-    if (missing || !this.rows.has(...buffered)) this.rows.need(...buffered);
+    if (ask && !this.rowHeight) this.rows.need(...buffered);
     if (first > buffered[0] || last < buffered[1]) this.schedule();
   }
 
