@@ -2,8 +2,10 @@
  * "Work on one" (issue 13) in headless Chromium, with two docsync instances behind a real Apache
  * WebDAV server: the file pane previews a PDF (sandboxed frame, the browser's viewer), a PNG and
  * XML (coloured; a file holding `<script>` is shown as text and runs nothing), renames and edits
- * doc id and metadata (bad JSON refused in the pane), uploads a new version, and leads to the
- * History dialog and the Trash; the changes reach the second instance by sync. Keyboard only where
+ * doc id and metadata (bad JSON refused in the pane), uploads a new version (its progress bar shown
+ * while it goes, under throttled upload), goes to the previous and next file, and leads to the History
+ * dialog and the Trash; the changes reach the second instance by sync. Closing the pane or going to
+ * another file with edits not saved asks first. Keyboard only where
  * a person would use it; Escape closes and focus goes back to the row. Screenshots go to
  * test-artifacts/browser/pane-*.png.
  */
@@ -190,6 +192,119 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
       await closePane(page, 'draft.txt');
       expect(await confirm.isVisible()).toBe(false);
       expect(one.docsync.files.get(file.stable_id)?.metadata).toEqual({ year: 2020 });
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('goes to the previous and next file from the pane; with edits not saved it asks first, "Keep editing" keeps them', { timeout: 90_000 }, async () => {
+    const { context, page, problems } = await openPage(browser, 'steps');
+    try {
+      const made = [];
+      for (const n of [1, 2, 3]) made.push(await one.docsync.files.create(Readable.from([Buffer.from(`batch ${n}`)]), { filename: `batch-${n}.txt` }));
+      await logIn(page, one.url, PASSWORD);
+      await page.fill('#filter-q', 'batch-');
+      await expect.poll(() => page.locator('#list-summary').textContent()).toBe('3 files');
+      await page.getByRole('button', { name: 'Name' }).click();
+      await expect.poll(() => page.locator('#file-list a.filename').allTextContents()).toEqual(['batch-1.txt', 'batch-2.txt', 'batch-3.txt']);
+      const confirm = page.locator('#confirm-dialog');
+      const title = pane(page).locator('#pane-title');
+      const name = pane(page).getByLabel('Name');
+      const previous = pane(page).getByRole('button', { name: 'Previous file' });
+      const next = pane(page).getByRole('button', { name: 'Next file' });
+      await openPane(page, 'batch-1.txt');
+      // Before the first file there is none: said, nothing else changes.
+      await previous.click();
+      await pane(page).getByRole('status').filter({ hasText: 'This is the first file in the list.' }).waitFor();
+      expect(await title.textContent()).toBe('batch-1.txt');
+      // No edits: Next shows the next file at once, its preview and its details.
+      await next.click();
+      await expect.poll(() => title.textContent()).toBe('batch-2.txt');
+      await pane(page).locator('pre.pane-text code', { hasText: 'batch 2' }).waitFor();
+      expect(await name.inputValue()).toBe('batch-2.txt');
+      expect(await confirm.isVisible()).toBe(false);
+
+      // A rename typed, Next (by the keyboard): the confirm over the pane; "Keep editing" keeps the file and the edit.
+      await name.fill('batch-2-renamed.txt');
+      await next.focus();
+      await page.keyboard.press('Enter');
+      await confirm.and(page.locator('[open]')).waitFor();
+      expect(await page.locator('#confirm-title').textContent()).toBe('Discard your changes?');
+      expect(await page.locator('#confirm-text').textContent()).toContain('“batch-2.txt”');
+      expect(await page.locator('#confirm-cancel').textContent()).toBe('Keep editing');
+      expect(await seriousA11yViolations(page)).toEqual([]);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'pane-14-next-unsaved-confirm.png') });
+      await page.keyboard.press('Enter');
+      await confirm.waitFor({ state: 'hidden' });
+      expect(await title.textContent()).toBe('batch-2.txt');
+      expect(await name.inputValue()).toBe('batch-2-renamed.txt');
+      expect(await pane(page).locator('.pane-status').textContent()).toBe('');
+
+      // Previous, "Discard changes": the file before, the edit gone and never saved.
+      await previous.click();
+      await confirm.and(page.locator('[open]')).waitFor();
+      await page.locator('#confirm-ok').click();
+      await expect.poll(() => title.textContent()).toBe('batch-1.txt');
+      expect(await name.inputValue()).toBe('batch-1.txt');
+      await pane(page).locator('pre.pane-text code', { hasText: 'batch 1' }).waitFor();
+      expect(one.docsync.files.get(made[1]!.stable_id).filename).toBe('batch-2.txt');
+
+      // To the last file and past it.
+      await next.click();
+      await expect.poll(() => title.textContent()).toBe('batch-2.txt');
+      await next.click();
+      await expect.poll(() => title.textContent()).toBe('batch-3.txt');
+      await next.click();
+      await pane(page).getByRole('status').filter({ hasText: 'This is the last file in the list.' }).waitFor();
+      // Escape: focus goes back to the row of the file shown, not the one the pane was opened on.
+      await page.keyboard.press('Escape');
+      await pane(page).waitFor({ state: 'hidden' });
+      expect(await row(page, 'batch-3.txt').locator('a.filename').evaluate((link) => link === document.activeElement)).toBe(true);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows the upload of a new version as a progress bar in the pane; the row in the list follows', { timeout: 90_000 }, async () => {
+    const { context, page, problems } = await openPage(browser, 'progress');
+    try {
+      await one.docsync.files.create(Readable.from([Buffer.from('v1')]), { filename: 'slow-scan.txt' });
+      await logIn(page, one.url, PASSWORD);
+      await openPane(page, 'slow-scan.txt');
+      expect(await row(page, 'slow-scan.txt').locator('td.num').textContent()).toBe('2 B');
+      // The bar's values as they come, recorded in the page: polling from here could miss them.
+      await page.evaluate(() => {
+        const seen: number[] = ((window as unknown as { __barValues: number[] }).__barValues = []);
+        new MutationObserver(() => {
+          const bar = document.querySelector<HTMLProgressElement>('#file-pane .pane-upload progress');
+          if (bar && bar.checkVisibility() && seen.at(-1) !== bar.value) seen.push(bar.value);
+        }).observe(document.getElementById('file-pane')!, { subtree: true, childList: true, attributes: true });
+      });
+      // Uploads on loopback take no time: Chromium's network throttling makes 900 KB take ~4 s.
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
+      await pane(page).locator('input[type="file"]').setInputFiles({ name: 'slow-scan-v2.txt', mimeType: 'text/plain', buffer: Buffer.alloc(900 * 1024, 'y') });
+      const bar = pane(page).getByRole('progressbar', { name: 'Upload of slow-scan-v2.txt' });
+      await bar.waitFor();
+      await expect.poll(() => bar.evaluate((el: HTMLProgressElement) => el.value), { timeout: 10_000 }).toBeGreaterThan(10);
+      expect(await pane(page).getByRole('button', { name: 'Upload new version of slow-scan.txt' }).isDisabled()).toBe(true);
+      expect(await pane(page).locator('.pane-upload').textContent()).toMatch(/\d+%/);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'pane-12-version-progress.png') });
+      expect(await seriousA11yViolations(page)).toEqual([]);
+      await pane(page).getByRole('status').filter({ hasText: 'Uploaded a new version of slow-scan.txt' }).waitFor({ timeout: 20_000 });
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await bar.waitFor({ state: 'hidden' });
+      // The bar moved through values between empty and full, not only 0 and 100.
+      const values = await page.evaluate(() => (window as unknown as { __barValues: number[] }).__barValues);
+      expect(values.filter((value) => value > 0 && value < 100).length, `bar values ${values.join(', ')}`).toBeGreaterThanOrEqual(2);
+      // The list under the pane shows the new version (its size), and the pane previews it.
+      await expect.poll(() => row(page, 'slow-scan.txt').locator('td.num').textContent()).toBe('900 KB');
+      await pane(page).locator('pre.pane-text code', { hasText: 'yyyy' }).waitFor();
+      expect(await pane(page).getByRole('button', { name: 'Upload new version of slow-scan.txt' }).isDisabled()).toBe(false);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'pane-13-version-uploaded.png') });
       expect(problems).toEqual([]);
     } finally {
       await context.close();

@@ -123,13 +123,6 @@ export const api = {
     const response = await send(api.contentUrl(id), { headers: { range: `bytes=0-${maxBytes - 1}` } });
     return response.status === 416 ? '' : new TextDecoder().decode(await response.arrayBuffer());
   },
-  /** `PUT /files/:id/content`: a new version of the content, same stable_id. */
-  replaceContent: async (id: string, file: File) => {
-    const body = new FormData();
-    body.append('file', file, file.name);
-    return (await (await send(`${BASE}/files/${encodeURIComponent(id)}/content`, { method: 'PUT', body })).json()) as DocFile;
-  },
-
   fileHistory: (id: string) => request<FileHistory>('GET', `/files/${encodeURIComponent(id)}/history`),
   restoreVersion: (id: string, version: number) =>
     request<DocFile>('POST', `/files/${encodeURIComponent(id)}/history/${version}/restore`),
@@ -152,21 +145,38 @@ export interface UploadHandle {
   abort(): void;
 }
 
-/** `POST /files` through XMLHttpRequest, the one browser API that reports upload progress. */
+/** `POST /files`, a new file, its progress reported (see `sendForm`). */
 export function uploadFile(
   file: File,
   fields: { collections?: string[]; labels?: string[] },
   onProgress: (loaded: number, total: number) => void,
 ): UploadHandle {
+  const form = new FormData();
+  // The small fields first: the server reads parts in order and the file streams last.
+  if (fields.collections?.length) form.append('collections', JSON.stringify(fields.collections));
+  if (fields.labels?.length) form.append('labels', JSON.stringify(fields.labels));
+  form.append('file', file, file.name);
+  return sendForm('POST', `${BASE}/files`, form, onProgress);
+}
+
+/** `PUT /files/{id}/content`, a new version of a file, its progress reported (see `sendForm`). */
+export function uploadVersion(id: string, file: File, onProgress: (loaded: number, total: number) => void): UploadHandle {
+  const form = new FormData();
+  form.append('file', file, file.name);
+  return sendForm('PUT', `${BASE}/files/${encodeURIComponent(id)}/content`, form, onProgress);
+}
+
+/** Sends a form through XMLHttpRequest, the one browser API that reports upload progress; errors as in `request`. */
+function sendForm(method: 'POST' | 'PUT', url: string, form: FormData, onProgress: (loaded: number, total: number) => void): UploadHandle {
   const xhr = new XMLHttpRequest();
   const done = new Promise<DocFile>((resolve, reject) => {
-    xhr.open('POST', `${BASE}/files`);
+    xhr.open(method, url);
     xhr.withCredentials = true;
     xhr.upload.addEventListener('progress', (event) => {
       if (event.lengthComputable) onProgress(event.loaded, event.total);
     });
     xhr.addEventListener('load', () => {
-      if (xhr.status === 201) {
+      if (xhr.status >= 200 && xhr.status < 300) {
         resolve(JSON.parse(xhr.responseText) as DocFile);
         return;
       }
@@ -175,11 +185,6 @@ export function uploadFile(
     });
     xhr.addEventListener('error', () => reject(errorFrom(0, '')));
     xhr.addEventListener('abort', () => reject(new ApiError(0, 'aborted', 'Upload cancelled')));
-    const form = new FormData();
-    // The small fields first: the server reads parts in order and the file streams last.
-    if (fields.collections?.length) form.append('collections', JSON.stringify(fields.collections));
-    if (fields.labels?.length) form.append('labels', JSON.stringify(fields.labels));
-    form.append('file', file, file.name);
     xhr.send(form);
   });
   return { done, abort: () => xhr.abort() };

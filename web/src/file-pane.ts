@@ -1,9 +1,10 @@
-import { api } from './api.ts';
+import { api, uploadVersion } from './api.ts';
 import type { DocFile } from './api-types.ts';
 import { confirmAction } from './dialogs.ts';
 import { busy, byId, fill, formatBytes, formatDate, h } from './dom.ts';
 import { tokenizeMarkup } from './highlight.ts';
 import { errorMessage, notify, showError } from './notify.ts';
+import { uploadProgress } from './upload.ts';
 
 /** A text preview shows at most this much (one ranged request); the download has the rest. */
 const TEXT_PREVIEW_BYTES = 256 * 1024;
@@ -22,13 +23,15 @@ export function previewKind(mimeType: string): PreviewKind {
 /**
  * "Work on one": a side pane (a modal <dialog>: focus stays inside, Escape closes it and focus goes
  * back to the row) with a preview of the file, its name, doc id and metadata to edit, a new version
- * to upload, and the way to its history and to the trash. Closing it (×, Escape, Trash) or opening
- * another file with edits not saved asks first. File content is only ever shown by the
+ * to upload (its progress shown), Previous and Next (the list's order), and the way to its history and
+ * to the trash. Closing it (×, Escape, Trash) or going to another file with edits not saved asks first. File content is only ever shown by the
  * browser's own viewers (PDF in a frame under the content CSP, images) or as text nodes, never as markup.
  */
 export class FilePane {
   private file: DocFile | undefined;
   private opener: HTMLElement | null = null;
+  /** The file the pane was opened on (Previous and Next show others). */
+  private openedOn: string | undefined;
   /** Answers for a file no longer shown are dropped. */
   private seq = 0;
   private readonly title = h('h2', { id: 'pane-title', class: 'filename' });
@@ -37,6 +40,8 @@ export class FilePane {
   private readonly download = h('a', { class: 'button' }, 'Download');
   private readonly picker = h('input', { type: 'file', hidden: true, 'aria-label': 'New version' });
   private readonly uploadButton = h('button', { type: 'button' }, 'Upload new version');
+  /** A new version's progress while it uploads (the bar the upload list shows for new files). */
+  private readonly uploading = h('div', { class: 'pane-upload', hidden: true });
   private readonly nameInput = h('input', { id: 'pane-filename', required: true, autocomplete: 'off' });
   private readonly docIdInput = h('input', { id: 'pane-doc-id', autocomplete: 'off', placeholder: 'none' });
   private readonly metadataInput = h('textarea', { id: 'pane-metadata', rows: 6, spellcheck: 'false', 'aria-describedby': 'pane-metadata-hint pane-error' });
@@ -50,10 +55,18 @@ export class FilePane {
   onChanged: () => void = () => undefined;
   onHistory: (file: DocFile) => void = () => undefined;
   onTrash: () => void = () => undefined;
+  /**
+   * The file `step` rows from `file` in the list (as filtered and sorted), or undefined past either end
+   * or when `file` is no longer among the rows loaded: the pane's Previous and Next.
+   */
+  neighbour: (file: DocFile, step: 1 | -1) => Promise<DocFile | undefined> = async () => undefined;
 
   constructor() {
     const close = h('button', { type: 'button', class: 'icon', 'aria-label': 'Close the file pane', onclick: () => void this.requestClose() }, '×');
     const history = h('button', { type: 'button', onclick: () => this.file && this.onHistory(this.file) }, 'History');
+    // Going through a batch of scans one after another without closing the pane.
+    const previous = h('button', { type: 'button', class: 'icon', 'aria-label': 'Previous file', title: 'Previous file', onclick: () => void this.step(-1) }, '‹');
+    const next = h('button', { type: 'button', class: 'icon', 'aria-label': 'Next file', title: 'Next file', onclick: () => void this.step(1) }, '›');
     const trash = h('button', { type: 'button', onclick: () => void this.requestClose().then((closed) => closed && this.onTrash()) }, 'Trash');
     const label = (input: HTMLElement, text: string) => h('label', { for: input.id }, text);
     const form = h(
@@ -79,9 +92,10 @@ export class FilePane {
     this.dialog = h(
       'dialog',
       { id: 'file-pane', class: 'pane', 'aria-labelledby': 'pane-title' },
-      h('div', { class: 'pane-head' }, this.title, close),
+      h('div', { class: 'pane-head' }, this.title, h('div', { class: 'pane-nav' }, previous, next, close)),
       this.meta,
       h('div', { class: 'pane-actions' }, this.download, this.uploadButton, this.picker, history, trash),
+      this.uploading,
       this.status,
       this.preview,
       form,
@@ -111,11 +125,29 @@ export class FilePane {
   async open(file: DocFile): Promise<void> {
     if (this.dialog.open && this.file?.stable_id !== file.stable_id && !(await this.mayDiscard())) return;
     const active = document.activeElement;
-    this.opener = active instanceof HTMLElement && !this.dialog.contains(active) ? active : this.opener;
+    if (active instanceof HTMLElement && !this.dialog.contains(active)) {
+      this.opener = active;
+      this.openedOn = file.stable_id;
+    }
     this.show(file);
     if (!this.dialog.open) this.dialog.showModal();
     this.title.setAttribute('tabindex', '-1');
     this.title.focus();
+  }
+
+  /** Shows the file before or after this one in the list (asking first when edits are not saved). */
+  private async step(step: 1 | -1): Promise<void> {
+    const file = this.file;
+    if (!file) return;
+    let other: DocFile | undefined;
+    try {
+      other = await this.neighbour(file, step);
+    } catch (error) {
+      return this.say(`Could not load the ${step > 0 ? 'next' : 'previous'} file: ${errorMessage(error)}`, true);
+    }
+    if (this.file !== file) return;
+    if (!other) return this.say(step > 0 ? 'This is the last file in the list.' : 'This is the first file in the list.');
+    await this.open(other);
   }
 
   /** Shows the file's current state again (after a restore from its history, or a sync changed it). */
@@ -141,10 +173,13 @@ export class FilePane {
 
   /** Closes without asking (the file was deleted, the session ended). */
   close(): void {
+    // Focus goes back to the row: of the file shown when Previous or Next went on from the one opened.
+    const shown = this.file && this.file.stable_id !== this.openedOn ? this.file.stable_id : undefined;
     if (this.dialog.open) this.dialog.close();
     // The list may have been redrawn meanwhile: find the row's link again by its key.
     const key = this.opener?.dataset.focusKey;
-    const target = this.opener?.isConnected || !key ? this.opener : document.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(key)}"]`);
+    const byKey = (focusKey: string) => document.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focusKey)}"]`);
+    const target = (shown && byKey(`open:${shown}`)) || (this.opener?.isConnected || !key ? this.opener : byKey(key));
     target?.focus();
   }
 
@@ -284,8 +319,13 @@ export class FilePane {
     const chosen = this.picker.files?.[0];
     this.picker.value = '';
     if (!file || !chosen) return;
+    const shown = uploadProgress(chosen.name);
+    shown.state.textContent = 'Uploading…';
+    fill(this.uploading, shown.bar, shown.state);
+    this.uploading.hidden = false;
+    this.say('');
     try {
-      const updated = await busy(this.uploadButton, () => api.replaceContent(file.stable_id, chosen));
+      const updated = await busy(this.uploadButton, () => uploadVersion(file.stable_id, chosen, shown.progress).done);
       if (this.file?.stable_id !== file.stable_id) return;
       this.say(updated.hash === file.hash ? `${file.filename} already has this content.` : `Uploaded a new version of ${updated.filename}; the next sync shares it.`);
       this.show(updated);
@@ -293,6 +333,8 @@ export class FilePane {
       this.uploadButton.focus();
     } catch (error) {
       this.say(`Could not upload a new version of ${file.filename}: ${errorMessage(error)}`, true);
+    } finally {
+      this.uploading.hidden = true;
     }
   }
 }

@@ -105,6 +105,15 @@ export class FilesView {
     };
   }
 
+  /** The file `step` rows from `file` in the list as it is (loaded when needed); undefined past an end or when `file` is not among the rows loaded. */
+  async neighbour(file: DocFile, step: 1 | -1): Promise<DocFile | undefined> {
+    const pages = this.pages;
+    const index = pages.indexOf(file.stable_id);
+    if (index === undefined || index + step < 0 || index + step >= pages.total) return undefined;
+    await pages.load(index + step, index + step + 1);
+    return pages.get(index + step);
+  }
+
   setFilters(filters: Partial<FileFilters>): void {
     for (const key of ['q', 'collection', 'label'] as const) {
       if (filters[key] !== undefined) this.inputs[key].value = filters[key];
@@ -200,7 +209,9 @@ export class FilesView {
 
   private summarize(): void {
     const total = this.pages.total;
-    byId('list-summary').textContent = total ? `${total.toLocaleString()} ${total === 1 ? 'file' : 'files'}` : '';
+    const text = total ? `${total.toLocaleString()} ${total === 1 ? 'file' : 'files'}` : '';
+    const summary = byId('list-summary');
+    if (summary.textContent !== text) summary.textContent = text;
   }
 
   /** Checkboxes and the bar follow the selection (no rows are rebuilt). */
@@ -279,6 +290,7 @@ export class FilesView {
       this.window = new ListWindow(wrap, this.table, tbody, {
         total: () => this.pages.total,
         row: (index) => this.rowAt(index),
+        has: (from, to) => this.pages.has(from, to),
         need: (from, to) => this.need(from, to),
       });
     }
@@ -329,14 +341,16 @@ export class FilesView {
     this.onLocalChange();
   }
 
+  /** Offers the collections and labels seen so far as the filters' suggestions (rebuilt only when one is new: it runs at every scroll). */
   private rememberTags(files: DocFile[]): void {
+    const before = this.knownCollections.size + this.knownLabels.size;
     for (const file of files) {
       for (const value of file.collections) this.knownCollections.add(value);
       for (const value of file.labels) this.knownLabels.add(value);
     }
+    if (this.knownCollections.size + this.knownLabels.size === before) return;
     const options = (values: Set<string>) => [...values].sort().map((value) => h('option', { value }));
     fill(byId('known-collections'), ...options(this.knownCollections));
     fill(byId('known-labels'), ...options(this.knownLabels));
   }
 }
-

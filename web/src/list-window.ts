@@ -9,6 +9,8 @@ export interface WindowRows {
   total(): number;
   /** Row `index`'s element (the same element while its data is the same), or undefined when it is not loaded. */
   row(index: number): HTMLTableRowElement | undefined;
+  /** Whether rows `from`…`to - 1` are all loaded. */
+  has(from: number, to: number): boolean;
   /** Rows `from`…`to - 1` are about to show: load what is missing, then call `paint()` again. */
   need(from: number, to: number): void;
 }
@@ -25,7 +27,11 @@ export class ListWindow {
   /** The rows built at the last paint: `[first, last)`. */
   shown: [number, number] = [0, 0];
   private rowHeight = 0;
+  /** The header's height, measured with the rows': a paint reads the layout once (the list's place). */
+  private headHeight = 0;
   private scheduled = false;
+  /** The rows built (loaded, not placeholders) at the last paint, by index. */
+  private built = new Set<number>();
   /** The row holding the keyboard focus: the rows around it stay built while it is near the viewport. */
   private focusIndex: number | undefined;
 
@@ -61,31 +67,56 @@ export class ListWindow {
     const total = this.rows.total();
     this.table.setAttribute('aria-rowcount', String(total + 1));
     const height = this.rowHeight || 48;
-    const head = this.table.tHead?.offsetHeight ?? 0;
+    const head = this.headHeight;
     // A list below the viewport (or above it) keeps its first (or last) rows built: Tab from the
     // filters reaches the first row, and scrolling down finds it there.
     const top = Math.max(0, Math.min(total * height - window.innerHeight, -this.wrap.getBoundingClientRect().top - head));
-    let first = Math.max(0, Math.min(total, Math.floor(top / height) - BUFFER));
-    let last = Math.max(first, Math.min(total, Math.ceil((top + window.innerHeight) / height) + BUFFER));
+    const viewFirst = Math.max(0, Math.min(total, Math.floor(top / height)));
+    const viewLast = Math.max(viewFirst, Math.min(total, Math.ceil((top + window.innerHeight) / height)));
+    let first = Math.max(0, viewFirst - BUFFER);
+    let last = Math.min(total, viewLast + BUFFER);
     const focus = this.focusIndex;
     if (focus !== undefined && focus >= first - BUFFER && focus < last + BUFFER) {
       first = Math.max(0, Math.min(first, focus - BUFFER));
       last = Math.min(total, Math.max(last, focus + BUFFER + 1));
     }
+    // Loaded rows the viewport shows that were not built at the last paint (a jump's rows arriving, a
+    // long scroll): this frame builds the viewport's rows and keeps the built ones next to them; the
+    // buffer comes at the next frame. A jump so lays out half the rows before the ones looked for show.
     const wanted: HTMLTableRowElement[] = [];
+    const buffered: [number, number] = [first, last];
+    let fresh = false;
+    for (let index = viewFirst; index < viewLast && !fresh; index++) fresh = !this.built.has(index) && this.rows.has(index, index + 1);
+    if (fresh && this.rowHeight) {
+      first = viewFirst;
+      while (first > buffered[0] && this.built.has(first - 1)) first--;
+      last = viewLast;
+      while (last < buffered[1] && this.built.has(last)) last++;
+    }
     let missing = false;
+    const built = new Set<number>();
     for (let index = first; index < last; index++) {
       const row = this.rows.row(index);
-      if (row) row.setAttribute('aria-rowindex', String(index + 2));
-      else missing = true;
+      if (row) {
+        row.setAttribute('aria-rowindex', String(index + 2));
+        built.add(index);
+      } else {
+        missing = true;
+      }
       wanted.push(row ?? this.placeholder(height));
     }
+    this.built = built;
+    // The buffer's rows too: one request for what this frame and the next show. Asked before the
+    // rows go in (a jump's request leaves first), once the row height, and so the range, is known.
+    const ask = missing || !this.rows.has(...buffered);
+    if (ask && this.rowHeight) this.rows.need(...buffered);
     this.reconcile(wanted);
     this.shown = [first, last];
     if (!this.rowHeight) {
       const measured = this.tbody.querySelector<HTMLElement>('tr:not(.placeholder)')?.offsetHeight;
       if (measured) {
         this.rowHeight = measured;
+        this.headHeight = this.table.tHead?.offsetHeight ?? 0;
         this.paint();
         return;
       }
@@ -93,7 +124,8 @@ export class ListWindow {
     // The table moves, not the body: a transformed table section made every jump's frame slower.
     this.table.style.top = `${first * height}px`;
     this.wrap.style.height = `${head + total * height}px`;
-    if (missing) this.rows.need(first, last);
+    if (ask && !this.rowHeight) this.rows.need(...buffered);
+    if (first > buffered[0] || last < buffered[1]) this.schedule();
   }
 
   /** The row height changes with the layout (phone width): measured again at the next paint. */

@@ -52,6 +52,7 @@ files.onLocalChange = () => {
 files.onHistory = (file) => void history.show(file);
 files.onOpen = (file) => void pane.open(file);
 pane.onHistory = (file) => void history.show(file);
+pane.neighbour = (file, step) => files.neighbour(file, step);
 pane.onTrash = () => void trash.open();
 pane.onChanged = () => {
   refreshFiles();

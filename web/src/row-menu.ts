@@ -13,11 +13,17 @@ let closeOpen: (() => void) | undefined;
 /**
  * A row's actions behind one button (phone width): a menu button (aria-haspopup, aria-expanded)
  * whose items are built when it opens, so a long list costs one button per row. Arrow keys move
- * between items, Escape and Tab close it and give the focus back.
+ * between items, Escape and Tab close it and give the focus back. The shell has no listeners, so a
+ * prepared row can hold one to clone; `wireRowMenu` makes a (cloned) shell a menu.
  */
-export function rowMenu(label: string, focusKey: string, items: () => MenuItem[]): HTMLElement {
-  const trigger = h('button', { type: 'button', class: 'menu-button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-label': label, 'data-focus-key': focusKey }, '⋯');
-  const wrap = h('div', { class: 'row-menu' }, trigger);
+export function rowMenuShell(): HTMLElement {
+  return h('div', { class: 'row-menu' }, h('button', { type: 'button', class: 'menu-button', 'aria-haspopup': 'menu', 'aria-expanded': 'false' }, '⋯'));
+}
+
+/** Makes a menu of `wrap` (a shell, or a clone of one, its button given `aria-label` and `data-focus-key`). */
+export function wireRowMenu(wrap: HTMLElement, items: () => MenuItem[]): void {
+  const trigger = wrap.firstElementChild as HTMLButtonElement;
+  const label = trigger.getAttribute('aria-label') ?? '';
   const close = (refocus: boolean) => {
     // Focus first: removing the focused item would drop the focus to <body>.
     if (refocus) trigger.focus();
@@ -72,7 +78,6 @@ export function rowMenu(label: string, focusKey: string, items: () => MenuItem[]
       open(event.key === 'ArrowUp');
     }
   });
-  return wrap;
 }
 
 document.addEventListener('click', (event) => {

@@ -1,59 +1,91 @@
 import type { DocFile, FileList } from './api-types.ts';
 
-/** Rows per request: a jump far down costs one request of this size. */
+/** Rows kept and asked for together: a jump asks for the blocks the viewport needs, not a page. */
+export const BLOCK = 10;
+/** Rows per request when the list goes on from rows loaded (its top, a scroll down or up): fewer requests. */
 export const PAGE = 100;
-/** Pages kept in memory: scrolling through 100,000 files must not keep 100,000 rows. */
-const KEEP_PAGES = 30;
+/** Blocks kept in memory: scrolling through 100,000 files must not keep 100,000 rows. */
+const KEEP_BLOCKS = 300;
 /** Rows per request when a shift-click range runs over rows never loaded. */
 const RANGE_CHUNK = 1000;
 
 export type PageFetch = (page: { cursor?: string; offset?: number; limit: number }) => Promise<FileList>;
 
 /**
- * The rows of a list too long to load whole, by position: page k holds rows k*PAGE… and is fetched
- * by the cursor page k-1 ended with when that is known (keyset: cheap at any depth, no row skipped
- * or repeated), else by offset (a jump far down, a scrollbar dragged). Pages far from what is shown
- * are dropped. New filters, a new sort or a refresh make a new one (the caller drops the old one's answers).
+ * The rows of a list too long to load whole, by position: block k holds rows k*BLOCK…, and one
+ * request loads a run of blocks. A run goes on by the cursor the run above it ended with when that is
+ * known (keyset: cheap at any depth, no row skipped or repeated), else by offset. A jump (a scrollbar
+ * dragged) asks for the blocks the viewport needs and no more: its rows are the ones waited for. A run
+ * next to rows already loaded (the list's top, a scroll down or up) asks for a PAGE, so small steps
+ * cost few requests. Blocks far from what is shown are dropped. New filters, a new sort or a refresh
+ * make a new one (the caller drops the old one's answers).
  */
 export class RowPages {
   total = 0;
-  private pages = new Map<number, DocFile[]>();
-  /** Page k's cursor: the `next_cursor` page k-1 ended with. */
+  private blocks = new Map<number, DocFile[]>();
+  /** Block k's cursor: the `next_cursor` of the run that ended with block k-1. */
   private cursors = new Map<number, string>();
   private inFlight = new Map<number, Promise<void>>();
 
   constructor(private readonly fetch: PageFetch) {}
 
   get(index: number): DocFile | undefined {
-    return this.pages.get(Math.floor(index / PAGE))?.[index % PAGE];
+    return this.blocks.get(Math.floor(index / BLOCK))?.[index % BLOCK];
+  }
+
+  /** The position of the file with this id among the rows loaded, if it is there. */
+  indexOf(id: string): number | undefined {
+    for (const [block, files] of this.blocks) {
+      const at = files.findIndex((file) => file.stable_id === id);
+      if (at >= 0) return block * BLOCK + at;
+    }
+    return undefined;
   }
 
   /** Whether the rows `from`…`to - 1` are all loaded. */
   has(from: number, to: number): boolean {
-    for (let page = Math.floor(from / PAGE); page * PAGE < to; page++) if (!this.pages.has(page)) return false;
+    for (let block = Math.floor(from / BLOCK); block * BLOCK < to; block++) if (!this.blocks.has(block)) return false;
     return true;
   }
 
   /**
-   * Loads the pages holding rows `from`…`to - 1` (at least the first page, which says the total).
-   * Resolves with the files newly loaded.
+   * Loads the blocks holding rows `from`…`to - 1` (at least the first block, whose answer says the
+   * total). Resolves with the files newly loaded.
    */
   async load(from: number, to: number): Promise<DocFile[]> {
-    const wanted: number[] = [];
-    for (let page = Math.floor(from / PAGE); page === Math.floor(from / PAGE) || page * PAGE < to; page++) wanted.push(page);
+    const first = Math.floor(from / BLOCK);
+    const last = Math.max(first, Math.ceil(to / BLOCK) - 1);
+    const free = (block: number) => block >= 0 && !this.blocks.has(block) && !this.inFlight.has(block);
     const added: DocFile[] = [];
-    await Promise.all(
-      wanted.map((page) => {
-        if (this.pages.has(page)) return undefined;
-        let pending = this.inFlight.get(page);
-        if (!pending) {
-          pending = this.fetchPage(page, added).finally(() => this.inFlight.delete(page));
-          this.inFlight.set(page, pending);
-        }
-        return pending;
-      }),
-    );
-    this.evict(wanted[0]!);
+    const waits: Promise<void>[] = [];
+    for (let block = first; block <= last; block++) {
+      if (this.blocks.has(block)) continue;
+      const pending = this.inFlight.get(block);
+      if (pending) {
+        waits.push(pending);
+        continue;
+      }
+      let start = block;
+      let end = block;
+      while (end < last && free(end + 1)) end++;
+      const ahead = PAGE / BLOCK;
+      if (start === 0 || this.cursors.has(start)) {
+        // Going on down from loaded rows (or the top): a whole page, the next steps find it there.
+        while (end - start + 1 < ahead && (this.total === 0 || (end + 1) * BLOCK < this.total) && free(end + 1)) end++;
+      } else if (this.blocks.has(end + 1)) {
+        // Going up from loaded rows: a whole page upward.
+        while (end - start + 1 < ahead && free(start - 1)) start--;
+      }
+      const request = this.fetchRun(start, end, added);
+      const settled = request.finally(() => {
+        for (let b = start; b <= end; b++) if (this.inFlight.get(b) === settled) this.inFlight.delete(b);
+      });
+      for (let b = start; b <= end; b++) this.inFlight.set(b, settled);
+      waits.push(settled);
+      block = end;
+    }
+    await Promise.all(waits);
+    this.evict(first);
     return added;
   }
 
@@ -76,19 +108,25 @@ export class RowPages {
     return ids;
   }
 
-  private async fetchPage(page: number, added: DocFile[]): Promise<void> {
-    const cursor = this.cursors.get(page);
-    const answer = await this.fetch({ limit: PAGE, ...(page === 0 ? {} : cursor ? { cursor } : { offset: page * PAGE }) });
-    this.pages.set(page, answer.files);
+  /** Loads blocks `start`…`end` in one request. */
+  private async fetchRun(start: number, end: number, added: DocFile[]): Promise<void> {
+    const cursor = this.cursors.get(start);
+    const limit = (end - start + 1) * BLOCK;
+    const answer = await this.fetch({ limit, ...(start === 0 ? {} : cursor ? { cursor } : { offset: start * BLOCK }) });
+    for (let block = start; block <= end; block++) {
+      const at = (block - start) * BLOCK;
+      // A block past the list's end holds nothing: it is loaded all the same (nothing to ask for).
+      this.blocks.set(block, answer.files.slice(at, at + BLOCK));
+    }
     this.total = answer.total;
-    if (answer.next_cursor) this.cursors.set(page + 1, answer.next_cursor);
+    if (answer.next_cursor) this.cursors.set(end + 1, answer.next_cursor);
     added.push(...answer.files);
   }
 
-  /** Drops the pages farthest from `near` beyond the ones kept (their cursors stay: small, and they make the way back cheap). */
+  /** Drops the blocks farthest from `near` beyond the ones kept (their cursors stay: small, and they make the way back cheap). */
   private evict(near: number): void {
-    if (this.pages.size <= KEEP_PAGES) return;
-    const far = [...this.pages.keys()].sort((a, b) => Math.abs(b - near) - Math.abs(a - near));
-    for (const page of far.slice(0, this.pages.size - KEEP_PAGES)) this.pages.delete(page);
+    if (this.blocks.size <= KEEP_BLOCKS) return;
+    const far = [...this.blocks.keys()].sort((a, b) => Math.abs(b - near) - Math.abs(a - near));
+    for (const block of far.slice(0, this.blocks.size - KEEP_BLOCKS)) this.blocks.delete(block);
   }
 }

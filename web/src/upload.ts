@@ -13,6 +13,25 @@ export interface UploadOptions {
   uploaded(file: DocFile): void;
 }
 
+export interface UploadProgress {
+  bar: HTMLProgressElement;
+  /** "Waiting…", then the percent sent. */
+  state: HTMLElement;
+  progress(loaded: number, total: number): void;
+}
+
+/** A file's upload progress, shown as a bar and its percent: the upload list's rows and the file pane's new version. */
+export function uploadProgress(name: string): UploadProgress {
+  const bar = h('progress', { max: 100, value: 0, 'aria-label': `Upload of ${name}` });
+  const state = h('span', { class: 'upload-state muted' }, 'Waiting…');
+  const progress = (loaded: number, total: number) => {
+    const percent = Math.round((loaded / total) * 100);
+    bar.value = percent;
+    state.textContent = `${percent}%`;
+  };
+  return { bar, state, progress };
+}
+
 /**
  * Upload by drag and drop anywhere on the page, or the file picker. Every file gets a row with its
  * own progress bar (XMLHttpRequest upload events); failures stay listed with the server's message.
@@ -98,25 +117,20 @@ export class Uploader {
     }
   }
 
-  private row(file: File): { li: HTMLLIElement; bar: HTMLProgressElement; state: HTMLElement; cancel: HTMLButtonElement } {
-    const bar = h('progress', { max: 100, value: 0, 'aria-label': `Upload of ${file.name}` });
-    const state = h('span', { class: 'upload-state muted' }, 'Waiting…');
+  private row(file: File): UploadProgress & { li: HTMLLIElement; cancel: HTMLButtonElement } {
+    const { bar, state, progress } = uploadProgress(file.name);
     const cancel = h('button', { type: 'button', class: 'icon', 'aria-label': `Cancel upload of ${file.name}` }, '×');
     const name = h('span', { class: 'upload-name', title: file.name }, file.name);
     const li = h('li', { class: 'upload' }, name, h('span', { class: 'muted small' }, formatBytes(file.size)), bar, state, cancel);
     cancel.onclick = () => li.remove();
     byId('upload-list').appendChild(li);
-    return { li, bar, state, cancel };
+    return { li, bar, state, progress, cancel };
   }
 
   private async send(file: File, row: ReturnType<Uploader['row']>): Promise<void> {
     if (!row.li.isConnected) return; // cancelled while waiting
     row.state.textContent = 'Uploading…';
-    const handle = uploadFile(file, this.options.target(), (loaded, total) => {
-      const percent = Math.round((loaded / total) * 100);
-      row.bar.value = percent;
-      row.state.textContent = `${percent}%`;
-    });
+    const handle = uploadFile(file, this.options.target(), row.progress);
     row.cancel.onclick = () => handle.abort();
     try {
       let stored = await handle.done;
