@@ -3,10 +3,9 @@ import type { FileRecord } from '../domain/file.ts';
 import { describeRejected, type RemoteFileRow } from '../domain/shared-row.ts';
 import type { IdSource } from '../domain/ids.ts';
 import { withinBudget } from '../remote/bounded-read.ts';
-import { RemoteTimeoutError } from '../remote/errors.ts';
 import { LockLostError, type LockHandle, type RemoteLock } from '../remote/lock.ts';
 import type { Remote } from '../remote/remote.ts';
-import { blobKey, RemoteBlobStore, type Uploaded } from '../remote/remote-blobs.ts';
+import { blobKey, RemoteBlobStore } from '../remote/remote-blobs.ts';
 import type { ConditionalWrites, RemoteMetadataStore } from '../remote/remote-metadata.ts';
 import type { RemoteSnapshot } from '../remote/remote-snapshot.ts';
 import type { VersionHead } from '../remote/version-file.ts';
@@ -14,12 +13,12 @@ import type { BlobStore } from '../store/blob-store.ts';
 import type { ConflictRepository } from '../store/conflict-repository.ts';
 import type { SqliteFileRepository } from '../store/file-repository.ts';
 import { SYNC_STATE_KEYS, type SyncStateStore } from '../store/sync-state.ts';
-import { InsufficientStorageError, storageErrorOf } from '../errors.ts';
 import { MassDeleteError, RemoteReplacedError } from './errors.ts';
-import { emptySummary, type SyncListener, type SyncPhase, type SyncSummary } from './events.ts';
+import { emptySummary, type SyncListener, type SyncSummary } from './events.ts';
 import { dryRunSummary } from './dry-run.ts';
 import { planSync, type PlanAction } from './planner.ts';
-import { forEachLimited } from './transfers.ts';
+import { BlobTransfers, uniqueBlobs } from './blob-transfers.ts';
+import { SyncProgress } from './sync-progress.ts';
 import { adoptWhole, canAdoptWhole } from './adopt.ts';
 import { CommitRecovery } from './commit-recovery.ts';
 import { collectAfterCommit, type GcPolicy } from './garbage-collection.ts';
@@ -88,9 +87,6 @@ const RELEASE_BUDGET_MS = 10_000;
 /** Remote changes applied per local transaction. */
 const APPLY_BATCH = 1000;
 
-/** Progress events within one phase are spaced at least this far apart. */
-const PROGRESS_INTERVAL_MS = 100;
-
 /** Below this many deletions the mass-delete guard stays quiet: deleting 1 of 2 files is not a mass delete. */
 export const MASS_DELETE_MIN_FILES = 10;
 
@@ -102,7 +98,8 @@ export const MASS_DELETE_MIN_FILES = 10;
  */
 export class SyncEngine {
   private readonly summary = emptySummary();
-  private bytes = 0;
+  private readonly progress: SyncProgress;
+  private readonly transfers: BlobTransfers;
 
   /** The remote's blobs for this sync; a blob a snapshot row names is known to be there. */
   private readonly remoteBlobs: RemoteBlobStore;
@@ -117,19 +114,21 @@ export class SyncEngine {
     this.remoteBlobs = new RemoteBlobStore(deps.remote, {
       knownElsewhere: (hash, fileType) => this.snapshot?.hasLiveBlob(hash, fileType) ?? false,
     });
+    this.progress = new SyncProgress(deps.clock, deps.listener);
+    this.transfers = new BlobTransfers({ ...deps, remoteBlobs: this.remoteBlobs, summary: this.summary, progress: this.progress });
   }
 
   async run(options: SyncOptions = {}): Promise<SyncSummary> {
     const started = this.deps.clock.now();
     const result = await this.runSteps(options);
     result.duration_ms = this.deps.clock.now() - started;
-    this.progress('done', 1, 1);
+    this.progress.report('done', 1, 1);
     return result;
   }
 
   private async runSteps(options: SyncOptions): Promise<SyncSummary> {
     const { state, files, metadata } = this.deps;
-    this.progress('checking', 0, 1);
+    this.progress.report('checking', 0, 1);
     const lastSeen = state.lastSeenVersion();
     // With local changes the sync runs anyway: the quick check would only cost a request.
     if (!options.force && !options.reinitialize && !options.dryRun && files.pendingCount() === 0 && !state.lastCommit()?.checkBlobs) {
@@ -142,7 +141,7 @@ export class SyncEngine {
         return { ...this.summary, skipped: true, new_version: head?.version ?? null, message: 'Nothing to sync' };
       }
     }
-    this.progress('locking', 0, 1);
+    this.progress.report('locking', 0, 1);
     const handle = await this.deps.lock.acquire();
     let lockLost: unknown;
     const lockGone = new AbortController();
@@ -154,7 +153,7 @@ export class SyncEngine {
     let crashed = false;
     try {
       await this.deps.checkpoint?.('after_lock');
-      this.progress('metadata', 0, 1);
+      this.progress.report('metadata', 0, 1);
       const head = await metadata.readHead();
       const opened = await this.openSnapshot(head, options);
       snapshot = opened.snapshot;
@@ -164,7 +163,7 @@ export class SyncEngine {
       const lost = this.recovery.requeueLostCommit(snapshot);
       const rewritten = opened.fresh ? undefined : this.recovery.repairRewrittenHistory(snapshot);
       const requeued = (lost?.requeued ?? 0) + (rewritten?.requeued ?? 0);
-      this.progress('planning', 0, 1);
+      this.progress.report('planning', 0, 1);
       // After a lost commit, what others wrote since its base is news too, whatever its version.
       const since = options.reinitialize
         ? 0
@@ -183,8 +182,8 @@ export class SyncEngine {
           message: (text) => this.deps.listener?.message?.(text),
           // Its bytes like any pull's (the page shows "1.2 MB of 3 MB"); all it moved are downloads.
           progress: (phase, done, total, bytes, bytesTotal) => {
-            this.bytes = this.summary.bytes_downloaded;
-            this.progress(phase, done, total, bytes, bytesTotal);
+            this.progress.bytes = this.summary.bytes_downloaded;
+            this.progress.report(phase, done, total, bytes, bytesTotal);
           },
         });
       } else {
@@ -328,64 +327,20 @@ export class SyncEngine {
     const { blobs } = this.deps;
     const pulls = actions.filter((a): a is Extract<PlanAction, { kind: 'pull' }> => a.kind === 'pull');
     const needed = uniqueBlobs(pulls.filter((p) => p.content && !blobs.has(p.remote.hash, p.remote.file_type)).map((p) => p.remote));
-    const failed = new Set<string>();
-    let diskFull: unknown;
-    let done = 0;
-    let moved = 0;
-    const bytesTotal = needed.reduce((sum, row) => sum + row.size, 0);
-    this.progress('downloading', 0, needed.length, 0, bytesTotal);
-    await forEachLimited(needed, this.deps.transferWorkers, async (row) => {
-      // After a stall or a full disk, every further transfer would meet the same: skip them.
-      if (this.stalled || diskFull) return;
-      try {
-        // Exactly the size its row states, verified against its hash before it is kept.
-        await this.remoteBlobs.download(row, blobs);
-        this.bytes += row.size;
-        moved += row.size;
-        this.summary.bytes_downloaded += row.size;
-      } catch (error) {
-        this.noteStall(error);
-        failed.add(`${row.hash}.${row.file_type}`);
-        this.summary.errors++;
-        const reason = storageErrorOf(error) ?? (error as Error);
-        if (reason instanceof InsufficientStorageError) diskFull ??= error;
-        this.deps.listener?.message?.(`Download of ${row.filename} failed: ${reason.message}`);
-      }
-      this.progress('downloading', ++done, needed.length, moved, bytesTotal);
-    });
-    // Every further write would fail too: stop here, before applying anything; the next sync
-    // (once space is freed) downloads what is still missing.
-    if (diskFull) {
-      throw new InsufficientStorageError(
-        { cause: diskFull },
-        `The disk holding the data dir is full: ${failed.size} of ${needed.length} download(s) could not be stored and this sync stopped before applying anything. Free some space and sync again.`,
-      );
-    }
-    if (this.stalled) throw this.stalled;
-    this.progress('applying', 0, actions.length);
+    const failed = await this.transfers.download(needed);
+    this.progress.report('applying', 0, actions.length);
     // In transactions of APPLY_BATCH rows: a commit per row was most of a large pull's time.
     for (let from = 0; from < actions.length; from += APPLY_BATCH) {
       this.deps.files.inTransaction(() => {
         for (const action of actions.slice(from, from + APPLY_BATCH)) {
-          if (action.kind === 'pull' && failed.has(`${action.remote.hash}.${action.remote.file_type}`)) continue;
+          if (action.kind === 'pull' && failed.has(blobKey(action.remote))) continue;
           this.applyOne(action);
         }
       });
-      this.progress('applying', Math.min(from + APPLY_BATCH, actions.length), actions.length);
+      this.progress.report('applying', Math.min(from + APPLY_BATCH, actions.length), actions.length);
     }
     // Only now: a blob one pull replaced may be the very content another pull of this sync needs.
     for (const file of this.releasable.splice(0)) this.releaseBlob(file);
-  }
-
-  /**
-   * The first transfer that met a stalled server (no answer, or a body gone silent, after the
-   * retries): the remaining transfers are skipped and the sync ends with it, rather than wait the
-   * stall out once per file. Files are retried next sync.
-   */
-  private stalled: RemoteTimeoutError | undefined;
-
-  private noteStall(error: unknown): void {
-    if (error instanceof RemoteTimeoutError) this.stalled ??= error;
   }
 
   /** Blobs the applied remote changes may have freed, released once all of them are applied. */
@@ -451,12 +406,13 @@ export class SyncEngine {
     // remote, to be converted).
     if (pushes.length === 0 && !fresh && !migrate) return undefined;
     const snapshotRepoId = snapshot.repoId;
-    const uploaded = await this.uploadBlobs(pushes, base);
+    const pushed = pushes.flatMap((p) => (p.kind === 'push' && p.content ? [p.local] : []));
+    const uploaded = await this.transfers.upload(pushed, base);
     await this.deps.checkpoint?.('after_blob_upload');
     const version = (base?.version ?? 0) + 1;
     const committed = pushes.filter((p) => p.kind === 'push_delete' || !uploaded.failed.has(blobKey(p.local)));
     const rows = committed.map((push) => toRemote(push.local, version));
-    this.progress('committing', 0, 1);
+    this.progress.report('committing', 0, 1);
     let recorded = false;
     const info = {
       repo: snapshotRepoId,
@@ -568,88 +524,6 @@ export class SyncEngine {
   }
 
   /**
-   * Uploads the blobs of the pushed rows that the remote does not have: not those a snapshot row
-   * names, nor those an interrupted sync already uploaded (see `uploadedEarlier`). Each is confirmed
-   * before a commit may name it; a failed one is left out of the commit and retried next sync.
-   */
-  private async uploadBlobs(
-    pushes: Extract<PlanAction, { kind: 'push' | 'push_delete' }>[],
-    base: VersionHead | undefined,
-  ): Promise<{ failed: Set<string>; allShards: boolean }> {
-    const { blobs, state } = this.deps;
-    const where = this.deps.remote.description;
-    const wanted = uniqueBlobs(
-      pushes.filter((p) => p.kind === 'push' && p.content).map((p) => p.local),
-    ).filter((file) => !this.remoteBlobs.has(file.hash, file.file_type));
-    const earlier = await this.uploadedEarlier(wanted);
-    const candidates = wanted.filter((file) => !earlier.has(blobKey(file)));
-    const failed = new Set<string>();
-    const uploaded: Uploaded[] = [];
-    const names = new Map(candidates.map((file) => [blobKey(file), file.filename]));
-    const fail = (key: string, message: string, error?: unknown) => {
-      this.noteStall(error);
-      failed.add(key);
-      this.summary.errors++;
-      this.deps.listener?.message?.(message);
-    };
-    let done = 0;
-    let moved = 0;
-    const bytesTotal = candidates.reduce((sum, file) => sum + file.size, 0);
-    this.progress('uploading', 0, candidates.length, 0, bytesTotal);
-    let allShards = false;
-    try {
-      // Every shard folder, made once per remote and said in version.txt: no push pays for one again.
-      allShards = await this.remoteBlobs.readyShards(base?.allShards === true, candidates.length, this.deps.transferWorkers);
-      await this.remoteBlobs.prepareUploads(candidates.length);
-    } catch (error) {
-      this.noteStall(error);
-      if (this.stalled) throw this.stalled;
-      // Only an optimisation failed: shard folders are then found missing by their PUTs.
-    }
-    await forEachLimited(candidates, this.deps.transferWorkers, async (file) => {
-      if (this.stalled) return;
-      try {
-        const upload = await this.remoteBlobs.upload(file, () => blobs.createReadStream(file.hash, file.file_type));
-        if (upload.confirmed) state.recordUploadedBlob(blobKey(file), where);
-        uploaded.push(upload);
-        this.bytes += file.size;
-        moved += file.size;
-        this.summary.bytes_uploaded += file.size;
-      } catch (error) {
-        fail(blobKey(file), `Upload of ${file.filename} failed: ${(error as Error).message}`, error);
-      }
-      this.progress('uploading', ++done, candidates.length, moved, bytesTotal);
-    });
-    if (this.stalled) throw this.stalled;
-    const unconfirmed = await this.remoteBlobs.confirm(uploaded, this.deps.transferWorkers);
-    for (const { blob, reason, error } of unconfirmed) {
-      fail(blobKey(blob), `Upload of ${names.get(blobKey(blob))} ${reason}; retried next sync`, error);
-    }
-    for (const upload of uploaded) {
-      if (!upload.confirmed && !failed.has(blobKey(upload))) state.recordUploadedBlob(blobKey(upload), where);
-    }
-    if (this.stalled) throw this.stalled;
-    return { failed, allShards };
-  }
-
-  /**
-   * Of the blobs to upload, those an interrupted sync already uploaded to this remote (remembered
-   * locally until a commit names them) and still there: one read per shard instead of their bytes
-   * again. Read, not believed: the remote may have been emptied since.
-   */
-  private async uploadedEarlier(wanted: FileRecord[]): Promise<Set<string>> {
-    const remembered = new Set(this.deps.state.uploadedBlobs(this.deps.remote.description));
-    const earlier = wanted.filter((file) => remembered.has(blobKey(file)));
-    if (earlier.length === 0) return new Set();
-    const recheck = earlier.map((file) => ({ hash: file.hash, file_type: file.file_type, size: file.size, confirmed: false }));
-    const gone = await this.remoteBlobs.confirm(recheck, this.deps.transferWorkers);
-    for (const { error } of gone) this.noteStall(error);
-    if (this.stalled) throw this.stalled;
-    const goneKeys = new Set(gone.map(({ blob }) => blobKey(blob)));
-    return new Set(earlier.map(blobKey).filter((key) => !goneKeys.has(key)));
-  }
-
-  /**
    * Rows of the snapshot that failed the checks (docs/design.md#untrusted-remotes): skipped, counted and announced once per
    * sync. They are not errors: the sync moves past them (`lastSeen` advances), and a repaired row
    * comes back as a new version. A bad row reads as absent, never as a deletion: a local file
@@ -695,40 +569,4 @@ export class SyncEngine {
     const { blobs, files } = this.deps;
     blobs.removeIfUnreferenced(file.hash, file.file_type, (hash, ext) => files.isBlobReferenced(hash, ext));
   }
-
-  /** Reports progress; `percent` spans the phases in their order and never goes back. */
-  private progress(phase: SyncPhase, done: number, total: number, phaseBytes = 0, phaseBytesTotal = 0): void {
-    const span: Record<SyncPhase, [number, number]> = {
-      checking: [0, 2],
-      locking: [2, 5],
-      metadata: [5, 10],
-      planning: [10, 12],
-      downloading: [12, 45],
-      applying: [45, 50],
-      uploading: [50, 88],
-      committing: [88, 98],
-      done: [100, 100],
-    };
-    const [from, to] = span[phase];
-    const percent = Math.max(this.percent, Math.round(from + (to - from) * (total > 0 ? done / total : 0)));
-    this.percent = percent;
-    // One event per file would cost 1,000 SSE clients ~18 ms of server CPU each (bench sse): within a
-    // phase, at most one every 100 ms; a new phase and a finished phase always go out.
-    const now = this.deps.clock.now();
-    const milestone = phase !== this.lastPhase || done === total;
-    if (!milestone && now - this.lastProgressAt < PROGRESS_INTERVAL_MS) return;
-    this.lastPhase = phase;
-    this.lastProgressAt = now;
-    this.deps.listener?.progress?.({ phase, percent, done, total, bytes: this.bytes, phase_bytes: phaseBytes, phase_bytes_total: phaseBytesTotal });
-  }
-
-  private percent = 0;
-  private lastPhase: SyncPhase | undefined;
-  private lastProgressAt = Number.NEGATIVE_INFINITY;
-}
-
-function uniqueBlobs<T extends { hash: string; file_type: string }>(rows: T[]): T[] {
-  const seen = new Map<string, T>();
-  for (const row of rows) if (!seen.has(blobKey(row))) seen.set(blobKey(row), row);
-  return [...seen.values()];
 }
