@@ -99,7 +99,7 @@ export async function benchSyncTransfer(options: SyncTransferOptions, log: (line
         'docsync upload: the whole sync() of an instance holding the file (imported untimed) to an empty remote root: lock, shard MKCOL,',
         'the blob PUT streamed from the local blob store, snapshot, version switch, unlock. Bare PUT: http.request with Content-Length,',
         'the file piped in, on a keep-alive agent (folder: the file streamed into a temp file there, fsynced, renamed — what the folder remote does).',
-        'docsync download: the whole sync() of a fresh instance: the blob GET (idle timeout, size cap), SHA-256, written to a temp file, fsynced,',
+        'docsync download: the whole sync() of a fresh instance: the blob GET (idle timeout, size cap), SHA-256 (on a worker thread from 8 MiB), written to a temp file, fsynced,',
         'renamed into the blob store, the row applied. Bare GET: Node http.get, body thrown away (folder: a read stream drained); curl -o /dev/null',
         'for reference (not the target: curl neither hashes nor writes, and on 2 cores SHA-256 at ~1.2 GB/s and the fsync to disk bound docsync).',
         'GET to disk: the same bare GET piped into a file beside the data dirs and fsynced (no hash): what this disk allows a download;',

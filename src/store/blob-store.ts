@@ -6,6 +6,7 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { IdSource } from '../domain/ids.ts';
 import { HashMismatchError, PayloadTooLargeError } from '../errors.ts';
+import { OffThreadHash } from './off-thread-hash.ts';
 
 /** Content received into a temp file, hashed while streaming, not yet visible in the store. */
 export interface StagedBlob {
@@ -63,8 +64,10 @@ export class BlobStore {
   /**
    * Streams `source` into a temp file, computing its SHA-256 on the way. Fails with
    * `PayloadTooLargeError` as soon as more than `maxBytes` arrive; the temp file is removed on any error.
+   * `expectedBytes` (a download's stated size, an upload's Content-Length) of `OFF_THREAD_MIN_BYTES` or
+   * more moves the hashing to a worker thread.
    */
-  async stage(source: Readable, maxBytes = Number.POSITIVE_INFINITY): Promise<StagedBlob> {
+  async stage(source: Readable, maxBytes = Number.POSITIVE_INFINITY, expectedBytes = 0): Promise<StagedBlob> {
     const tempPath = path.join(this.tmpDir, `${this.ids.bytes(12).toString('hex')}.part`);
     let sink: HashingFileSink | undefined;
     // The source may fail while the temp file is being opened (a file that does not exist): heard
@@ -76,15 +79,16 @@ export class BlobStore {
     source.on('error', onEarly);
     try {
       try {
-        sink = new HashingFileSink(await fsp.open(tempPath, 'wx'), maxBytes);
+        sink = new HashingFileSink(await fsp.open(tempPath, 'wx'), maxBytes, expectedBytes >= OFF_THREAD_MIN_BYTES);
       } finally {
         source.off('error', onEarly);
       }
       if (early !== undefined) throw early;
       await pipeline(source, sink);
       await sink.sync();
+      const hash = await sink.digest();
       await sink.close();
-      return { hash: sink.digest(), size: sink.size, tempPath };
+      return { hash, size: sink.size, tempPath };
     } catch (error) {
       await sink?.close().catch(() => undefined);
       await fsp.rm(tempPath, { force: true });
@@ -94,7 +98,7 @@ export class BlobStore {
 
   /** Like `stage`, but the content must hash to `expectedHash` (downloads from a remote). */
   async stageVerified(source: Readable, expectedHash: string, maxBytes?: number): Promise<StagedBlob> {
-    const staged = await this.stage(source, maxBytes);
+    const staged = await this.stage(source, maxBytes, maxBytes);
     if (staged.hash !== expectedHash) {
       await this.discard(staged);
       throw new HashMismatchError(expectedHash, staged.hash);
@@ -194,16 +198,20 @@ const SINK_HIGH_WATER_MARK = 1024 * 1024;
  * otherwise reaches the disk only when `sync` is called).
  */
 const SINK_FLUSH_BYTES = 64 * 1024 * 1024;
+/** From this size on, a blob is hashed on a worker thread (below it, handing bytes over costs more than it saves). */
+const OFF_THREAD_MIN_BYTES = 8 * 1024 * 1024;
 
 /**
  * The end of a stage: counts (refusing more than `maxBytes`), hashes, and writes to an open temp file.
  * One stage instead of a hashing Transform before a `fs.WriteStream`, whose 16 KiB high-water marks
  * stopped the download at every 64 KiB chunk until the disk write of the one before had finished.
  * Here chunks pile up (to `SINK_HIGH_WATER_MARK`) while a write runs and go out in one `writev`.
+ * Off the main thread (`offThread`), each batch is handed to the hashing thread, which hashes it
+ * while it is written and while the next batch arrives.
  */
 class HashingFileSink extends Writable {
   size = 0;
-  private readonly hasher = createHash('sha256');
+  private readonly hasher: ReturnType<typeof createHash> | OffThreadHash;
   private written = 0;
   private flushedAt = 0;
   private flushing: Promise<void> | undefined;
@@ -214,8 +222,10 @@ class HashingFileSink extends Writable {
   constructor(
     private readonly handle: fsp.FileHandle,
     private readonly maxBytes: number,
+    offThread: boolean,
   ) {
     super({ highWaterMark: SINK_HIGH_WATER_MARK });
+    this.hasher = offThread ? new OffThreadHash() : createHash('sha256');
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
@@ -224,12 +234,17 @@ class HashingFileSink extends Writable {
 
   override _writev(chunks: { chunk: Buffer }[], done: (error?: Error | null) => void): void {
     const buffers = chunks.map((c) => c.chunk);
+    const hasher = this.hasher;
     for (const buffer of buffers) {
       this.size += buffer.length;
       if (this.size > this.maxBytes) return done(new PayloadTooLargeError(this.maxBytes));
-      this.hasher.update(buffer);
+      if (!(hasher instanceof OffThreadHash)) hasher.update(buffer);
     }
-    this.writeAll(buffers).then(() => done(), done);
+    if (!(hasher instanceof OffThreadHash)) return void this.writeAll(buffers).then(() => done(), done);
+    const handOver = async () => {
+      for (const buffer of buffers) await hasher.update(buffer);
+    };
+    Promise.all([this.writeAll(buffers), handOver()]).then(() => done(), done);
   }
 
   /** Waits for the background flush, then makes the whole file durable. */
@@ -239,11 +254,12 @@ class HashingFileSink extends Writable {
     await this.handle.sync();
   }
 
-  digest(): string {
-    return this.hasher.digest('hex');
+  digest(): Promise<string> {
+    return this.hasher instanceof OffThreadHash ? this.hasher.digest() : Promise.resolve(this.hasher.digest('hex'));
   }
 
   close(): Promise<void> {
+    if (this.hasher instanceof OffThreadHash) this.hasher.dispose();
     this.closing ??= (async () => {
       await this.flushing;
       await this.handle.close();

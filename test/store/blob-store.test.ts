@@ -17,6 +17,13 @@ function listFiles(dir: string): string[] {
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
 }
 
+/** `data` cut into pieces of `size` bytes, each a buffer of its own (as a socket gives them). */
+function pieces(data: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < data.length; at += size) out.push(Buffer.from(data.subarray(at, at + size)));
+  return out;
+}
+
 describe('BlobStore', () => {
   let tmp: ReturnType<typeof tempDir>;
   let root: string;
@@ -98,6 +105,21 @@ describe('BlobStore', () => {
     expect(staged.hash).toBe(whole.digest('hex'));
     expect(sha256(fs.readFileSync(staged.tempPath))).toBe(staged.hash);
     await store.discard(staged);
+  });
+
+  it('hashes a large download (8 MiB or more) on the hashing thread: the right content is kept, a tampered or longer one is refused and removed', async () => {
+    const content = Buffer.alloc(24 * 1024 * 1024);
+    for (let at = 0; at < content.length; at += 4) content.writeUInt32BE(at, at);
+    const staged = await store.stageVerified(Readable.from(pieces(content, 65_536)), sha256(content), content.length);
+    expect(staged.size).toBe(content.length);
+    expect(sha256(fs.readFileSync(staged.tempPath))).toBe(sha256(content));
+    await store.discard(staged);
+    const tampered = Buffer.from(content);
+    tampered[20_000_000] ^= 1;
+    await expect(store.stageVerified(Readable.from(pieces(tampered, 65_536)), sha256(content), content.length)).rejects.toBeInstanceOf(HashMismatchError);
+    const longer = Buffer.concat([content, Buffer.from('more')]);
+    await expect(store.stageVerified(Readable.from(pieces(longer, 65_536)), sha256(content), content.length)).rejects.toBeInstanceOf(PayloadTooLargeError);
+    expect(listFiles(tmpDir)).toEqual([]);
   });
 
   it('refuses a large stream one chunk over its cap, mid-way, and removes the temp file', async () => {
