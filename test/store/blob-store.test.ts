@@ -115,7 +115,7 @@ describe('BlobStore', () => {
     expect(sha256(fs.readFileSync(staged.tempPath))).toBe(sha256(content));
     await store.discard(staged);
     const tampered = Buffer.from(content);
-    tampered[20_000_000] ^= 1;
+    tampered.writeUInt8(tampered.readUInt8(20_000_000) ^ 1, 20_000_000);
     await expect(store.stageVerified(Readable.from(pieces(tampered, 65_536)), sha256(content), content.length)).rejects.toBeInstanceOf(HashMismatchError);
     const longer = Buffer.concat([content, Buffer.from('more')]);
     await expect(store.stageVerified(Readable.from(pieces(longer, 65_536)), sha256(content), content.length)).rejects.toBeInstanceOf(PayloadTooLargeError);
