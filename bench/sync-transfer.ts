@@ -2,9 +2,10 @@
  * `sync-transfer` section (issue 11): how fast one large blob moves inside a real sync, next to a bare
  * transfer of the same file from the same server in the same run. Per size (256 MiB and 1 GiB) and
  * remote (loopback Apache mod_dav_fs; a folder remote for reference):
- *  - upload: instance A holds the file (imported untimed) and syncs to an empty remote root: the whole
- *    `sync()` is timed (lock, blob PUT, snapshot, version switch) against a bare PUT of the file;
- *  - download: a fresh instance B syncs it down: the whole `sync()` (blob GET, hash check, fsync into
+ *  - upload: instance A holds the file (imported untimed) and syncs to a remote both instances synced
+ *    with before (a 4-byte file, untimed: shard folders exist, as after any first push): the whole
+ *    `sync()` is timed (lock, blob PUT, delta, version switch) against a bare PUT of the file;
+ *  - download: instance B syncs it down: the whole `sync()` (blob GET, hash check, fsync into
  *    the local blob store, apply) against a bare GET to nowhere (Node `http.get`, and curl).
  */
 import { execFileSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import fsp from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config.ts';
@@ -96,10 +97,11 @@ export async function benchSyncTransfer(options: SyncTransferOptions, log: (line
         `Median of ${options.runs} runs; ratio = bare seconds ÷ docsync seconds of the same run (measured back to back, order alternating), median over runs.`,
         'docsync MB/s: the blob step inside the sync (its uploading / downloading phase, from the progress events), the target\'s measure;',
         'whole sync MB/s: the same file over the whole sync() call, its fixed cost (lock, snapshot, version switch) included.',
-        'docsync upload: the whole sync() of an instance holding the file (imported untimed) to an empty remote root: lock, shard MKCOL,',
-        'the blob PUT streamed from the local blob store, snapshot, version switch, unlock. Bare PUT: http.request with Content-Length,',
-        'the file piped in, on a keep-alive agent (folder: the file streamed into a temp file there, fsynced, renamed — what the folder remote does).',
-        'docsync download: the whole sync() of a fresh instance: the blob GET (idle timeout, size cap), SHA-256 (on a worker thread from 8 MiB), written to a temp file, fsynced,',
+        'docsync upload: the whole sync() of an instance holding the file (imported untimed) to a remote it synced with before (a 4-byte',
+        'file, untimed: the remote\'s shard folders exist, as after any first push): lock, the blob PUT streamed from the local blob store,',
+        'delta, version switch, unlock. Bare PUT: http.request with Content-Length,',
+        'the file piped in, on a connection of its own (folder: the file streamed into a temp file there, fsynced, renamed — what the folder remote does).',
+        'docsync download: the whole sync() of the other instance (it took the 4-byte file before, untimed): the blob GET (idle timeout, size cap), SHA-256 (on a worker thread from 8 MiB), written to a temp file, fsynced,',
         'renamed into the blob store, the row applied. Bare GET: Node http.get, body thrown away (folder: a read stream drained); curl -o /dev/null',
         'for reference (not the target: curl neither hashes nor writes, and on 2 cores SHA-256 at ~1.2 GB/s and the fsync to disk bound docsync).',
         'GET to disk: the same bare GET piped into a file beside the data dirs and fsynced (no hash): what this disk allows a download;',
@@ -124,11 +126,16 @@ async function measureRun(remote: BenchRemote, dir: string, file: string, bytes:
   let b: Docsync | undefined;
   try {
     a = openInstance(dataA, remote.env(root));
+    b = openInstance(dataB, remote.env(root));
+    // Untimed: the remote exists (its shard folders made once, by its first push) and both instances
+    // know it, as every day after the first; the bare PUT, too, goes into a folder that exists.
+    await a.files.create(Readable.from([Buffer.from('seed')]), { filename: 'seed.txt' });
+    await syncOnce(a, 'uploaded');
+    await syncOnce(b, 'downloaded');
     await a.files.create(fs.createReadStream(file), { filename: 'large.bin' });
     let uploadStep = 0;
     let downloadStep = 0;
     const put = await pair(() => remote.barePut(file, bytes, bareName), async () => void (uploadStep = await syncOnce(a!, 'uploaded')), bareFirst);
-    b = openInstance(dataB, remote.env(root));
     const get = await pair(() => remote.bareGet(bareName), async () => void (downloadStep = await syncOnce(b!, 'downloaded')), bareFirst);
     const curlGet = remote.curlGet && (await timed(() => remote.curlGet!(bareName)));
     const diskGet = await timed(() => remote.bareGetToDisk(bareName, path.join(dir, `disk-${tag}.bin`)));
@@ -184,7 +191,7 @@ async function syncOnce(docsync: Docsync, moved: 'uploaded' | 'downloaded'): Pro
 }
 
 async function verifyDownloaded(docsync: Docsync, bytes: number, sha256: string): Promise<void> {
-  const [file] = docsync.files.list({ limit: 10 }).files;
+  const file = docsync.files.list({ limit: 10 }).files.find((f) => f.filename === 'large.bin');
   if (!file || file.size !== bytes || file.hash !== sha256) throw new Error(`instance B holds ${JSON.stringify(file)}, expected ${sha256}`);
   const hasher = createHash('sha256');
   await pipeline(docsync.files.openContent(file), hasher);
@@ -226,7 +233,9 @@ function tableRows(remote: BenchRemote, mib: number, bytes: number, samples: Run
 function apacheRemote(server: WebDavTestServer): BenchRemote {
   const base = new URL(server.baseUrl);
   const authorization = `Basic ${Buffer.from(`${server.username}:${server.password}`).toString('base64')}`;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  // A connection of its own per request: Apache closes an idle keep-alive connection after 5 s, and
+  // a reused one after a 1 GiB sync in between was reset under the next bare GET.
+  const agent = false;
   const request = (method: 'PUT' | 'GET', name: string, file?: { path: string; size: number }): Promise<void> =>
     new Promise((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = { authorization };
