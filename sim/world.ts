@@ -601,6 +601,9 @@ export class World {
     });
     instance.inc = inc;
     instance.instanceId = inc.docsync.instanceId;
+    // A killed sync may have committed some of its work before it died (a deletion marked synced at
+    // the remote's tombstone, merged into it): what the reopened store holds is what it did.
+    this.attributeDeletions(instance);
   }
 
   private startSync(instance: SimInstance, options: { force?: boolean }, arm: Arm | undefined): Running {

@@ -563,3 +563,41 @@ describe('bugs 17 and 18, a late switch after the next holder collected what it 
     expect(result.violations).toEqual([]);
   });
 });
+
+describe("the simulation's own model (regression tests)", () => {
+  // Not a docsync bug: the model missed a deletion that reached the remote. C edited and deleted a
+  // file A had deleted and synced; A restored it from the trash (over that tombstone); C's sync
+  // found both sides deleted and marked its deletion synced at A's tombstone (agreed deletions
+  // merge), then C crashed later in that sync. The model learnt which tombstone a deletion merged
+  // into only after a sync that was not killed, so when C next synced, A's restore had come back
+  // and C's deletion (and its edit before it) were reported as vanished. Fixed in the simulation:
+  // a reopened instance's store is read for what its killed sync committed (`World.open`).
+  // Found by `npm run sim -- --seed 7057 --steps 300 --server nonatomic`, shrunk to 20 steps.
+  it('a deletion merged into a tombstone by a sync that then crashed is undone by the restore of that tombstone', async () => {
+    const steps = [
+      { dt: 0, kind: 'create', inst: A, name: 701917, size: 43363, bytes: 2021951714, dup: 0.9291575634852052 },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'create', inst: C, name: 91693, size: 274, bytes: 626819177, dup: null },
+      { dt: 0, kind: 'editContent', inst: C, pick: 0.5740145891904831, size: 62, bytes: 1796789351 },
+      { dt: 0, kind: 'delete', inst: A, pick: 0.9752883361652493 },
+      { dt: 0, kind: 'editContent', inst: C, pick: 0.6435933206230402, size: 43, bytes: 1538133878 },
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      { dt: 0, kind: 'editContent', inst: C, pick: 0.14435960724949837, size: 313, bytes: 2038840976 },
+      { dt: 0, kind: 'create', inst: C, name: 637247, size: 117, bytes: 1378384407, dup: null },
+      { dt: 0, kind: 'create', inst: C, name: 994679, size: 165, bytes: 1518737903, dup: null },
+      { dt: 0, kind: 'sync', inst: A, force: false },
+      { dt: 0, kind: 'create', inst: C, name: 216486, size: 273, bytes: 1637056806, dup: null },
+      { dt: 0, kind: 'fault', fault: '412', op: 'delete', target: 'any', times: 7, ms: 0 },
+      { dt: 0, kind: 'sync', inst: B, force: false },
+      { dt: 0, kind: 'delete', inst: C, pick: 0.57710025110282 },
+      { dt: 0, kind: 'restore', inst: A, pick: 0.6682070763781667, version: 0.43826150870881975, trash: true },
+      { dt: 0, kind: 'sync', inst: C, force: true },
+      crash(A, 10, true),
+      { dt: 0, kind: 'sync', inst: C, force: false },
+      crash(C, 22, true),
+    ] as Step[];
+    const result = await run(steps, { server: 'nonatomic' }, 7057);
+    expect(result.stats.restores.trash).toBe(1);
+    expect(result.violations).toEqual([]);
+  });
+});
