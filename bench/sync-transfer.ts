@@ -47,6 +47,8 @@ interface RunSample {
   curlGet: number | undefined;
   /** The same GET written to a file on the data dir's disk and fsynced: what that disk allows. */
   diskGet: number;
+  /** The same GET written to a file, not fsynced (the page cache): what writing the bytes at all allows. */
+  cacheGet: number;
   download: number;
   downloadStep: number;
 }
@@ -58,8 +60,8 @@ interface BenchRemote {
   env(root: string): Record<string, string>;
   barePut(file: string, size: number, name: string): Promise<void>;
   bareGet(name: string): Promise<void>;
-  /** The bare GET written into `into` and fsynced, then removed. */
-  bareGetToDisk(name: string, into: string): Promise<void>;
+  /** The bare GET written into `into` and fsynced (unless `durable` is false), then removed. */
+  bareGetToDisk(name: string, into: string, durable?: boolean): Promise<void>;
   curlGet?(name: string): Promise<void>;
   /** Removes a remote root (or the bare files) from the server's disk. */
   clear(rootOrName: string): void;
@@ -90,7 +92,7 @@ export async function benchSyncTransfer(options: SyncTransferOptions, log: (line
     }
     return {
       title: 'One large blob inside a sync, next to a bare transfer of the same file',
-      columns: ['remote, size, direction', 'bare MB/s', 'docsync MB/s', 'ratio', 'target', 'ratio each run', 'whole sync MB/s', 'ratio', 'curl MB/s', 'GET to disk MB/s', 'docsync ÷ it'],
+      columns: ['remote, size, direction', 'bare MB/s', 'docsync MB/s', 'ratio', 'target', 'ratio each run', 'whole sync MB/s', 'ratio', 'curl MB/s', 'GET to disk MB/s', 'docsync ÷ it', 'GET to file, no fsync MB/s', 'it ÷ bare'],
       textColumns: [5],
       rows,
       notes: [
@@ -106,6 +108,8 @@ export async function benchSyncTransfer(options: SyncTransferOptions, log: (line
         'for reference (not the target: curl neither hashes nor writes, and on 2 cores SHA-256 at ~1.2 GB/s and the fsync to disk bound docsync).',
         'GET to disk: the same bare GET piped into a file beside the data dirs and fsynced (no hash): what this disk allows a download;',
         '"docsync ÷ it" near 1× means the download is bound by the disk, not by docsync.',
+        'GET to file, no fsync: the same, without the fsync (the bytes left in the page cache): a copy neither verified nor durable;',
+        '"it ÷ bare" is the most any download that writes what it receives could reach of the target\'s measure on this machine.',
         'After each run (untimed): the downloaded blob\'s SHA-256 is checked against the source file; data dirs and remote roots are removed.',
         `MB = 10^6 bytes. Apache, the bench and curl share the cores; 1-min load ${fixed(loadBefore, 2)} before, ${fixed(os.loadavg()[0]!, 2)} after. ${sourceLine()}.`,
       ],
@@ -139,8 +143,9 @@ async function measureRun(remote: BenchRemote, dir: string, file: string, bytes:
     const get = await pair(() => remote.bareGet(bareName), async () => void (downloadStep = await syncOnce(b!, 'downloaded')), bareFirst);
     const curlGet = remote.curlGet && (await timed(() => remote.curlGet!(bareName)));
     const diskGet = await timed(() => remote.bareGetToDisk(bareName, path.join(dir, `disk-${tag}.bin`)));
+    const cacheGet = await timed(() => remote.bareGetToDisk(bareName, path.join(dir, `cache-${tag}.bin`), false));
     await verifyDownloaded(b, bytes, sha256);
-    return { barePut: put.bare, upload: put.ours, uploadStep, bareGet: get.bare, curlGet, diskGet, download: get.ours, downloadStep };
+    return { barePut: put.bare, upload: put.ours, uploadStep, bareGet: get.bare, curlGet, diskGet, cacheGet, download: get.ours, downloadStep };
   } finally {
     a?.close();
     b?.close();
@@ -200,7 +205,7 @@ async function verifyDownloaded(docsync: Docsync, bytes: number, sha256: string)
 
 function tableRows(remote: BenchRemote, mib: number, bytes: number, samples: RunSample[]): Row[] {
   const rate = (seconds: number[]): string => fixed(bytes / 1e6 / median(seconds), 0);
-  const row = (direction: 'upload' | 'download', bare: number[], step: number[], whole: number[], target: number, curl?: number[], disk?: number[]): Row => {
+  const row = (direction: 'upload' | 'download', bare: number[], step: number[], whole: number[], target: number, curl?: number[], disk?: number[], cache?: number[]): Row => {
     const ratios = step.map((s, i) => bare[i]! / s);
     const ratio = median(ratios);
     return {
@@ -216,6 +221,8 @@ function tableRows(remote: BenchRemote, mib: number, bytes: number, samples: Run
         curl ? rate(curl) : '—',
         disk ? rate(disk) : '—',
         disk ? `${fixed(median(step.map((s, i) => disk[i]! / s)), 2)}×` : '—',
+        cache ? rate(cache) : '—',
+        cache ? `${fixed(median(cache.map((s, i) => bare[i]! / s)), 2)}×` : '—',
       ],
       ok: ratio >= target,
     };
@@ -223,7 +230,7 @@ function tableRows(remote: BenchRemote, mib: number, bytes: number, samples: Run
   const curl = samples.every((s) => s.curlGet !== undefined) ? samples.map((s) => s.curlGet!) : undefined;
   const pick = (key: keyof RunSample): number[] => samples.map((s) => s[key]!);
   return [
-    row('download', pick('bareGet'), pick('downloadStep'), pick('download'), DOWNLOAD_TARGET, curl, pick('diskGet')),
+    row('download', pick('bareGet'), pick('downloadStep'), pick('download'), DOWNLOAD_TARGET, curl, pick('diskGet'), pick('cacheGet')),
     row('upload', pick('barePut'), pick('uploadStep'), pick('upload'), UPLOAD_TARGET),
   ];
 }
@@ -261,8 +268,8 @@ function apacheRemote(server: WebDavTestServer): BenchRemote {
     }),
     barePut: (file, size, name) => request('PUT', name, { path: file, size }),
     bareGet: (name) => request('GET', name),
-    bareGetToDisk: (name, into) =>
-      intoFile(into, (sink) =>
+    bareGetToDisk: (name, into, durable) =>
+      intoFile(into, durable, (sink) =>
         new Promise((resolve, reject) => {
           const req = http.get({ host: base.hostname, port: base.port, path: `${base.pathname}/${name}`, headers: { authorization }, agent }, (res) => {
             if (res.statusCode !== 200) return reject(new Error(`bare GET ${name} answered ${res.statusCode}`));
@@ -298,19 +305,20 @@ function folderRemote(folder: string): BenchRemote {
     bareGet: async (name) => {
       await pipeline(fs.createReadStream(path.join(folder, name)), new Writable({ write: (_chunk, _enc, done) => done() }));
     },
-    bareGetToDisk: (name, into) => intoFile(into, (sink) => pipeline(fs.createReadStream(path.join(folder, name)), sink)),
+    bareGetToDisk: (name, into, durable) => intoFile(into, durable, (sink) => pipeline(fs.createReadStream(path.join(folder, name)), sink)),
     clear: (name) => fs.rmSync(path.join(folder, name), { recursive: true, force: true }),
   };
 }
 
 // ---- helpers ----
 
-/** Runs `fill` with a write stream on `file`, then fsyncs and removes the file. */
-async function intoFile(file: string, fill: (sink: fs.WriteStream) => Promise<void>): Promise<void> {
-  await fill(fs.createWriteStream(file, { flags: 'wx' }));
+/** Runs `fill` with a write stream on `file`, then fsyncs it (unless `durable` is false) and removes it. */
+async function intoFile(file: string, durable: boolean | undefined, fill: (sink: fs.WriteStream) => Promise<void>): Promise<void> {
+  // 1 MiB of buffer: writes go out batched (writev) while the next bytes arrive, as docsync's own sink does.
+  await fill(fs.createWriteStream(file, { flags: 'wx', highWaterMark: 1024 * 1024 }));
   const handle = await fsp.open(file, 'r+');
   try {
-    await handle.sync();
+    if (durable !== false) await handle.sync();
   } finally {
     await handle.close();
     await fsp.rm(file, { force: true });
