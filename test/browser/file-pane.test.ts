@@ -291,7 +291,8 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
       await bar.waitFor();
       await expect.poll(() => bar.evaluate((el: HTMLProgressElement) => el.value), { timeout: 10_000 }).toBeGreaterThan(10);
       expect(await pane(page).getByRole('button', { name: 'Upload new version of slow-scan.txt' }).isDisabled()).toBe(true);
-      expect(await pane(page).locator('.pane-upload').textContent()).toMatch(/\d+%/);
+      // Words with the bar: what is being sent, and how far it is.
+      expect(await pane(page).locator('.pane-upload').textContent()).toMatch(/^Uploading slow-scan-v2\.txt as the new version… \d+%$/);
       await page.screenshot({ path: path.join(ARTIFACTS, 'pane-12-version-progress.png') });
       expect(await seriousA11yViolations(page)).toEqual([]);
       await pane(page).getByRole('status').filter({ hasText: 'Uploaded a new version of slow-scan.txt' }).waitFor({ timeout: 20_000 });
@@ -488,6 +489,11 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
     for (const name of ['Close the file pane', 'Upload new version of paper.pdf', 'Save changes']) {
       const button = await pane(page).getByRole('button', { name }).boundingBox();
       expect(button!.x + button!.width).toBeLessThanOrEqual(390);
+    }
+    // The glyph buttons are finger-sized on a phone (44 CSS px, the usual touch target).
+    for (const name of ['Close the file pane', 'Previous file', 'Next file']) {
+      const button = await pane(page).getByRole('button', { name, exact: true }).boundingBox();
+      expect(Math.min(button!.width, button!.height), name).toBeGreaterThanOrEqual(44);
     }
     await pane(page).locator('iframe.pane-frame').waitFor();
     await page.waitForTimeout(1_500); // the viewer draws the page

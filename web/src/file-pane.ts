@@ -319,9 +319,8 @@ export class FilePane {
     const chosen = this.picker.files?.[0];
     this.picker.value = '';
     if (!file || !chosen) return;
-    const shown = uploadProgress(chosen.name);
-    shown.state.textContent = 'Uploading…';
-    fill(this.uploading, shown.bar, shown.state);
+    const shown = uploadProgress(chosen.name, `Uploading ${chosen.name} as the new version`);
+    fill(this.uploading, shown.state, shown.bar);
     this.uploading.hidden = false;
     this.say('');
     try {

@@ -15,19 +15,23 @@ export interface UploadOptions {
 
 export interface UploadProgress {
   bar: HTMLProgressElement;
-  /** "Waiting…", then the percent sent. */
+  /** "Waiting…", then the percent sent (after `doing`, where given). */
   state: HTMLElement;
   progress(loaded: number, total: number): void;
 }
 
-/** A file's upload progress, shown as a bar and its percent: the upload list's rows and the file pane's new version. */
-export function uploadProgress(name: string): UploadProgress {
+/**
+ * A file's upload progress, shown as a bar and its percent: the upload list's rows (beside the file's
+ * name) and the file pane's new version, where `doing` says what the bar is ("Uploading the new
+ * version… 42%": a bare percent under the file's details says nothing).
+ */
+export function uploadProgress(name: string, doing?: string): UploadProgress {
   const bar = h('progress', { max: 100, value: 0, 'aria-label': `Upload of ${name}` });
-  const state = h('span', { class: 'upload-state muted' }, 'Waiting…');
+  const state = h('span', { class: 'upload-state muted' }, doing ? `${doing}…` : 'Waiting…');
   const progress = (loaded: number, total: number) => {
     const percent = Math.round((loaded / total) * 100);
     bar.value = percent;
-    state.textContent = `${percent}%`;
+    state.textContent = doing ? `${doing}… ${percent}%` : `${percent}%`;
   };
   return { bar, state, progress };
 }
