@@ -53,12 +53,18 @@ export function registerFiles(program: Command, io: CliIo): void {
         for (const p of paths) {
           const source = path.resolve(io.cwd, p);
           try {
-            const file = await docsync.files.create(fs.createReadStream(source), {
-              filename: path.basename(source),
-              collections: opts.collection ?? [],
-              labels: opts.label ?? [],
-              ...(opts.docId !== undefined && { docId: opts.docId }),
-            });
+            // Its size on disk lets a large file be hashed off the main thread (a missing path fails below).
+            const size = fs.statSync(source, { throwIfNoEntry: false })?.size;
+            const file = await docsync.files.create(
+              fs.createReadStream(source),
+              {
+                filename: path.basename(source),
+                collections: opts.collection ?? [],
+                labels: opts.label ?? [],
+                ...(opts.docId !== undefined && { docId: opts.docId }),
+              },
+              size,
+            );
             println(io.stdout, fileLine(file));
           } catch (error) {
             failed.push({ path: p, error: describeFileError(error, { EISDIR: "is a folder (use 'docsync import' for folders)" }) });

@@ -51,9 +51,13 @@ export interface FileServiceDeps {
 export class FileService {
   constructor(private readonly deps: FileServiceDeps) {}
 
-  /** Receives content into a temp file (hashing, size-limited). Follow with a `…FromStaged` call or `discard`. */
-  stage(source: Readable): Promise<StagedBlob> {
-    return this.deps.blobs.stage(source, this.deps.maxUploadBytes);
+  /**
+   * Receives content into a temp file (hashing, size-limited). Follow with a `…FromStaged` call or
+   * `discard`. `expectedBytes`, where known (a Content-Length, a file's size on disk), lets a large
+   * file be hashed off the main thread.
+   */
+  stage(source: Readable, expectedBytes?: number): Promise<StagedBlob> {
+    return this.deps.blobs.stage(source, this.deps.maxUploadBytes, expectedBytes);
   }
 
   discard(staged: StagedBlob): Promise<void> {
@@ -70,9 +74,10 @@ export class FileService {
     validateNewFile(input);
   }
 
-  async create(source: Readable, input: NewFileInput): Promise<FileRecord> {
+  /** Stores a new file from `source`; `expectedBytes` as for `stage`. */
+  async create(source: Readable, input: NewFileInput, expectedBytes?: number): Promise<FileRecord> {
     validateNewFile(input);
-    return this.createFromStaged(await this.stage(source), input);
+    return this.createFromStaged(await this.stage(source, expectedBytes), input);
   }
 
   /** Stores a new file. The blob becomes visible before the row that names it, never after. */

@@ -131,7 +131,7 @@ async function importOne(
       }
     })(),
   );
-  const staged = await deps.files.stage(counted);
+  const staged = await deps.files.stage(counted, candidate.size);
   // A file of an export is a duplicate only when it is the same file (content, name and metadata):
   // an export may hold two files with equal bytes, and both come back.
   const twin = deps.repository.liveWithHash(staged.hash).find((f) => !fromSidecar || sameFile(f, input));

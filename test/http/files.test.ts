@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FileRecord } from '../../src/domain/file.ts';
+import { OffThreadHash } from '../../src/store/off-thread-hash.ts';
 import { createHttpInstance, multipart, uploadBody, type HttpInstance } from '../support/instance.ts';
 
 
@@ -381,5 +382,47 @@ describe('files API', () => {
       const again = await h.app.inject({ method: 'DELETE', url: `/api/v1/files/${file.stable_id}`, headers: h.auth });
       expect(again.statusCode).toBe(404);
     });
+  });
+});
+
+describe('large uploads', () => {
+  let h: HttpInstance;
+  beforeAll(async () => {
+    h = await createHttpInstance({ DOCSYNC_MAX_UPLOAD_MB: '32' });
+  });
+  afterAll(() => h.close());
+  const post = (filename: string, content: string | Buffer) => {
+    const body = uploadBody(filename, content);
+    return h.app.inject({ method: 'POST', url: '/api/v1/files', payload: body.payload, headers: { ...h.auth, ...body.headers } });
+  };
+
+  it('a body of 8 MiB or more (by its Content-Length) is hashed on the worker thread; smaller ones inline; both hash right', async () => {
+    const digests = vi.spyOn(OffThreadHash.prototype, 'digest');
+    try {
+      const big = Buffer.alloc(9 * 1024 * 1024, 'b');
+      big.write('first bytes differ', 0);
+      const posted = await post('scan.tif', big);
+      expect(posted.statusCode, posted.body).toBe(201);
+      expect(posted.json<FileRecord>()).toMatchObject({ size: big.length, hash: sha256(big) });
+      expect(digests).toHaveBeenCalledTimes(1);
+
+      const bigger = Buffer.concat([big, Buffer.from(' and a new version')]);
+      const id = posted.json<FileRecord>().stable_id;
+      const replaced = await h.app.inject({
+        method: 'PUT',
+        url: `/api/v1/files/${id}/content`,
+        payload: bigger,
+        headers: { ...h.auth, 'content-type': 'application/octet-stream' },
+      });
+      expect(replaced.statusCode, replaced.body).toBe(200);
+      expect(replaced.json<FileRecord>()).toMatchObject({ size: bigger.length, hash: sha256(bigger) });
+      expect(digests).toHaveBeenCalledTimes(2);
+
+      const small = await post('note.txt', 'small');
+      expect(small.json<FileRecord>()).toMatchObject({ hash: sha256('small') });
+      expect(digests).toHaveBeenCalledTimes(2);
+    } finally {
+      digests.mockRestore();
+    }
   });
 });

@@ -19,9 +19,11 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
   const { files } = docsync;
   const maxBytes = docsync.config.maxUploadBytes;
   /** One message for every upload over the limit, whichever layer noticed it first. */
-  const stageLimited = async (source: Readable, reply: FastifyReply): Promise<StagedBlob> => {
+  const stageLimited = async (source: Readable, request: FastifyRequest, reply: FastifyReply): Promise<StagedBlob> => {
+    // The body's declared size (a multipart body: the file and a little more) picks where it is hashed.
+    const declared = Number(request.headers['content-length']);
     try {
-      return await files.stage(source);
+      return await files.stage(source, Number.isFinite(declared) ? declared : undefined);
     } catch (error) {
       const tooLarge = error instanceof PayloadTooLargeError || (error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE';
       if (!tooLarge) throw error;
@@ -71,7 +73,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
               throw new BadRequestError(`only one file part, named 'file', is accepted (got '${part.fieldname}')`);
             }
             upload = { filename: part.filename };
-            staged = await stageLimited(part.file, reply);
+            staged = await stageLimited(part.file, request, reply);
           } else {
             fields.set(part.fieldname, fieldText(part));
           }
@@ -183,7 +185,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
     async (request, reply) => {
       files.get(request.params.id);
       const body = await contentStream(request);
-      const staged = await stageLimited(body.stream, reply);
+      const staged = await stageLimited(body.stream, request, reply);
       // A multipart file part over the limit is cut off at it, not failed: never store the cut-off bytes.
       if (body.truncated()) {
         await files.discard(staged);
