@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dataPaths } from '../../src/store/data-dir.ts';
 import { startWebDavServer, type WebDavTestServer } from '../support/webdav-servers.ts';
 import {
   apacheAvailable,
@@ -292,7 +293,7 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
       await expect.poll(() => bar.evaluate((el: HTMLProgressElement) => el.value), { timeout: 10_000 }).toBeGreaterThan(10);
       expect(await pane(page).getByRole('button', { name: 'Upload new version of slow-scan.txt' }).isDisabled()).toBe(true);
       // Words with the bar: what is being sent, and how far it is.
-      expect(await pane(page).locator('.pane-upload').textContent()).toMatch(/^Uploading slow-scan-v2\.txt as the new version… \d+%$/);
+      expect(await pane(page).locator('.pane-upload .upload-state').textContent()).toMatch(/^Uploading slow-scan-v2\.txt as the new version… \d+%$/);
       await page.screenshot({ path: path.join(ARTIFACTS, 'pane-12-version-progress.png') });
       expect(await seriousA11yViolations(page)).toEqual([]);
       await pane(page).getByRole('status').filter({ hasText: 'Uploaded a new version of slow-scan.txt' }).waitFor({ timeout: 20_000 });
@@ -306,6 +307,42 @@ describe.skipIf(!ready)('the file pane in Chromium, two instances through Apache
       await pane(page).locator('pre.pane-text code', { hasText: 'yyyy' }).waitFor();
       expect(await pane(page).getByRole('button', { name: 'Upload new version of slow-scan.txt' }).isDisabled()).toBe(false);
       await page.screenshot({ path: path.join(ARTIFACTS, 'pane-13-version-uploaded.png') });
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('Cancel stops the upload of a new version: the file keeps its content and no version is added', { timeout: 90_000 }, async () => {
+    const { context, page, problems } = await openPage(browser, 'cancel');
+    try {
+      const original = await one.docsync.files.create(Readable.from([Buffer.from('kept')]), { filename: 'cancel-me.txt' });
+      const versionsBefore = one.docsync.history.versions(original.stable_id).length;
+      await logIn(page, one.url, PASSWORD);
+      await openPane(page, 'cancel-me.txt');
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      // 900 KB at 64 KB/s: about 14 s, time enough to change one's mind.
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 64 * 1024 });
+      await pane(page).locator('input[type="file"]').setInputFiles({ name: 'wrong-scan.txt', mimeType: 'text/plain', buffer: Buffer.alloc(900 * 1024, 'w') });
+      const bar = pane(page).getByRole('progressbar', { name: 'Upload of wrong-scan.txt' });
+      await expect.poll(() => bar.evaluate((el: HTMLProgressElement) => el.value), { timeout: 10_000 }).toBeGreaterThan(5);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'pane-15-version-upload-cancel.png') });
+      await pane(page).getByRole('button', { name: 'Cancel the upload of wrong-scan.txt' }).click();
+      await pane(page).getByRole('status').filter({ hasText: 'Upload cancelled: cancel-me.txt is unchanged.' }).waitFor();
+      await bar.waitFor({ state: 'hidden' });
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      // Focus goes back to the button that started it, usable again.
+      const uploadButton = pane(page).getByRole('button', { name: 'Upload new version of cancel-me.txt' });
+      expect(await uploadButton.isDisabled()).toBe(false);
+      expect(await uploadButton.evaluate((button) => button === document.activeElement)).toBe(true);
+      // The server kept nothing: same content, no version added, no partial upload left behind.
+      const after = one.docsync.files.get(original.stable_id);
+      expect(after).toMatchObject({ hash: original.hash, size: 4 });
+      expect(one.docsync.history.versions(original.stable_id)).toHaveLength(versionsBefore);
+      const temp = dataPaths(one.docsync.config.dataDir).tmp;
+      await expect.poll(() => fs.readdirSync(temp).filter((name) => name.endsWith('.part')), { timeout: 10_000 }).toEqual([]);
+      expect(await row(page, 'cancel-me.txt').locator('td.num').textContent()).toBe('4 B');
       expect(problems).toEqual([]);
     } finally {
       await context.close();

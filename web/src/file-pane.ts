@@ -1,4 +1,4 @@
-import { api, uploadVersion } from './api.ts';
+import { api, ApiError, uploadVersion } from './api.ts';
 import type { DocFile } from './api-types.ts';
 import { confirmAction } from './dialogs.ts';
 import { busy, byId, fill, formatBytes, formatDate, h } from './dom.ts';
@@ -320,18 +320,24 @@ export class FilePane {
     this.picker.value = '';
     if (!file || !chosen) return;
     const shown = uploadProgress(chosen.name, `Uploading ${chosen.name} as the new version`);
-    fill(this.uploading, shown.state, shown.bar);
+    const upload = uploadVersion(file.stable_id, chosen, shown.progress);
+    // A large scan on a slow link: the person may change their mind (the server keeps nothing of it).
+    const cancel = h('button', { type: 'button', 'aria-label': `Cancel the upload of ${chosen.name}`, onclick: () => upload.abort() }, 'Cancel');
+    fill(this.uploading, shown.state, shown.bar, cancel);
     this.uploading.hidden = false;
     this.say('');
     try {
-      const updated = await busy(this.uploadButton, () => uploadVersion(file.stable_id, chosen, shown.progress).done);
+      const updated = await busy(this.uploadButton, () => upload.done);
       if (this.file?.stable_id !== file.stable_id) return;
       this.say(updated.hash === file.hash ? `${file.filename} already has this content.` : `Uploaded a new version of ${updated.filename}; the next sync shares it.`);
       this.show(updated);
       this.onChanged();
       this.uploadButton.focus();
     } catch (error) {
-      this.say(`Could not upload a new version of ${file.filename}: ${errorMessage(error)}`, true);
+      const cancelled = error instanceof ApiError && error.code === 'aborted';
+      if (cancelled) this.say(`Upload cancelled: ${file.filename} is unchanged.`);
+      else this.say(`Could not upload a new version of ${file.filename}: ${errorMessage(error)}`, true);
+      if (cancelled && this.file?.stable_id === file.stable_id) this.uploadButton.focus();
     } finally {
       this.uploading.hidden = true;
     }
