@@ -20,10 +20,9 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
   const maxBytes = docsync.config.maxUploadBytes;
   /** One message for every upload over the limit, whichever layer noticed it first. */
   const stageLimited = async (source: Readable, request: FastifyRequest, reply: FastifyReply): Promise<StagedBlob> => {
-    // The body's declared size (a multipart body: the file and a little more) picks where it is hashed.
-    const declared = Number(request.headers['content-length']);
     try {
-      return await files.stage(source, Number.isFinite(declared) ? declared : undefined);
+      // The body's declared size (a multipart body: the file and a little more) picks where it is hashed.
+      return await files.stage(source, declaredBytes(request));
     } catch (error) {
       const tooLarge = error instanceof PayloadTooLargeError || (error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE';
       if (!tooLarge) throw error;
@@ -39,8 +38,8 @@ export const fileRoutes: FastifyPluginAsyncTypebox<{ docsync: Docsync }> = async
 
   /** Refuses an upload whose declared size is already too large, before reading any of it. */
   const rejectDeclaredOversize = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const declared = Number(request.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBytes + MULTIPART_OVERHEAD) {
+    const declared = declaredBytes(request);
+    if (declared !== undefined && declared > maxBytes + MULTIPART_OVERHEAD) {
       void reply.header('connection', 'close');
       throw new PayloadTooLargeError(maxBytes);
     }
@@ -313,4 +312,10 @@ function requestedRange(
   if (ranges === -1) return 'unsatisfiable';
   if (ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return undefined;
   return { start: ranges[0]!.start, end: ranges[0]!.end };
+}
+
+/** The request body's Content-Length, when it states one. */
+function declaredBytes(request: FastifyRequest): number | undefined {
+  const declared = Number(request.headers['content-length']);
+  return Number.isFinite(declared) ? declared : undefined;
 }
